@@ -1,0 +1,43 @@
+"""The relay's configuration: one typed object, read from the environment at handler entry."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ecs_contract.names import DEFAULT_STARTED_BY_MARKER, validate_marker
+
+
+class ConfigError(ValueError):
+    """The function's environment is incomplete or invalid (a deployment mistake)."""
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    cluster_arn: str
+    results_bucket: str
+    results_prefix: str = "results/"
+    started_by_marker: str = DEFAULT_STARTED_BY_MARKER
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RelayConfig:
+        env = os.environ if env is None else env
+        missing = [name for name in ("CLUSTER_ARN", "RESULTS_BUCKET") if not env.get(name)]
+        if missing:
+            raise ConfigError(f"missing environment variables: {', '.join(missing)}")
+        try:
+            marker = validate_marker(env.get("STARTED_BY_MARKER", DEFAULT_STARTED_BY_MARKER))
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
+        prefix = env.get("RESULTS_PREFIX", "results/")
+        return cls(
+            cluster_arn=env["CLUSTER_ARN"],
+            results_bucket=env["RESULTS_BUCKET"],
+            results_prefix=prefix if prefix.endswith("/") or not prefix else prefix + "/",
+            started_by_marker=marker,
+        )
+
+    def owns_result(self, uri: str) -> bool:
+        """Only result objects under our bucket and prefix are read: the URI comes from an event."""
+        return uri.startswith(f"s3://{self.results_bucket}/{self.results_prefix}") and ".." not in uri

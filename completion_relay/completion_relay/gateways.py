@@ -1,0 +1,96 @@
+"""The relay's boto3 adapters: the callback API, ECS DescribeTasks and the results bucket."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+
+class Delivery(Enum):
+    SENT = "sent"
+    ALREADY_CLOSED = "already-closed"  # a duplicate event, or the callback timed out first
+
+
+# The service answers a completion of a closed callback with CallbackTimeoutException (docs);
+# the local durable runner answers 404 with no code. Neither is worth a retry.
+_CLOSED_CODES = frozenset({"CallbackTimeoutException", "ResourceNotFoundException"})
+
+
+def _is_closed(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in _CLOSED_CODES or code == "404" or status == 404
+
+
+@dataclass
+class CallbackGateway:
+    lambda_client: Any
+
+    def succeed(self, callback_id: str, result: dict[str, Any]) -> Delivery:
+        payload = json.dumps(result, separators=(",", ":"), default=str).encode()
+        return self._send(
+            self.lambda_client.send_durable_execution_callback_success,
+            CallbackId=callback_id,
+            Result=payload,
+        )
+
+    def fail(self, callback_id: str, error: dict[str, str]) -> Delivery:
+        return self._send(
+            self.lambda_client.send_durable_execution_callback_failure,
+            CallbackId=callback_id,
+            Error=error,
+        )
+
+    @staticmethod
+    def _send(call: Any, **kwargs: Any) -> Delivery:
+        try:
+            call(**kwargs)
+        except ClientError as e:
+            if _is_closed(e):
+                return Delivery.ALREADY_CLOSED
+            raise  # throttling, 5xx, anything unexpected: let EventBridge / async invoke retry
+        return Delivery.SENT
+
+
+@dataclass
+class TaskGateway:
+    ecs_client: Any
+
+    def describe(self, cluster_arn: str, task_arn: str) -> dict[str, Any] | None:
+        answer = self.ecs_client.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
+        tasks = answer.get("tasks") or []
+        return tasks[0] if tasks else None
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    body: Any = None
+    size: int | None = None  # None: no object at that location
+    is_json: bool = True
+
+
+@dataclass
+class ResultGateway:
+    s3_client: Any
+
+    def read(self, uri: str, max_bytes: int) -> StoredResult:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            obj = self.s3_client.get_object(Bucket=bucket, Key=key)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return StoredResult()
+            raise
+        size = int(obj.get("ContentLength", 0))
+        if size > max_bytes:
+            obj["Body"].close()
+            return StoredResult(size=size)
+        raw = obj["Body"].read()
+        try:
+            return StoredResult(body=json.loads(raw), size=size)
+        except ValueError:
+            return StoredResult(size=size, is_json=False)

@@ -1,0 +1,65 @@
+"""Lambda entry point of the completion relay: EventBridge "ECS Task State Change" -> callback."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from completion_relay.config import RelayConfig
+from completion_relay.gateways import CallbackGateway, ResultGateway, TaskGateway
+from completion_relay.observability import logger, metrics, tracer
+from completion_relay.relay import Gateways, RelayResult, relay_event
+
+_METRIC_BY_ACTION = {
+    "succeeded": "TasksSucceeded",
+    "failed": "TasksFailed",
+    "already-closed": "DuplicateCompletions",
+    "ignored": "IgnoredEvents",
+}
+
+
+@cache
+def gateways() -> Gateways:
+    """Clients are built once per execution environment, on first use (not at import)."""
+    return Gateways(
+        callbacks=CallbackGateway(boto3.client("lambda")),
+        tasks=TaskGateway(boto3.client("ecs")),
+        results=ResultGateway(boto3.client("s3")),
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    config = RelayConfig.from_env()
+    outcome = relay_event(event, config, gateways())
+    record(outcome)
+    return outcome.as_dict()
+
+
+def record(outcome: RelayResult) -> None:
+    logger.info(f"relay: {outcome.action}", extra=outcome.as_dict())
+    metrics.add_metric(name=_METRIC_BY_ACTION[outcome.action], unit=MetricUnit.Count, value=1)
+    if outcome.error_type:
+        metrics.add_metric(name=f"TasksFailed{outcome.error_type}", unit=MetricUnit.Count, value=1)
+    if outcome.stopped_at and outcome.action in ("succeeded", "failed"):
+        lag = _seconds_since(outcome.stopped_at)
+        if lag is not None:
+            metrics.add_metric(name="CompletionLag", unit=MetricUnit.Milliseconds, value=lag * 1000)
+
+
+def _seconds_since(timestamp: str) -> float | None:
+    try:
+        stopped = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stopped.tzinfo is None:
+        stopped = stopped.replace(tzinfo=timezone.utc)
+    return max(0.0, (datetime.now(timezone.utc) - stopped).total_seconds())

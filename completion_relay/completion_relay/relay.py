@@ -1,0 +1,121 @@
+"""Turn one "ECS Task State Change" event into at most one durable callback completion.
+
+The event may be a duplicate, arrive out of order, or not be ours at all: every path ends in a
+RelayResult that says what was done and why, which the handler logs and counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ecs_contract.decide import decide
+from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
+from ecs_contract.names import RESULT_URI_ENV, has_marker, is_callback_id, redact
+from ecs_contract.outcome import Ignored, TaskFailed, TaskSucceeded
+from ecs_contract.task import MalformedTask, Task, parse_task
+
+from completion_relay.config import RelayConfig
+from completion_relay.gateways import CallbackGateway, Delivery, ResultGateway, TaskGateway
+
+ECS_SOURCE = "aws.ecs"
+TASK_STATE_CHANGE = "ECS Task State Change"
+# Room for the success envelope (task ARN, timings) around the worker's result.
+_RESULT_BODY_MAX_BYTES = CALLBACK_RESULT_MAX_BYTES - 4096
+
+
+@dataclass(frozen=True)
+class Gateways:
+    callbacks: CallbackGateway
+    tasks: TaskGateway
+    results: ResultGateway
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    action: str  # "succeeded" | "failed" | "already-closed" | "ignored"
+    reason: str = ""
+    task_arn: str | None = None
+    error_type: str | None = None
+    callback: str | None = None  # redacted, for logs
+    stopped_at: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+
+
+def relay_event(event: object, config: RelayConfig, gateways: Gateways) -> RelayResult:
+    if not isinstance(event, Mapping):
+        return RelayResult("ignored", "event is not an object")
+    if event.get("source") != ECS_SOURCE or event.get("detail-type") != TASK_STATE_CHANGE:
+        return RelayResult("ignored", f"not an ECS task state change: {event.get('detail-type')!r}")
+    try:
+        task = parse_task(event.get("detail"))
+    except MalformedTask as e:
+        return RelayResult("ignored", f"malformed task detail: {e}")
+    return relay_task(task, config, gateways)
+
+
+def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResult:
+    # The rule already filters on these; checking again keeps a misconfigured rule harmless.
+    if task.cluster_arn != config.cluster_arn:
+        return RelayResult("ignored", "task of another cluster", task.task_arn)
+    if not has_marker(task.started_by, config.started_by_marker):
+        return RelayResult("ignored", "task not started by us (startedBy marker)", task.task_arn)
+    if task.last_status != "STOPPED":
+        return RelayResult("ignored", f"task is {task.last_status}, not STOPPED", task.task_arn)
+
+    if task.callback_id is None:
+        # Events can omit overrides; the task itself still has them.
+        described = gateways.tasks.describe(config.cluster_arn, task.task_arn)
+        if described is not None:
+            try:
+                task = parse_task(described)
+            except MalformedTask as e:
+                return RelayResult("ignored", f"malformed DescribeTasks answer: {e}", task.task_arn)
+    callback_id = task.callback_id
+    if callback_id is None:
+        return RelayResult("ignored", "task carries no callback id", task.task_arn)
+    if not is_callback_id(callback_id):
+        return RelayResult("ignored", "callback id is malformed", task.task_arn)
+
+    outcome = decide(task)
+    common = {"task_arn": task.task_arn, "callback": redact(callback_id), "stopped_at": task.stopped_at}
+    if isinstance(outcome, Ignored):
+        return RelayResult("ignored", outcome.reason, **common)
+    if isinstance(outcome, TaskFailed):
+        delivery = gateways.callbacks.fail(callback_id, outcome.callback_error())
+        return _delivered(delivery, "failed", error_type=outcome.error_type.value, **common)
+    return _succeed(outcome, task, callback_id, config, gateways, common)
+
+
+def _succeed(
+    outcome: TaskSucceeded,
+    task: Task,
+    callback_id: str,
+    config: RelayConfig,
+    gateways: Gateways,
+    common: dict[str, Any],
+) -> RelayResult:
+    uri = task.env(RESULT_URI_ENV)
+    result, location, reason = None, None, "worker exited 0"
+    if uri and config.owns_result(uri):
+        stored = gateways.results.read(uri, _RESULT_BODY_MAX_BYTES)
+        if stored.size is None:
+            reason = "worker exited 0 but wrote no result object"
+        elif stored.size > _RESULT_BODY_MAX_BYTES or not stored.is_json:
+            location, reason = uri, f"result passed by location ({stored.size} bytes or not JSON)"
+        else:
+            result = stored.body
+    elif uri:
+        reason = "result location outside the results prefix was not read"
+    delivery = gateways.callbacks.succeed(callback_id, outcome.callback_result(result, location))
+    return _delivered(delivery, "succeeded", reason=reason, **common)
+
+
+def _delivered(delivery: Delivery, action: str, **fields: Any) -> RelayResult:
+    if delivery is Delivery.ALREADY_CLOSED:
+        fields["reason"] = "callback already closed (duplicate event or timed out)"
+        return RelayResult("already-closed", **fields)
+    return RelayResult(action, **fields)

@@ -1,0 +1,72 @@
+"""Names the orchestrator, the relay and the worker must agree on, and how they are derived."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+# Container environment overrides set by the orchestrator on the worker container.
+CALLBACK_ID_ENV = "CALLBACK_ID"  # read by the relay from the task's overrides; the worker ignores it
+JOB_INPUT_ENV = "JOB_INPUT"  # the job input as JSON
+RESULT_URI_ENV = "RESULT_S3_URI"  # s3://bucket/key where the worker writes its result JSON
+
+# Names the worker must not be handed from job input: ours, plus what the runtime relies on.
+RESERVED_ENV_NAMES = frozenset({CALLBACK_ID_ENV, JOB_INPUT_ENV, RESULT_URI_ENV})
+
+WORKER_CONTAINER_NAME = "worker"
+DEFAULT_STARTED_BY_MARKER = "durable-ecs"
+
+# ECS startedBy: up to 128 letters, digits, '-', '_' and '/'. A callback id (up to 1,024 base64
+# chars) can never fit, which is why it travels in an environment override instead.
+STARTED_BY_MAX = 128
+_STARTED_BY_CHARS = re.compile(r"^[A-Za-z0-9_/-]+$")
+_EXECUTION_DIGEST_CHARS = 32
+_MARKER_MAX = STARTED_BY_MAX - _EXECUTION_DIGEST_CHARS - 1
+
+# What the Lambda API accepts as a callback id (botocore's model): base64, 1..1024 chars.
+_CALLBACK_ID_PATTERN = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+CALLBACK_ID_MAX = 1024
+
+
+def validate_marker(marker: str) -> str:
+    """Return the marker if ECS accepts it as a startedBy prefix, else raise ValueError."""
+    if not marker or len(marker) > _MARKER_MAX or not _STARTED_BY_CHARS.match(marker):
+        raise ValueError(
+            f"startedBy marker {marker!r} must be 1..{_MARKER_MAX} chars of [A-Za-z0-9_/-]"
+        )
+    return marker
+
+
+def started_by(marker: str, execution_arn: str) -> str:
+    """The task's startedBy: our marker, then a digest of the durable execution.
+
+    The EventBridge rule matches on the marker prefix; the digest lets an operator (and the
+    cancellation path) find the tasks of one execution without scanning the cluster.
+    """
+    digest = hashlib.sha256(execution_arn.encode()).hexdigest()[:_EXECUTION_DIGEST_CHARS]
+    return f"{validate_marker(marker)}/{digest}"
+
+
+def has_marker(started_by_value: str | None, marker: str) -> bool:
+    return bool(started_by_value) and str(started_by_value).startswith(f"{marker}/")
+
+
+def client_token(callback_id: str) -> str:
+    """RunTask clientToken (max 64 ASCII chars): one callback id can start at most one task."""
+    return hashlib.sha256(callback_id.encode()).hexdigest()
+
+
+def is_callback_id(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= CALLBACK_ID_MAX
+        and bool(_CALLBACK_ID_PATTERN.match(value))
+    )
+
+
+def redact(callback_id: str | None) -> str:
+    """A callback id is a bearer token: logs get a short prefix and a digest, never the whole id."""
+    if not callback_id:
+        return "<none>"
+    digest = hashlib.sha256(callback_id.encode()).hexdigest()[:8]
+    return f"{callback_id[:4]}...#{digest}"

@@ -1,0 +1,92 @@
+"""What a stopped task means, and how that crosses the durable callback.
+
+The relay turns a `TaskFailed` into SendDurableExecutionCallbackFailure (ErrorType, ErrorMessage,
+ErrorData) and a `TaskSucceeded` into SendDurableExecutionCallbackSuccess; the orchestrator turns
+the callback back into the same types. Both sides use the functions here, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from ecs_contract.limits import clip
+
+
+class ErrorType(StrEnum):
+    WORKER_FAILED = "WorkerFailed"
+    OUT_OF_MEMORY = "OutOfMemory"
+    TASK_FAILED_TO_START = "TaskFailedToStart"
+    TASK_INTERRUPTED = "TaskInterrupted"
+    TASK_STOPPED = "TaskStopped"
+    NO_EXIT_CODE = "NoExitCode"
+    TASK_TIMED_OUT = "TaskTimedOut"
+    CAPACITY_UNAVAILABLE = "CapacityUnavailable"  # RunTask answered failures[]
+    TASK_START_REJECTED = "TaskStartRejected"  # RunTask raised ClientException / InvalidParameter
+    INVALID_INPUT = "InvalidInput"
+    UNKNOWN = "Unknown"  # a callback failure that did not come from our relay
+
+
+@dataclass(frozen=True)
+class TaskSucceeded:
+    task_arn: str
+    exit_code: int
+    started_at: str | None = None
+    stopped_at: str | None = None
+
+    def callback_result(self, result: Any = None, result_location: str | None = None) -> dict:
+        """The JSON document sent with SendDurableExecutionCallbackSuccess."""
+        return {
+            "taskArn": self.task_arn,
+            "exitCode": self.exit_code,
+            "startedAt": self.started_at,
+            "stoppedAt": self.stopped_at,
+            "result": result,
+            "resultLocation": result_location,
+        }
+
+
+@dataclass(frozen=True)
+class TaskFailed:
+    error_type: ErrorType
+    message: str
+    retryable: bool = False
+    task_arn: str | None = None
+    exit_code: int | None = None
+    stop_code: str | None = None
+    reason: str | None = None
+
+    def callback_error(self) -> dict[str, str]:
+        """The Error object of SendDurableExecutionCallbackFailure."""
+        data = asdict(self)
+        data["error_type"] = self.error_type.value
+        data["reason"] = clip(self.reason)
+        return {
+            "ErrorType": self.error_type.value,
+            "ErrorMessage": clip(self.message) or "",
+            "ErrorData": json.dumps(data, separators=(",", ":")),
+        }
+
+    @classmethod
+    def from_callback_error(cls, message: str | None, data: str | None) -> TaskFailed:
+        """Rebuild the failure the relay sent; anything else becomes ErrorType.UNKNOWN."""
+        try:
+            fields = json.loads(data) if data else None
+            if isinstance(fields, dict):
+                fields["error_type"] = ErrorType(fields["error_type"])
+                return cls(**fields)
+        except (ValueError, KeyError, TypeError):
+            pass
+        return cls(ErrorType.UNKNOWN, message or "callback failed without a message")
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """The event is not a completion of ours; `reason` is logged and counted."""
+
+    reason: str
+
+
+Outcome = TaskSucceeded | TaskFailed | Ignored

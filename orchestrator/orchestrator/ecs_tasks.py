@@ -1,0 +1,102 @@
+"""The orchestrator's boto3 adapter for ECS. Called only from inside durable steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+from ecs_contract.limits import check_overrides
+from ecs_contract.names import (
+    CALLBACK_ID_ENV,
+    JOB_INPUT_ENV,
+    RESULT_URI_ENV,
+    WORKER_CONTAINER_NAME,
+    client_token,
+)
+from ecs_contract.outcome import ErrorType, TaskFailed
+
+from orchestrator.config import OrchestratorConfig
+
+# RunTask errors that will not go away by asking again with the same arguments.
+_REJECTED_CODES = frozenset({"ClientException", "InvalidParameterException", "AccessDeniedException",
+                             "ClusterNotFoundException", "PlatformUnknownException",
+                             "PlatformTaskDefinitionIncompatibilityException"})
+
+
+def container_overrides(callback_id: str, job_json: str, result_uri: str) -> dict[str, Any]:
+    overrides = {
+        "containerOverrides": [
+            {
+                "name": WORKER_CONTAINER_NAME,
+                "environment": [
+                    {"name": CALLBACK_ID_ENV, "value": callback_id},
+                    {"name": JOB_INPUT_ENV, "value": job_json},
+                    {"name": RESULT_URI_ENV, "value": result_uri},
+                ],
+            }
+        ]
+    }
+    check_overrides(overrides)
+    return overrides
+
+
+def result_uri(config: OrchestratorConfig, callback_id: str) -> str:
+    """Where the worker writes its result: one object per task, under the results prefix."""
+    return f"s3://{config.results_bucket}/{config.results_prefix}{client_token(callback_id)}.json"
+
+
+def run_task(
+    ecs: Any, config: OrchestratorConfig, *, callback_id: str, job_json: str, started_by: str
+) -> dict[str, Any]:
+    """Start the worker task once per callback id.
+
+    Returns {"taskArn": ...} or {"failure": TaskFailed fields} for a start ECS refused.
+    The clientToken makes a retried step (e.g. after a Lambda timeout between RunTask and the
+    checkpoint) return the task it already started instead of starting a second one.
+    """
+    network: dict[str, Any] = {
+        "subnets": list(config.subnets),
+        "assignPublicIp": config.assign_public_ip,
+    }
+    if config.security_groups:
+        network["securityGroups"] = list(config.security_groups)
+    try:
+        response = ecs.run_task(
+            cluster=config.cluster_arn,
+            taskDefinition=config.task_definition,
+            launchType="FARGATE",
+            count=1,
+            startedBy=started_by,
+            clientToken=client_token(callback_id),
+            networkConfiguration={"awsvpcConfiguration": network},
+            overrides=container_overrides(callback_id, job_json, result_uri(config, callback_id)),
+        )
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "")
+        if code in _REJECTED_CODES:
+            return _failure(
+                ErrorType.TASK_START_REJECTED,
+                f"RunTask rejected the request ({code}): {e.response['Error'].get('Message', '')}",
+                retryable=False,
+            )
+        raise  # throttling, 5xx: the step's retry strategy asks again, same clientToken
+    if response.get("failures") or not response.get("tasks"):
+        reasons = "; ".join(
+            f"{f.get('reason', '?')}" + (f" ({f['detail']})" if f.get("detail") else "")
+            for f in response.get("failures", [])
+        )
+        return _failure(
+            ErrorType.CAPACITY_UNAVAILABLE,
+            f"RunTask started no task: {reasons or 'no reason given'}",
+            retryable=True,
+        )
+    return {"taskArn": response["tasks"][0]["taskArn"]}
+
+
+def stop_task(ecs: Any, config: OrchestratorConfig, task_arn: str, reason: str) -> None:
+    ecs.stop_task(cluster=config.cluster_arn, task=task_arn, reason=reason[:255])
+
+
+def _failure(error_type: ErrorType, message: str, *, retryable: bool) -> dict[str, Any]:
+    failure = TaskFailed(error_type, message, retryable=retryable)
+    return {"failure": failure.callback_error()}

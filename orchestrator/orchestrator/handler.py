@@ -1,0 +1,23 @@
+"""Lambda entry point of the orchestrator (a durable function). Thin: parse, delegate, return."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+
+from orchestrator.config import OrchestratorConfig
+from orchestrator.job import parse_job
+from orchestrator.observability import logger, metrics, tracer
+from orchestrator.workflow import run_job
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@durable_execution
+def handler(event: Any, context: DurableContext) -> dict[str, Any]:
+    context.set_logger(logger)
+    logger.append_keys(execution_arn=context.execution_context.durable_execution_arn)
+    config = OrchestratorConfig.from_env()
+    job = parse_job(event, config.task_timeout_seconds)
+    return run_job(context, job, config)
