@@ -12,6 +12,7 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed lint
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit

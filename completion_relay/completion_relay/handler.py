@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -61,5 +61,5 @@ def _seconds_since(timestamp: str) -> float | None:
     except ValueError:
         return None
     if stopped.tzinfo is None:
-        stopped = stopped.replace(tzinfo=timezone.utc)
-    return max(0.0, (datetime.now(timezone.utc) - stopped).total_seconds())
+        stopped = stopped.replace(tzinfo=UTC)
+    return max(0.0, (datetime.now(UTC) - stopped).total_seconds())

@@ -10,14 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from completion_relay.config import RelayConfig
+from completion_relay.gateways import CallbackGateway, Delivery, ResultGateway, TaskGateway
 from ecs_contract.decide import decide
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
 from ecs_contract.names import RESULT_URI_ENV, has_marker, is_callback_id, redact
 from ecs_contract.outcome import Ignored, TaskFailed, TaskSucceeded
 from ecs_contract.task import MalformedTask, Task, parse_task
-
-from completion_relay.config import RelayConfig
-from completion_relay.gateways import CallbackGateway, Delivery, ResultGateway, TaskGateway
 
 ECS_SOURCE = "aws.ecs"
 TASK_STATE_CHANGE = "ECS Task State Change"

@@ -81,8 +81,7 @@ def decide(task: Task, container_name: str = WORKER_CONTAINER_NAME) -> Outcome:
     if exit_code != 0:
         return TaskFailed(
             ErrorType.WORKER_FAILED,
-            f"worker exited with code {exit_code}"
-            + (f": {container_reason}" if container_reason else ""),
+            f"worker exited with code {exit_code}" + (f": {container_reason}" if container_reason else ""),
             reason=container_reason,
             **context,
         )

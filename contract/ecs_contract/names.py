@@ -31,9 +31,7 @@ CALLBACK_ID_MAX = 1024
 def validate_marker(marker: str) -> str:
     """Return the marker if ECS accepts it as a startedBy prefix, else raise ValueError."""
     if not marker or len(marker) > _MARKER_MAX or not _STARTED_BY_CHARS.match(marker):
-        raise ValueError(
-            f"startedBy marker {marker!r} must be 1..{_MARKER_MAX} chars of [A-Za-z0-9_/-]"
-        )
+        raise ValueError(f"startedBy marker {marker!r} must be 1..{_MARKER_MAX} chars of [A-Za-z0-9_/-]")
     return marker
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
+
 from ecs_contract.limits import check_overrides
 from ecs_contract.names import (
     CALLBACK_ID_ENV,
@@ -14,13 +15,19 @@ from ecs_contract.names import (
     client_token,
 )
 from ecs_contract.outcome import ErrorType, TaskFailed
-
 from orchestrator.config import OrchestratorConfig
 
 # RunTask errors that will not go away by asking again with the same arguments.
-_REJECTED_CODES = frozenset({"ClientException", "InvalidParameterException", "AccessDeniedException",
-                             "ClusterNotFoundException", "PlatformUnknownException",
-                             "PlatformTaskDefinitionIncompatibilityException"})
+_REJECTED_CODES = frozenset(
+    {
+        "ClientException",
+        "InvalidParameterException",
+        "AccessDeniedException",
+        "ClusterNotFoundException",
+        "PlatformUnknownException",
+        "PlatformTaskDefinitionIncompatibilityException",
+    }
+)
 
 
 def container_overrides(callback_id: str, job_json: str, result_uri: str) -> dict[str, Any]:

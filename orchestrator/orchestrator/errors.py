@@ -57,9 +57,7 @@ class TaskStartRejected(TaskError):
     error_type = ErrorType.TASK_START_REJECTED
 
 
-_BY_TYPE: dict[ErrorType, type[TaskError]] = {
-    cls.error_type: cls for cls in TaskError.__subclasses__()
-}
+_BY_TYPE: dict[ErrorType, type[TaskError]] = {cls.error_type: cls for cls in TaskError.__subclasses__()}
 
 
 def error_for(failure: TaskFailed) -> TaskError:

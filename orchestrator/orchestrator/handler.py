@@ -17,7 +17,6 @@ from orchestrator.workflow import run_job
 @durable_execution
 def handler(event: Any, context: DurableContext) -> dict[str, Any]:
     context.set_logger(logger)
-    logger.append_keys(execution_arn=context.execution_context.durable_execution_arn)
     config = OrchestratorConfig.from_env()
     job = parse_job(event, config.task_timeout_seconds)
     return run_job(context, job, config)

@@ -8,7 +8,6 @@ from typing import Any
 
 from ecs_contract.limits import OVERRIDES_MAX_CHARS
 from ecs_contract.names import CALLBACK_ID_MAX
-
 from orchestrator.errors import InvalidInput
 
 # Room the job input may take in the 8,192-char overrides once the callback id (up to 1,024

@@ -22,9 +22,9 @@ from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create
 from aws_durable_execution_sdk_python.serdes import JsonSerDes
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
+
 from ecs_contract.names import redact, started_by
 from ecs_contract.outcome import ErrorType, TaskFailed
-
 from orchestrator import ecs_tasks
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import TaskTimedOut, error_for
@@ -64,7 +64,9 @@ def start_task(
     )
     if "taskArn" in started:
         metrics.add_metric(name="TasksStarted", unit=MetricUnit.Count, value=1)
-        step.logger.info("task started", extra={"task_arn": started["taskArn"], "callback": redact(callback_id)})
+        step.logger.info(
+            "task started", extra={"task_arn": started["taskArn"], "callback": redact(callback_id)}
+        )
     return started
 
 

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from ecs_contract.names import JOB_INPUT_ENV, RESULT_URI_ENV
-
 from worker import job
 
 EXIT_JOB_FAILED = 1
