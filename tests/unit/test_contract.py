@@ -1,0 +1,141 @@
+"""The contract module: names, the task model, limits and the callback wire format."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from ecs_contract.limits import OVERRIDES_MAX_CHARS, LimitExceeded, check_overrides
+from ecs_contract.names import (
+    client_token,
+    has_marker,
+    is_callback_id,
+    redact,
+    started_by,
+    validate_marker,
+)
+from ecs_contract.outcome import ErrorType, TaskFailed
+from ecs_contract.task import MalformedTask, parse_task
+from tests.conftest import load_event
+
+CALLBACK_ID = "Ab3dEfGh1jKlMnOpQrStUvWxYz0123456789+/ExampleOpaqueCallbackId=="
+
+
+def test_started_by_fits_ecs_rules_and_is_stable_per_execution():
+    value = started_by("durable-ecs", "arn:aws:lambda:us-east-1:1:function:f:live/durable-execution/x/y")
+    assert value.startswith("durable-ecs/")
+    assert len(value) <= 128
+    assert value == started_by(
+        "durable-ecs", "arn:aws:lambda:us-east-1:1:function:f:live/durable-execution/x/y"
+    )
+    assert value != started_by(
+        "durable-ecs", "arn:aws:lambda:us-east-1:1:function:f:live/durable-execution/x/z"
+    )
+
+
+@pytest.mark.parametrize("marker", ["", "has space", "semi;colon", "x" * 96])
+def test_bad_markers_are_refused(marker):
+    with pytest.raises(ValueError, match="startedBy marker"):
+        validate_marker(marker)
+
+
+def test_marker_match_needs_the_separator():
+    assert has_marker("durable-ecs/abc", "durable-ecs")
+    assert not has_marker("durable-ecs-other/abc", "durable-ecs")
+    assert not has_marker(None, "durable-ecs")
+
+
+def test_client_token_is_64_chars_and_one_per_callback():
+    assert len(client_token(CALLBACK_ID)) == 64
+    assert client_token(CALLBACK_ID) == client_token(CALLBACK_ID)
+    assert client_token(CALLBACK_ID) != client_token(CALLBACK_ID + "A")
+
+
+def test_redact_never_contains_the_whole_id():
+    shown = redact(CALLBACK_ID)
+    assert CALLBACK_ID not in shown and len(shown) < 24
+    assert redact(None) == "<none>"
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [(CALLBACK_ID, True), ("", False), ("has space", False), ("a" * 1025, False), (42, False)],
+)
+def test_callback_id_format(value, valid):
+    assert is_callback_id(value) is valid
+
+
+def test_task_model_reads_event_detail():
+    task = parse_task(load_event("ecs/stopped-success")["detail"])
+    assert task.last_status == "STOPPED"
+    assert task.callback_id == CALLBACK_ID
+    assert task.started_by == "durable-ecs/6f1c2a9e0b7d4e55a1b2c3d4e5f60718"
+    assert task.container().exit_code == 0
+
+
+def test_task_model_reads_describe_tasks_shape_with_datetimes():
+    detail = copy.deepcopy(load_event("ecs/stopped-success")["detail"])
+    detail["stoppedAt"] = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert parse_task(detail).stopped_at == "2026-01-02T03:04:05+00:00"
+
+
+def test_task_without_overrides_has_no_callback_id():
+    detail = copy.deepcopy(load_event("ecs/stopped-success")["detail"])
+    del detail["overrides"]
+    assert parse_task(detail).callback_id is None
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.pop("taskArn"),
+        lambda d: d.update(lastStatus=7),
+        lambda d: d.update(containers="worker"),
+        lambda d: d["containers"][0].update(exitCode="0"),
+        lambda d: d["containers"][0].update(exitCode=True),
+        lambda d: d.update(overrides=[]),
+    ],
+)
+def test_malformed_task_is_refused_with_a_reason(mutate):
+    detail = copy.deepcopy(load_event("ecs/stopped-success")["detail"])
+    mutate(detail)
+    with pytest.raises(MalformedTask):
+        parse_task(detail)
+
+
+def test_overrides_limit_is_checked_on_the_json_form():
+    small = {"containerOverrides": [{"name": "worker", "environment": [{"name": "A", "value": "x"}]}]}
+    check_overrides(small)
+    big = {
+        "containerOverrides": [
+            {"name": "worker", "environment": [{"name": "A", "value": "x" * OVERRIDES_MAX_CHARS}]}
+        ]
+    }
+    with pytest.raises(LimitExceeded, match="8192"):
+        check_overrides(big)
+
+
+def test_failure_round_trips_through_the_callback_error():
+    failure = TaskFailed(
+        ErrorType.OUT_OF_MEMORY, "oom", retryable=False, task_arn="arn:t", exit_code=137, reason="r"
+    )
+    error = failure.callback_error()
+    assert error["ErrorType"] == "OutOfMemory"
+    assert json.loads(error["ErrorData"])["exit_code"] == 137
+    assert TaskFailed.from_callback_error(error["ErrorMessage"], error["ErrorData"]) == failure
+
+
+@pytest.mark.parametrize("data", [None, "not json", "[]", '{"error_type": "NoSuchType"}'])
+def test_foreign_callback_failures_become_unknown(data):
+    failure = TaskFailed.from_callback_error("someone else failed it", data)
+    assert failure.error_type is ErrorType.UNKNOWN
+    assert failure.message == "someone else failed it"
+
+
+def test_long_reasons_are_clipped_in_the_callback_error():
+    error = TaskFailed(ErrorType.WORKER_FAILED, "m" * 5000, reason="r" * 5000).callback_error()
+    assert len(error["ErrorMessage"]) <= 1024
+    assert len(json.loads(error["ErrorData"])["reason"]) <= 1024

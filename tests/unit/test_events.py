@@ -1,0 +1,53 @@
+"""Every file in events/ is checked against its model, so the samples cannot rot."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecs_contract.decide import decide
+from ecs_contract.outcome import ErrorType, Ignored, TaskSucceeded
+from ecs_contract.task import parse_task
+from orchestrator.errors import InvalidInput
+from orchestrator.job import parse_job
+from tests.conftest import EVENTS, load_event
+
+# What each sample stands for. A new file in events/ must be added here.
+ECS_EVENTS = {
+    "ecs/stopped-success": TaskSucceeded,
+    "ecs/stopped-nonzero-exit": ErrorType.WORKER_FAILED,
+    "ecs/stopped-out-of-memory": ErrorType.OUT_OF_MEMORY,
+    "ecs/stopped-failed-to-start": ErrorType.TASK_FAILED_TO_START,
+    "ecs/stopped-spot-interruption": ErrorType.TASK_INTERRUPTED,
+    "ecs/running": Ignored,
+}
+INVOKE_PAYLOADS = {
+    "invoke/success": True,
+    "invoke/worker-failure": True,
+    "invoke/invalid-input": False,
+}
+
+
+def test_every_sample_is_classified():
+    on_disk = {str(p.relative_to(EVENTS).with_suffix("")) for p in EVENTS.rglob("*.json")}
+    assert on_disk == set(ECS_EVENTS) | set(INVOKE_PAYLOADS)
+
+
+@pytest.mark.parametrize(("name", "expected"), ECS_EVENTS.items())
+def test_ecs_sample_parses_and_decides_as_named(name, expected):
+    event = load_event(name)
+    assert (event["source"], event["detail-type"]) == ("aws.ecs", "ECS Task State Change")
+    outcome = decide(parse_task(event["detail"]))
+    if isinstance(expected, ErrorType):
+        assert outcome.error_type is expected
+    else:
+        assert isinstance(outcome, expected)
+
+
+@pytest.mark.parametrize(("name", "valid"), INVOKE_PAYLOADS.items())
+def test_invoke_payload_validates_as_named(name, valid):
+    payload = load_event(name)
+    if valid:
+        assert parse_job(payload, task_timeout_seconds=3600).payload == payload
+    else:
+        with pytest.raises(InvalidInput):
+            parse_job(payload, task_timeout_seconds=3600)
