@@ -7,7 +7,7 @@ RelayResult that says what was done and why, which the handler logs and counts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from completion_relay.config import RelayConfig
@@ -66,11 +66,12 @@ def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResu
         return RelayResult("ignored", f"task is {task.last_status}, not STOPPED", task.task_arn)
 
     if task.callback_id is None:
-        # Events can omit overrides; the task itself still has them.
+        # Events can omit overrides; the task itself still has them. Only the overrides are taken
+        # from DescribeTasks: the event is the authoritative record of how the task stopped.
         described = gateways.tasks.describe(config.cluster_arn, task.task_arn)
         if described is not None:
             try:
-                task = parse_task(described)
+                task = replace(task, environment=parse_task(described).environment)
             except MalformedTask as e:
                 return RelayResult("ignored", f"malformed DescribeTasks answer: {e}", task.task_arn)
     callback_id = task.callback_id

@@ -1,0 +1,263 @@
+"""The completion relay against moto (S3, ECS) and a botocore Stubber on the Lambda callback API."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from completion_relay import handler as relay_handler
+from completion_relay.config import RelayConfig
+from completion_relay.gateways import CallbackGateway, ResultGateway, TaskGateway
+from completion_relay.relay import Gateways, relay_event
+from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
+from tests.conftest import load_event
+
+CLUSTER = "arn:aws:ecs:us-west-2:111122223333:cluster/FargateCluster"
+BUCKET = "example-results-bucket"
+SAMPLE = load_event("ecs/stopped-success")
+CALLBACK_ID = "Ab3dEfGh1jKlMnOpQrStUvWxYz0123456789+/ExampleOpaqueCallbackId=="
+RESULT_KEY = "results/9f2c6a1e0b7d4e55a1b2c3d4e5f60718.json"
+CONFIG = RelayConfig(cluster_arn=CLUSTER, results_bucket=BUCKET)
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        lambda_client = boto3.client("lambda")
+        with Stubber(lambda_client) as stub:
+            yield (
+                Gateways(
+                    callbacks=CallbackGateway(lambda_client),
+                    tasks=TaskGateway(boto3.client("ecs")),
+                    results=ResultGateway(s3),
+                ),
+                stub,
+                s3,
+            )
+            stub.assert_no_pending_responses()
+
+
+def event(name: str = "ecs/stopped-success", **detail_changes):
+    sample = copy.deepcopy(load_event(name))
+    sample["detail"].update(detail_changes)
+    return sample
+
+
+def expect_success(stub: Stubber, result: dict) -> None:
+    stub.add_response(
+        "send_durable_execution_callback_success",
+        {},
+        {"CallbackId": CALLBACK_ID, "Result": json.dumps(result, separators=(",", ":")).encode()},
+    )
+
+
+def success_document(result=None, location=None) -> dict:
+    return {
+        "taskArn": SAMPLE["detail"]["taskArn"],
+        "exitCode": 0,
+        "startedAt": SAMPLE["detail"]["startedAt"],
+        "stoppedAt": SAMPLE["detail"]["stoppedAt"],
+        "result": result,
+        "resultLocation": location,
+    }
+
+
+def test_success_sends_the_worker_result(aws):
+    gateways, stub, s3 = aws
+    s3.put_object(Bucket=BUCKET, Key=RESULT_KEY, Body=b'{"processedMessage": "HI"}')
+    expect_success(stub, success_document(result={"processedMessage": "HI"}))
+
+    outcome = relay_event(event(), CONFIG, gateways)
+
+    assert (outcome.action, outcome.task_arn) == ("succeeded", SAMPLE["detail"]["taskArn"])
+    assert CALLBACK_ID not in json.dumps(outcome.as_dict())
+
+
+def test_result_over_the_callback_limit_is_passed_by_location(aws):
+    gateways, stub, s3 = aws
+    big = json.dumps({"blob": "x" * CALLBACK_RESULT_MAX_BYTES}).encode()
+    s3.put_object(Bucket=BUCKET, Key=RESULT_KEY, Body=big)
+    expect_success(stub, success_document(location=f"s3://{BUCKET}/{RESULT_KEY}"))
+
+    outcome = relay_event(event(), CONFIG, gateways)
+
+    assert outcome.action == "succeeded"
+    assert "by location" in outcome.reason
+
+
+def test_missing_result_object_still_completes_with_no_result(aws):
+    gateways, stub, _ = aws
+    expect_success(stub, success_document())
+    outcome = relay_event(event(), CONFIG, gateways)
+    assert "wrote no result" in outcome.reason
+
+
+def test_result_location_outside_our_prefix_is_never_read(aws):
+    gateways, stub, s3 = aws
+    s3.put_object(Bucket=BUCKET, Key="secrets/keys.json", Body=b'{"secret": 1}')
+    sample = event()
+    sample["detail"]["overrides"]["containerOverrides"][0]["environment"][2]["value"] = (
+        f"s3://{BUCKET}/secrets/keys.json"
+    )
+    expect_success(stub, success_document())
+    outcome = relay_event(sample, CONFIG, gateways)
+    assert "outside the results prefix" in outcome.reason
+
+
+def test_nonzero_exit_sends_a_typed_failure(aws):
+    gateways, stub, _ = aws
+    stub.add_response(
+        "send_durable_execution_callback_failure",
+        {},
+        {
+            "CallbackId": CALLBACK_ID,
+            "Error": {
+                "ErrorType": "WorkerFailed",
+                "ErrorMessage": "worker exited with code 3",
+                "ErrorData": json.dumps(
+                    {
+                        "error_type": "WorkerFailed",
+                        "message": "worker exited with code 3",
+                        "retryable": False,
+                        "task_arn": SAMPLE["detail"]["taskArn"],
+                        "exit_code": 3,
+                        "stop_code": "EssentialContainerExited",
+                        "reason": None,
+                    },
+                    separators=(",", ":"),
+                ),
+            },
+        },
+    )
+    outcome = relay_event(event("ecs/stopped-nonzero-exit"), CONFIG, gateways)
+    assert (outcome.action, outcome.error_type) == ("failed", "WorkerFailed")
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("CallbackTimeoutException", 400), ("ResourceNotFoundException", 404), ("404", 404)],
+)
+def test_completing_a_closed_callback_is_a_no_op(aws, code, status):
+    gateways, stub, _ = aws
+    stub.add_client_error("send_durable_execution_callback_failure", code, "closed", status)
+    outcome = relay_event(event("ecs/stopped-nonzero-exit"), CONFIG, gateways)
+    assert outcome.action == "already-closed"
+
+
+@pytest.mark.parametrize(("code", "status"), [("TooManyRequestsException", 429), ("ServiceException", 500)])
+def test_throttling_and_server_errors_are_raised_so_delivery_retries(aws, code, status):
+    gateways, stub, _ = aws
+    stub.add_client_error("send_durable_execution_callback_failure", code, "try later", status)
+    with pytest.raises(ClientError, match=code):
+        relay_event(event("ecs/stopped-nonzero-exit"), CONFIG, gateways)
+
+
+@pytest.mark.parametrize(
+    ("sample", "reason"),
+    [
+        (event("ecs/running"), "RUNNING, not STOPPED"),
+        (event(clusterArn="arn:aws:ecs:us-west-2:111122223333:cluster/Other"), "another cluster"),
+        (event(startedBy="someone-else/123"), "startedBy marker"),
+        (event(startedBy=None), "startedBy marker"),
+        (dict(event(), source="aws.ec2"), "not an ECS task state change"),
+        (event(containers="oops"), "malformed task detail"),
+        (
+            event(
+                overrides={
+                    "containerOverrides": [
+                        {
+                            "name": "worker",
+                            "environment": [{"name": "CALLBACK_ID", "value": "not a callback id!"}],
+                        }
+                    ]
+                }
+            ),
+            "callback id is malformed",
+        ),
+        ("not an event", "not an object"),
+    ],
+)
+def test_events_that_are_not_ours_are_ignored_and_nothing_is_sent(aws, sample, reason):
+    gateways, _, _ = aws  # the Stubber fails the test on any unexpected call
+    outcome = relay_event(sample, CONFIG, gateways)
+    assert outcome.action == "ignored"
+    assert reason in outcome.reason
+
+
+def run_task_in_moto(callback_id: str | None) -> tuple[str, str]:
+    ecs, ec2 = boto3.client("ecs", "us-east-1"), boto3.client("ec2", "us-east-1")
+    cluster = ecs.create_cluster(clusterName="relay-test")["cluster"]["clusterArn"]
+    ecs.register_task_definition(
+        family="worker",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "worker", "image": "worker", "memory": 512}],
+    )
+    env = [{"name": "CALLBACK_ID", "value": callback_id}] if callback_id else []
+    task = ecs.run_task(
+        cluster=cluster,
+        taskDefinition="worker",
+        launchType="FARGATE",
+        startedBy="durable-ecs/abc",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": [ec2.describe_subnets()["Subnets"][0]["SubnetId"]],
+                "securityGroups": [ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]],
+            }
+        },
+        overrides={"containerOverrides": [{"name": "worker", "environment": env}]},
+    )["tasks"][0]
+    return cluster, task["taskArn"]
+
+
+@pytest.mark.parametrize(("on_task", "action"), [(CALLBACK_ID, "failed"), (None, "ignored")])
+def test_event_without_overrides_falls_back_to_describe_tasks(aws, on_task, action):
+    gateways, stub, _ = aws
+    cluster, task_arn = run_task_in_moto(on_task)
+    sample = event("ecs/stopped-nonzero-exit", clusterArn=cluster, taskArn=task_arn)
+    del sample["detail"]["overrides"]
+    if on_task:
+        stub.add_response("send_durable_execution_callback_failure", {})
+    outcome = relay_event(sample, RelayConfig(cluster_arn=cluster, results_bucket=BUCKET), gateways)
+    assert outcome.action == action
+    if on_task:
+        assert outcome.callback is not None
+    else:
+        assert outcome.reason == "task carries no callback id"
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "completion-relay"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:111122223333:function:completion-relay"
+    aws_request_id: str = "req-1"
+
+
+def test_handler_logs_and_counts_without_leaking_the_callback_id(aws, monkeypatch, capsys, caplog):
+    gateways, stub, _ = aws
+    monkeypatch.setattr(relay_handler, "gateways", lambda: gateways)
+    monkeypatch.setenv("CLUSTER_ARN", CLUSTER)
+    monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
+    stub.add_response("send_durable_execution_callback_failure", {})
+
+    answer = relay_handler.handler(event("ecs/stopped-nonzero-exit"), FakeLambdaContext())
+
+    assert answer["action"] == "failed"
+    record = next(r for r in caplog.records if r.getMessage() == "relay: failed")
+    assert (record.error_type, record.task_arn) == ("WorkerFailed", SAMPLE["detail"]["taskArn"])
+    assert CALLBACK_ID not in json.dumps(record.__dict__, default=str)
+    emf = json.loads(next(line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line))
+    assert emf["TasksFailed"] == [1.0] and emf["TasksFailedWorkerFailed"] == [1.0]
+    assert emf["service"] == "completion_relay"
