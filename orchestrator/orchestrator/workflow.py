@@ -33,8 +33,10 @@ from orchestrator.observability import metrics
 
 # Only transient AWS errors are worth asking again inside a step; RunTask is idempotent through
 # its clientToken, StopTask through ECS itself. Explicit: StepConfig(retry_strategy=None) would
-# silently mean the SDK default (6 attempts on any error).
+# silently mean the SDK default (6 attempts on any error). Plain JSON keeps checkpoints small and
+# the history readable (the default serdes tags every value with its type).
 AWS_STEP_CONFIG = StepConfig(
+    serdes=JsonSerDes(),
     retry_strategy=create_retry_strategy(
         RetryStrategyConfig(
             max_attempts=4,
@@ -42,7 +44,7 @@ AWS_STEP_CONFIG = StepConfig(
             max_delay=Duration.from_seconds(30),
             retryable_error_types=[ClientError, BotoCoreError],
         )
-    )
+    ),
 )
 
 

@@ -1,0 +1,153 @@
+"""An orchestrator under the SDK's in-process durable runner, with ECS and S3 served by moto.
+
+The relay's callback gateway is swapped for one that completes callbacks on the runner, so a test
+drives the real chain: handler -> RunTask (moto) -> STOPPED event -> relay -> callback -> resume.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import boto3
+import pytest
+from aws_durable_execution_sdk_python.lambda_service import ErrorObject
+from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
+from moto import mock_aws
+
+from completion_relay.config import RelayConfig
+from completion_relay.gateways import Delivery, ResultGateway, TaskGateway
+from completion_relay.relay import Gateways, RelayResult, relay_event
+from orchestrator import workflow
+from orchestrator.handler import handler
+
+T = TypeVar("T")
+BUCKET = "results-bucket"
+
+
+def poll(probe: Callable[[], T | None], timeout: float = 10.0, what: str = "condition") -> T:
+    """Return probe()'s first truthy value; fail after `timeout` seconds (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@dataclass
+class RunnerCallbacks:
+    """CallbackGateway stand-in: completes callbacks on the in-process durable runner."""
+
+    runner: DurableFunctionTestRunner
+    sent: list[tuple[str, str]] = field(default_factory=list)
+
+    def succeed(self, callback_id: str, result: dict[str, Any]) -> Delivery:
+        self.sent.append(("success", callback_id))
+        self.runner.send_callback_success(callback_id, json.dumps(result).encode())
+        return Delivery.SENT
+
+    def fail(self, callback_id: str, error: dict[str, str]) -> Delivery:
+        self.sent.append(("failure", callback_id))
+        self.runner.send_callback_failure(
+            callback_id,
+            ErrorObject(
+                message=error["ErrorMessage"],
+                type=error["ErrorType"],
+                data=error["ErrorData"],
+                stack_trace=None,
+            ),
+        )
+        return Delivery.SENT
+
+
+@dataclass
+class World:
+    runner: DurableFunctionTestRunner
+    ecs: Any
+    s3: Any
+    cluster_arn: str
+    run_task_calls: list[dict[str, Any]]
+    callbacks: RunnerCallbacks
+
+    def start(self, payload: Any) -> str:
+        return self.runner.run_async(input=json.dumps(payload), execution_timeout=60)
+
+    def started_task(self) -> dict[str, Any]:
+        arns = poll(lambda: self.ecs.list_tasks(cluster=self.cluster_arn)["taskArns"], what="RunTask")
+        return self.ecs.describe_tasks(cluster=self.cluster_arn, tasks=arns)["tasks"][0]
+
+    def worker_env(self, task: dict[str, Any]) -> dict[str, str]:
+        env = task["overrides"]["containerOverrides"][0]["environment"]
+        return {pair["name"]: pair["value"] for pair in env}
+
+    def stop(
+        self,
+        task: dict[str, Any],
+        *,
+        exit_code: int | None,
+        stop_code: str = "EssentialContainerExited",
+        reason: str | None = None,
+        result: Any = None,
+    ) -> RelayResult:
+        """Play the worker and ECS: store the result, then deliver the STOPPED event to the relay."""
+        if result is not None:
+            uri = self.worker_env(task)["RESULT_S3_URI"]
+            bucket, _, key = uri.removeprefix("s3://").partition("/")
+            self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(result).encode())
+        detail = json.loads(json.dumps(task, default=str))
+        detail.update(
+            lastStatus="STOPPED",
+            desiredStatus="STOPPED",
+            stopCode=stop_code,
+            stoppedReason="Essential container in task exited",
+        )
+        container = {"name": "worker", "lastStatus": "STOPPED"}
+        if exit_code is not None:
+            container["exitCode"] = exit_code
+        if reason:
+            container["reason"] = reason
+        detail["containers"] = [container]
+        event = {"source": "aws.ecs", "detail-type": "ECS Task State Change", "id": "evt-1", "detail": detail}
+        gateways = Gateways(self.callbacks, TaskGateway(self.ecs), ResultGateway(self.s3))  # type: ignore[arg-type]
+        return relay_event(event, RelayConfig(cluster_arn=self.cluster_arn, results_bucket=BUCKET), gateways)
+
+
+@pytest.fixture
+def task_timeout() -> int:
+    return 30
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch, task_timeout: int) -> Iterator[World]:
+    with mock_aws():
+        ecs, ec2, s3 = boto3.client("ecs"), boto3.client("ec2"), boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        cluster_arn = ecs.create_cluster(clusterName="workers")["cluster"]["clusterArn"]
+        ecs.register_task_definition(
+            family="worker",
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="256",
+            memory="512",
+            containerDefinitions=[{"name": "worker", "image": "worker:latest", "memory": 512}],
+        )
+        monkeypatch.setenv("CLUSTER_ARN", cluster_arn)
+        monkeypatch.setenv("TASK_DEFINITION", "worker")
+        monkeypatch.setenv("SUBNETS", ec2.describe_subnets()["Subnets"][0]["SubnetId"])
+        monkeypatch.setenv("SECURITY_GROUPS", ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"])
+        monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
+        monkeypatch.setenv("TASK_TIMEOUT_SECONDS", str(task_timeout))
+
+        workflow.ecs_client.cache_clear()
+        run_task_calls: list[dict[str, Any]] = []
+        workflow.ecs_client().meta.events.register(
+            "provide-client-params.ecs.RunTask", lambda params, **_: run_task_calls.append(dict(params))
+        )
+        with DurableFunctionTestRunner(handler=handler, poll_interval=0.02) as runner:
+            yield World(runner, ecs, s3, cluster_arn, run_task_calls, RunnerCallbacks(runner))
+        workflow.ecs_client.cache_clear()

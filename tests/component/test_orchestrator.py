@@ -1,0 +1,161 @@
+"""The durable orchestrator under the SDK's test runner, ECS in moto, completed through the relay."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_durable_execution_sdk_python.execution import InvocationStatus
+from aws_durable_execution_sdk_python.lambda_service import OperationStatus
+from botocore.stub import Stubber
+
+from ecs_contract.names import client_token
+from orchestrator import workflow
+from tests.component.conftest import BUCKET, poll
+from tests.conftest import load_event
+
+SUCCESS = load_event("invoke/success")
+
+
+def test_success_returns_the_worker_result_and_starts_exactly_one_task(world):
+    # Given an orchestration of the seeds' payload
+    arn = world.start(SUCCESS)
+    callback_id = world.runner.wait_for_callback(arn, name="task-completion", timeout=10)
+    task = world.started_task()
+
+    # When the worker writes its result and the task stops with exit code 0
+    relayed = world.stop(task, exit_code=0, result={"processedMessage": "HELLO"})
+    result = world.runner.wait_for_result(arn, timeout=30)
+
+    # Then the execution succeeds with the worker's result
+    assert relayed.action == "succeeded"
+    assert result.status is InvocationStatus.SUCCEEDED
+    body = json.loads(result.result)
+    assert body["status"] == "SUCCEEDED"
+    assert (body["taskArn"], body["exitCode"], body["attempts"]) == (task["taskArn"], 0, 1)
+    assert body["result"] == {"processedMessage": "HELLO"}
+
+    # And RunTask carried the callback id, the job and the result location as overrides
+    [call] = world.run_task_calls
+    env = world.worker_env(task)
+    assert env["CALLBACK_ID"] == callback_id
+    assert json.loads(env["JOB_INPUT"]) == SUCCESS
+    assert env["RESULT_S3_URI"] == f"s3://{BUCKET}/results/{client_token(callback_id)}.json"
+    assert call["clientToken"] == client_token(callback_id)
+    assert call["startedBy"].startswith("durable-ecs/") and len(call["startedBy"]) <= 128
+    assert (call["launchType"], call["count"]) == ("FARGATE", 1)
+    assert call["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
+
+    # And the history reads: callback created, task started (in a step), callback completed
+    assert [op.name for op in result.operations] == ["task-completion", "start-task"]
+    assert result.get_step("start-task").status is OperationStatus.SUCCEEDED
+    assert json.loads(result.get_step("start-task").result) == {"taskArn": task["taskArn"]}
+    assert result.get_callback("task-completion").status is OperationStatus.SUCCEEDED
+
+
+def test_worker_failure_fails_the_execution_with_worker_failed(world):
+    arn = world.start(load_event("invoke/worker-failure"))
+    task = world.started_task()
+
+    world.stop(task, exit_code=1, reason="job asked to fail")
+    result = world.runner.wait_for_result(arn, timeout=30)
+
+    assert result.status is InvocationStatus.FAILED
+    assert result.error.type == "orchestrator.errors.WorkerFailed"
+    assert "exited with code 1" in result.error.message
+    assert result.get_callback("task-completion").status is OperationStatus.FAILED
+
+
+@pytest.mark.parametrize(
+    ("stop", "error_type"),
+    [
+        (
+            {"exit_code": 137, "reason": "OutOfMemoryError: Container killed due to memory usage"},
+            "OutOfMemory",
+        ),
+        ({"exit_code": None, "stop_code": "TaskFailedToStart"}, "TaskFailedToStart"),
+        ({"exit_code": 143, "stop_code": "SpotInterruption"}, "TaskInterrupted"),
+        ({"exit_code": None}, "NoExitCode"),
+    ],
+)
+def test_each_failed_outcome_fails_the_execution_with_its_type(world, stop, error_type):
+    arn = world.start(SUCCESS)
+    world.stop(world.started_task(), **stop)
+    result = world.runner.wait_for_result(arn, timeout=30)
+    assert result.status is InvocationStatus.FAILED
+    assert result.error.type == f"orchestrator.errors.{error_type}"
+
+
+def test_invalid_input_fails_at_once_and_starts_no_task(world):
+    arn = world.start(load_event("invoke/invalid-input"))
+    result = world.runner.wait_for_result(arn, timeout=30)
+
+    assert result.status is InvocationStatus.FAILED
+    assert result.error.type == "orchestrator.errors.InvalidInput"
+    assert "'message' must be a string" in result.error.message
+    assert result.operations == []
+    assert world.ecs.list_tasks(cluster=world.cluster_arn)["taskArns"] == []
+
+
+@pytest.mark.parametrize("task_timeout", [2])
+def test_callback_timeout_stops_the_task_and_fails_with_task_timed_out(world):
+    arn = world.start({"message": "never finishes", "processingTime": 1})
+    task = world.started_task()
+
+    result = world.runner.wait_for_result(arn, timeout=30)
+
+    assert result.status is InvocationStatus.FAILED
+    assert result.error.type == "orchestrator.errors.TaskTimedOut"
+    assert result.get_callback("task-completion").status is OperationStatus.TIMED_OUT
+    assert result.get_step("stop-timed-out-task").status is OperationStatus.SUCCEEDED
+    stopped = world.ecs.describe_tasks(cluster=world.cluster_arn, tasks=[task["taskArn"]])["tasks"][0]
+    assert stopped["desiredStatus"] == "STOPPED"
+    assert "did not finish within 2 s" in stopped["stoppedReason"]
+
+
+def test_capacity_failure_is_a_retryable_typed_error_and_no_task_runs(world):
+    with Stubber(workflow.ecs_client()) as ecs:
+        ecs.add_response(
+            "run_task",
+            {
+                "tasks": [],
+                "failures": [{"arn": "arn:aws:ecs:::x", "reason": "Capacity is unavailable at this time"}],
+            },
+        )
+        arn = world.start(SUCCESS)
+        result = world.runner.wait_for_result(arn, timeout=30)
+
+    assert result.status is InvocationStatus.FAILED
+    assert result.error.type == "orchestrator.errors.CapacityUnavailable"
+    assert "Capacity is unavailable" in result.error.message
+    assert [op.name for op in result.operations] == ["task-completion", "start-task"]
+
+
+def test_client_exception_is_terminal_and_not_retried(world):
+    with Stubber(workflow.ecs_client()) as ecs:
+        ecs.add_client_error("run_task", "InvalidParameterException", "No Fargate configuration exists", 400)
+        arn = world.start(SUCCESS)
+        result = world.runner.wait_for_result(arn, timeout=30)
+        ecs.assert_no_pending_responses()
+
+    assert result.error.type == "orchestrator.errors.TaskStartRejected"
+    assert "No Fargate configuration exists" in result.error.message
+    assert len(world.run_task_calls) == 1
+
+
+def test_throttled_run_task_is_retried_with_the_same_client_token(world):
+    with Stubber(workflow.ecs_client()) as ecs:
+        ecs.add_client_error("run_task", "ThrottlingException", "Rate exceeded", 400)
+        ecs.add_response(
+            "run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/workers/t1"}]}
+        )
+        arn = world.start(SUCCESS)
+        callback_id = world.runner.wait_for_callback(arn, name="task-completion", timeout=10)
+        poll(lambda: len(world.run_task_calls) == 2, what="the retried RunTask")
+        world.runner.send_callback_success(callback_id, json.dumps({"taskArn": "t1", "exitCode": 0}).encode())
+        result = world.runner.wait_for_result(arn, timeout=30)
+
+    first, second = world.run_task_calls
+    assert first["clientToken"] == second["clientToken"] == client_token(callback_id)
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert result.get_step("start-task").attempt == 2
