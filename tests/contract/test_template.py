@@ -1,0 +1,341 @@
+"""template.yaml against the code: handlers, environment, event rule, IAM, image, linters."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode
+from moto.events.models import EventPattern
+
+from completion_relay.config import RelayConfig
+from ecs_contract.names import DEFAULT_STARTED_BY_MARKER, WORKER_CONTAINER_NAME
+from orchestrator.config import OrchestratorConfig
+from tests.conftest import ROOT, load_event
+
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+CLUSTER = load_event("ecs/stopped-success")["detail"]["clusterArn"]
+
+
+@cache
+def template() -> dict[str, Any]:
+    tpl, errors = decode(str(ROOT / "template.yaml"))
+    assert not errors, errors
+    return tpl
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template()["Resources"].items() if r["Type"] == kind}
+
+
+FUNCTIONS = resources("AWS::Serverless::Function")
+
+
+def resolve(value: Any) -> Any:
+    """Stand-in values for intrinsics: parameter defaults for Ref, the sample cluster, placeholders."""
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((key, arg),) = value.items()
+        params = template()["Parameters"]
+        if key == "Ref" and arg in params:
+            return str(params[arg].get("Default", ""))
+        if key == "Fn::GetAtt" and arg[0] == "Cluster":
+            return CLUSTER
+        if key == "Fn::Sub" and isinstance(arg, str):
+            return re.sub(r"\$\{([^}.]+)\}", lambda m: resolve({"Ref": m.group(1)}), arg)
+        if key.startswith("Fn::") or key == "Ref":
+            return f"resolved-{key}"
+    if isinstance(value, Mapping):
+        return {k: resolve(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v) for v in value]
+    return value
+
+
+def function_env(name: str) -> dict[str, str]:
+    env = dict(template()["Globals"]["Function"]["Environment"]["Variables"])
+    env.update(FUNCTIONS[name]["Properties"].get("Environment", {}).get("Variables", {}))
+    return {k: str(resolve(v)) for k, v in env.items()}
+
+
+class RecordingEnv(dict):
+    """A dict that remembers every key the config asked for, present or not."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+
+def statements(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    props = resource["Properties"]
+    for policy in props.get("Policies", []):
+        document = policy.get("PolicyDocument", policy)
+        if isinstance(document, Mapping) and "Statement" in document:
+            yield from document["Statement"]
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    value = statement["Action"]
+    return [value] if isinstance(value, str) else list(value)
+
+
+# ------------------------------------------------------------------ handlers and environment
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_handler_imports_from_its_code_uri_with_the_contract_layer(name):
+    props = FUNCTIONS[name]["Properties"]
+    module, _, attribute = props["Handler"].rpartition(".")
+    layer_dirs = [
+        resources("AWS::Serverless::LayerVersion")[layer["Ref"]]["Properties"]["ContentUri"]
+        for layer in template()["Globals"]["Function"]["Layers"]
+    ]
+    code = f"import importlib; assert callable(getattr(importlib.import_module({module!r}), {attribute!r}))"
+    path = os.pathsep.join(str(ROOT / d) for d in [props["CodeUri"], *layer_dirs])
+    # A fresh interpreter that sees only what Lambda would: the CodeUri and the layer.
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path[:0] = {path.split(os.pathsep)!r}; {code}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "config"), [("Orchestrator", OrchestratorConfig), ("CompletionRelay", RelayConfig)]
+)
+def test_every_variable_the_code_reads_is_set_by_the_template(name, config):
+    env = RecordingEnv(function_env(name))
+    config.from_env(env)  # would raise ConfigError on a missing or invalid value
+    assert env.asked <= set(env), f"read but not set by template.yaml: {env.asked - set(env)}"
+
+
+def test_started_by_marker_default_matches_the_contract():
+    assert template()["Parameters"]["StartedByMarker"]["Default"] == DEFAULT_STARTED_BY_MARKER
+
+
+# ------------------------------------------------------------------ the EventBridge rule
+
+
+def rule_pattern() -> EventPattern:
+    rule = FUNCTIONS["CompletionRelay"]["Properties"]["Events"]["TaskStopped"]
+    assert rule["Type"] == "EventBridgeRule"
+    return EventPattern(None, resolve(rule["Properties"]["Pattern"]))
+
+
+def ours(name: str, **changes: Any) -> dict[str, Any]:
+    event = load_event(name)
+    event["detail"].update(changes)
+    return event
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ecs/stopped-success",
+        "ecs/stopped-nonzero-exit",
+        "ecs/stopped-failed-to-start",
+        "ecs/stopped-spot-interruption",
+        "ecs/stopped-out-of-memory",
+    ],
+)
+def test_rule_matches_every_stopped_sample(name):
+    assert rule_pattern().matches_event(load_event(name))
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        load_event("ecs/running"),
+        ours("ecs/stopped-success", clusterArn="arn:aws:ecs:us-west-2:111122223333:cluster/Other"),
+        ours("ecs/stopped-success", startedBy="ecs-svc/123"),
+        ours("ecs/stopped-success", startedBy="durable-ecs-lookalike/123"),
+        dict(load_event("ecs/stopped-success"), source="custom.ecs"),
+    ],
+)
+def test_rule_rejects_events_that_are_not_ours(event):
+    assert not rule_pattern().matches_event(event)
+
+
+def test_rule_target_retries_then_dead_letters():
+    rule = FUNCTIONS["CompletionRelay"]["Properties"]["Events"]["TaskStopped"]["Properties"]
+    assert rule["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert rule["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    on_failure = FUNCTIONS["CompletionRelay"]["Properties"]["EventInvokeConfig"]["DestinationConfig"][
+        "OnFailure"
+    ]
+    assert on_failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+
+
+# ------------------------------------------------------------------ IAM
+
+
+@cache
+def known_actions() -> dict[str, set[str]]:
+    import cfnlint
+
+    policies = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
+    data = json.loads(policies.read_text())
+    return {prefix: set(service["Actions"]) for prefix, service in data.items()}
+
+
+def all_policy_holders() -> dict[str, dict[str, Any]]:
+    return {**resources("AWS::IAM::Role"), **FUNCTIONS}
+
+
+@pytest.mark.parametrize("holder", sorted(all_policy_holders()))
+def test_iam_action_names_exist_and_no_resource_is_a_wildcard(holder):
+    for statement in statements(all_policy_holders()[holder]):
+        for action in actions(statement):
+            prefix, _, name = action.partition(":")
+            if name == "*":
+                continue
+            assert name.lower() in known_actions()[prefix], f"{holder}: unknown IAM action {action}"
+        if statement["Effect"] == "Allow":
+            resource = statement["Resource"]
+            assert resource != "*" and "*" not in (resource if isinstance(resource, list) else [resource])
+
+
+@pytest.mark.parametrize("role", ["WorkerTaskRole", "TaskExecutionRole"])
+def test_the_worker_roles_have_no_lambda_action(role):
+    roles = resources("AWS::IAM::Role")
+    granted = [a for s in statements(roles[role]) for a in actions(s)]
+    assert not [a for a in granted if a.lower().startswith("lambda:") or a == "*"]
+    assert not any("Lambda" in str(arn) for arn in roles[role]["Properties"].get("ManagedPolicyArns", []))
+
+
+def test_relay_may_complete_callbacks_only_on_the_orchestrators_qualified_arn():
+    callback_statements = [
+        s
+        for s in statements(FUNCTIONS["CompletionRelay"])
+        if any(a.startswith("lambda:") for a in actions(s))
+    ]
+    assert callback_statements
+    for statement in callback_statements:
+        assert set(actions(statement)) == {
+            "lambda:SendDurableExecutionCallbackSuccess",
+            "lambda:SendDurableExecutionCallbackFailure",
+        }
+        assert statement["Resource"] == {"Fn::Sub": "${Orchestrator.Arn}:*"}
+
+
+def test_orchestrator_may_pass_only_the_two_task_roles_to_ecs():
+    [pass_role] = [s for s in statements(FUNCTIONS["Orchestrator"]) if "iam:PassRole" in actions(s)]
+    assert pass_role["Resource"] == [
+        {"Fn::GetAtt": ["TaskExecutionRole", "Arn"]},
+        {"Fn::GetAtt": ["WorkerTaskRole", "Arn"]},
+    ]
+    assert pass_role["Condition"]["StringEquals"]["iam:PassedToService"] == "ecs-tasks.amazonaws.com"
+
+
+@pytest.fixture(scope="module")
+def translated() -> dict[str, Any]:
+    """The CloudFormation the SAM translator makes of template.yaml (in the SAM CLI's venv)."""
+    assert SAM_PYTHON.exists(), "run `make test`: it installs the SAM CLI into .venv-sam"
+    done = subprocess.run(
+        [str(SAM_PYTHON), str(Path(__file__).with_name("sam_translate.py")), str(ROOT / "template.yaml")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_sam_gives_the_orchestrator_the_durable_execution_policy(translated):
+    managed = translated["Resources"]["OrchestratorRole"]["Properties"]["ManagedPolicyArns"]
+    assert "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicDurableExecutionRolePolicy" in managed
+    function = translated["Resources"]["Orchestrator"]["Properties"]
+    assert set(function["DurableConfig"]) == {"ExecutionTimeout", "RetentionPeriodInDays"}
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert "OrchestratorAliaslive" in translated["Resources"]
+
+
+# ------------------------------------------------------------------ the worker image
+
+
+def test_task_definition_runs_the_contract_container_as_non_root_with_logs():
+    [definition] = resources("AWS::ECS::TaskDefinition").values()
+    [container] = definition["Properties"]["ContainerDefinitions"]
+    assert container["Name"] == WORKER_CONTAINER_NAME
+    assert container["User"] != "root" and not container["User"].startswith("0")
+    assert container["Memory"]  # Fargate wants container-level memory
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    assert definition["Properties"]["RequiresCompatibilities"] == ["FARGATE"]
+
+
+def test_dockerfile_copies_the_contract_and_runs_the_worker_entrypoint_as_non_root():
+    lines = (ROOT / "worker" / "Dockerfile").read_text().splitlines()
+    copies = [line.split()[1] for line in lines if line.startswith("COPY ")]
+    for source in copies:
+        assert (ROOT / source).exists(), f"Dockerfile copies {source}, which does not exist"
+    assert "contract/ecs_contract" in copies
+    [user] = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert not user.startswith(("root", "0"))
+    [task_definition] = resources("AWS::ECS::TaskDefinition").values()
+    assert task_definition["Properties"]["ContainerDefinitions"][0]["User"] == user
+    [entrypoint] = [line for line in lines if line.startswith("ENTRYPOINT")]
+    assert json.loads(entrypoint.removeprefix("ENTRYPOINT")) == ["python", "-m", "worker.entrypoint"]
+
+
+def test_outputs_name_everything_a_user_needs():
+    assert {
+        "OrchestratorAliasArn",
+        "CompletionRelayFunctionName",
+        "ClusterArn",
+        "ResultsBucketName",
+        "DeadLetterQueueUrl",
+        "WorkerRepositoryUri",
+    } <= set(template()["Outputs"])
+
+
+# ------------------------------------------------------------------ linters
+
+
+def test_cfn_lint_passes():
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), str(ROOT / "template.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_sam_validate_lint_passes():
+    assert SAM.exists(), "run `make test`: it installs the SAM CLI into .venv-sam"
+    done = subprocess.run(
+        [
+            str(SAM),
+            "validate",
+            "--lint",
+            "--template-file",
+            str(ROOT / "template.yaml"),
+            "--region",
+            "us-east-1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "is a valid SAM Template" in done.stdout + done.stderr
