@@ -3,13 +3,44 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
+
+
+@dataclass(frozen=True)
+class MotoCluster:
+    arn: str
+    subnet: str
+    security_group: str
+
+    def network(self) -> dict[str, Any]:
+        return {"awsvpcConfiguration": {"subnets": [self.subnet], "securityGroups": [self.security_group]}}
+
+
+def moto_worker_cluster(name: str) -> MotoCluster:
+    """Inside mock_aws: a cluster and a Fargate "worker" task definition shaped like template.yaml's."""
+    ecs, ec2 = boto3.client("ecs"), boto3.client("ec2")
+    arn = ecs.create_cluster(clusterName=name)["cluster"]["clusterArn"]
+    ecs.register_task_definition(
+        family="worker",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "worker", "image": "worker:latest", "memory": 512}],
+    )
+    return MotoCluster(
+        arn=arn,
+        subnet=ec2.describe_subnets()["Subnets"][0]["SubnetId"],
+        security_group=ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"],
+    )
 
 
 def load_event(name: str) -> Any:

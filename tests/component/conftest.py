@@ -23,6 +23,7 @@ from completion_relay.gateways import Delivery, ResultGateway, TaskGateway
 from completion_relay.relay import Gateways, RelayResult, relay_event
 from orchestrator import workflow
 from orchestrator.handler import handler
+from tests.conftest import moto_worker_cluster
 
 T = TypeVar("T")
 BUCKET = "results-bucket"
@@ -125,21 +126,14 @@ def task_timeout() -> int:
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch, task_timeout: int) -> Iterator[World]:
     with mock_aws():
-        ecs, ec2, s3 = boto3.client("ecs"), boto3.client("ec2"), boto3.client("s3")
+        ecs, s3 = boto3.client("ecs"), boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
-        cluster_arn = ecs.create_cluster(clusterName="workers")["cluster"]["clusterArn"]
-        ecs.register_task_definition(
-            family="worker",
-            requiresCompatibilities=["FARGATE"],
-            networkMode="awsvpc",
-            cpu="256",
-            memory="512",
-            containerDefinitions=[{"name": "worker", "image": "worker:latest", "memory": 512}],
-        )
+        cluster = moto_worker_cluster("workers")
+        cluster_arn = cluster.arn
         monkeypatch.setenv("CLUSTER_ARN", cluster_arn)
         monkeypatch.setenv("TASK_DEFINITION", "worker")
-        monkeypatch.setenv("SUBNETS", ec2.describe_subnets()["Subnets"][0]["SubnetId"])
-        monkeypatch.setenv("SECURITY_GROUPS", ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"])
+        monkeypatch.setenv("SUBNETS", cluster.subnet)
+        monkeypatch.setenv("SECURITY_GROUPS", cluster.security_group)
         monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
         monkeypatch.setenv("TASK_TIMEOUT_SECONDS", str(task_timeout))
 

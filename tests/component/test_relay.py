@@ -17,7 +17,7 @@ from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway, ResultGateway, TaskGateway
 from completion_relay.relay import Gateways, relay_event
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
-from tests.conftest import load_event
+from tests.conftest import load_event, moto_worker_cluster
 
 CLUSTER = "arn:aws:ecs:us-west-2:111122223333:cluster/FargateCluster"
 BUCKET = "example-results-bucket"
@@ -194,31 +194,17 @@ def test_events_that_are_not_ours_are_ignored_and_nothing_is_sent(aws, sample, r
 
 
 def run_task_in_moto(callback_id: str | None) -> tuple[str, str]:
-    ecs, ec2 = boto3.client("ecs", "us-east-1"), boto3.client("ec2", "us-east-1")
-    cluster = ecs.create_cluster(clusterName="relay-test")["cluster"]["clusterArn"]
-    ecs.register_task_definition(
-        family="worker",
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{"name": "worker", "image": "worker", "memory": 512}],
-    )
+    cluster = moto_worker_cluster("relay-test")
     env = [{"name": "CALLBACK_ID", "value": callback_id}] if callback_id else []
-    task = ecs.run_task(
-        cluster=cluster,
+    task = boto3.client("ecs").run_task(
+        cluster=cluster.arn,
         taskDefinition="worker",
         launchType="FARGATE",
         startedBy="durable-ecs/abc",
-        networkConfiguration={
-            "awsvpcConfiguration": {
-                "subnets": [ec2.describe_subnets()["Subnets"][0]["SubnetId"]],
-                "securityGroups": [ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]],
-            }
-        },
+        networkConfiguration=cluster.network(),
         overrides={"containerOverrides": [{"name": "worker", "environment": env}]},
     )["tasks"][0]
-    return cluster, task["taskArn"]
+    return cluster.arn, task["taskArn"]
 
 
 @pytest.mark.parametrize(("on_task", "action"), [(CALLBACK_ID, "failed"), (None, "ignored")])
