@@ -13,6 +13,7 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed lint
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit

@@ -25,65 +25,56 @@ def decide(task: Task, container_name: str = WORKER_CONTAINER_NAME) -> Outcome:
     container = task.container(container_name)
     exit_code = container.exit_code if container else None
     container_reason = container.reason if container else None
-    context = {
-        "task_arn": task.task_arn,
-        "exit_code": exit_code,
-        "stop_code": task.stop_code,
-    }
+
+    def failed(
+        error_type: ErrorType, message: str, reason: str | None, retryable: bool = False
+    ) -> TaskFailed:
+        return TaskFailed(
+            error_type,
+            message,
+            retryable=retryable,
+            task_arn=task.task_arn,
+            exit_code=exit_code,
+            stop_code=task.stop_code,
+            reason=reason,
+        )
 
     if task.stop_code == "TaskFailedToStart":
         reason = task.stopped_reason or container_reason or "no reason given"
         transient = any(marker in reason.lower() for marker in _TRANSIENT_START_REASONS)
-        return TaskFailed(
-            ErrorType.TASK_FAILED_TO_START,
-            f"task failed to start: {reason}",
-            retryable=transient,
-            reason=reason,
-            **context,
-        )
+        return failed(ErrorType.TASK_FAILED_TO_START, f"task failed to start: {reason}", reason, transient)
     if task.stop_code in _INTERRUPTED_STOP_CODES:
-        return TaskFailed(
+        return failed(
             ErrorType.TASK_INTERRUPTED,
             f"task was interrupted ({task.stop_code}): {task.stopped_reason or 'no reason given'}",
+            task.stopped_reason,
             retryable=True,
-            reason=task.stopped_reason,
-            **context,
         )
     if container_reason and "outofmemory" in container_reason.replace(" ", "").lower():
-        return TaskFailed(
+        return failed(
             ErrorType.OUT_OF_MEMORY,
             f"worker ran out of memory (exit code {exit_code}): {container_reason}",
-            reason=container_reason,
-            **context,
+            container_reason,
         )
     if task.stop_code == "UserInitiated":
-        return TaskFailed(
+        return failed(
             ErrorType.TASK_STOPPED,
             f"task was stopped: {task.stopped_reason or 'no reason given'}",
-            reason=task.stopped_reason,
-            **context,
+            task.stopped_reason,
         )
     if container is None:
-        return TaskFailed(
-            ErrorType.NO_EXIT_CODE,
-            f"task has no container named {container_name!r}",
-            reason=task.stopped_reason,
-            **context,
+        return failed(
+            ErrorType.NO_EXIT_CODE, f"task has no container named {container_name!r}", task.stopped_reason
         )
     if exit_code is None:
         reason = container_reason or task.stopped_reason or "no reason given"
-        return TaskFailed(
-            ErrorType.NO_EXIT_CODE,
-            f"worker container stopped without an exit code: {reason}",
-            reason=reason,
-            **context,
+        return failed(
+            ErrorType.NO_EXIT_CODE, f"worker container stopped without an exit code: {reason}", reason
         )
     if exit_code != 0:
-        return TaskFailed(
-            ErrorType.WORKER_FAILED,
-            f"worker exited with code {exit_code}" + (f": {container_reason}" if container_reason else ""),
-            reason=container_reason,
-            **context,
+        suffix = f": {container_reason}" if container_reason else ""
+        return failed(
+            ErrorType.WORKER_FAILED, f"worker exited with code {exit_code}{suffix}", container_reason
         )
     return TaskSucceeded(
         task_arn=task.task_arn,

@@ -100,8 +100,15 @@ def run_task(
     return {"taskArn": response["tasks"][0]["taskArn"]}
 
 
-def stop_task(ecs: Any, config: OrchestratorConfig, task_arn: str, reason: str) -> None:
-    ecs.stop_task(cluster=config.cluster_arn, task=task_arn, reason=reason[:255])
+def stop_task(ecs: Any, config: OrchestratorConfig, task_arn: str, reason: str) -> bool:
+    """Stop the task; False if ECS no longer knows it (stopped tasks are kept about an hour)."""
+    try:
+        ecs.stop_task(cluster=config.cluster_arn, task=task_arn, reason=reason[:255])
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") in ("InvalidParameterException", "ClientException"):
+            return False
+        raise
+    return True
 
 
 def _failure(error_type: ErrorType, message: str, *, retryable: bool) -> dict[str, Any]:

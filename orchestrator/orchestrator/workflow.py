@@ -73,9 +73,12 @@ def start_task(
 
 
 @durable_step
-def stop_task(step: StepContext, config: OrchestratorConfig, task_arn: str, reason: str) -> None:
-    ecs_tasks.stop_task(ecs_client(), config, task_arn, reason)
-    step.logger.info("task stopped", extra={"task_arn": task_arn, "reason": reason})
+def stop_task(step: StepContext, config: OrchestratorConfig, task_arn: str, reason: str) -> bool:
+    stopped = ecs_tasks.stop_task(ecs_client(), config, task_arn, reason)
+    step.logger.info(
+        "task stopped" if stopped else "task already gone", extra={"task_arn": task_arn, "reason": reason}
+    )
+    return stopped
 
 
 def run_job(ctx: DurableContext, job: JobInput, config: OrchestratorConfig) -> dict[str, Any]:

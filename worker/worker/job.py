@@ -19,8 +19,10 @@ def run(job: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
     if job.get("fail"):
         raise RuntimeError(f"job asked to fail: {job['fail']}")
     started = time.monotonic()
+    every = max(1, seconds // 10)  # about ten progress lines, however long the job
     for elapsed in range(seconds):
-        progress(f"processing {message!r}: {elapsed}/{seconds} s")
+        if elapsed % every == 0:
+            progress(f"processing {message!r}: {elapsed}/{seconds} s")
         time.sleep(1)
     progress(f"processed {message!r} in {seconds} s")
     return {

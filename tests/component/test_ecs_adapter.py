@@ -1,0 +1,87 @@
+"""The orchestrator's ECS adapter against a botocore Stubber: the requests it makes, the errors it maps."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import ANY, Stubber
+
+from ecs_contract.limits import LimitExceeded
+from ecs_contract.names import client_token
+from orchestrator import ecs_tasks
+from orchestrator.config import OrchestratorConfig
+
+CONFIG = OrchestratorConfig(
+    cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/workers",
+    task_definition="stack-worker",
+    subnets=("subnet-a", "subnet-b"),
+    security_groups=(),
+    results_bucket="results",
+    assign_public_ip="DISABLED",
+)
+CALLBACK_ID = "Q2FsbGJhY2s="
+
+
+@pytest.fixture
+def ecs():
+    client = boto3.client("ecs")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+def test_run_task_request_shape(ecs):
+    client, stub = ecs
+    stub.add_response(
+        "run_task",
+        {"tasks": [{"taskArn": "arn:t"}]},
+        {
+            "cluster": CONFIG.cluster_arn,
+            "taskDefinition": "stack-worker",
+            "launchType": "FARGATE",
+            "count": 1,
+            "startedBy": "durable-ecs/abc",
+            "clientToken": client_token(CALLBACK_ID),
+            # No security group configured: ECS uses the VPC default, so none is sent.
+            "networkConfiguration": {
+                "awsvpcConfiguration": {"subnets": ["subnet-a", "subnet-b"], "assignPublicIp": "DISABLED"}
+            },
+            "overrides": ANY,
+        },
+    )
+    started = ecs_tasks.run_task(
+        client, CONFIG, callback_id=CALLBACK_ID, job_json="{}", started_by="durable-ecs/abc"
+    )
+    assert started == {"taskArn": "arn:t"}
+
+
+def test_overrides_over_the_ecs_limit_are_refused_before_any_call(ecs):
+    client, _ = ecs  # the Stubber fails the test if RunTask were called
+    with pytest.raises(LimitExceeded, match="8192"):
+        ecs_tasks.run_task(
+            client,
+            CONFIG,
+            callback_id=CALLBACK_ID,
+            job_json='"' + "x" * 8192 + '"',
+            started_by="durable-ecs/a",
+        )
+
+
+def test_stop_task_of_a_task_ecs_forgot_is_not_an_error(ecs):
+    client, stub = ecs
+    stub.add_client_error("stop_task", "InvalidParameterException", "The referenced task was not found.", 400)
+    assert ecs_tasks.stop_task(client, CONFIG, "arn:t", "timed out") is False
+
+
+def test_stop_task_throttling_is_raised_for_the_step_to_retry(ecs):
+    client, stub = ecs
+    stub.add_client_error("stop_task", "ThrottlingException", "Rate exceeded", 400)
+    with pytest.raises(ClientError):
+        ecs_tasks.stop_task(client, CONFIG, "arn:t", "timed out")
+
+
+def test_stop_task_reason_is_cut_to_the_ecs_limit(ecs):
+    client, stub = ecs
+    stub.add_response("stop_task", {}, {"cluster": CONFIG.cluster_arn, "task": "arn:t", "reason": "r" * 255})
+    assert ecs_tasks.stop_task(client, CONFIG, "arn:t", "r" * 1000) is True

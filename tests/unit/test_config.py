@@ -1,0 +1,56 @@
+"""Function configuration: a deployment mistake fails at handler entry with a message naming it."""
+
+from __future__ import annotations
+
+import pytest
+
+from completion_relay.config import ConfigError as RelayConfigError
+from completion_relay.config import RelayConfig
+from orchestrator.config import ConfigError, OrchestratorConfig
+
+ORCHESTRATOR_ENV = {
+    "CLUSTER_ARN": "arn:aws:ecs:us-east-1:1:cluster/c",
+    "TASK_DEFINITION": "worker",
+    "SUBNETS": "subnet-a, subnet-b,",
+    "RESULTS_BUCKET": "bucket",
+}
+
+
+def test_orchestrator_config_reads_lists_and_defaults():
+    config = OrchestratorConfig.from_env(ORCHESTRATOR_ENV)
+    assert config.subnets == ("subnet-a", "subnet-b")
+    assert config.security_groups == ()
+    assert (config.task_timeout_seconds, config.assign_public_ip, config.results_prefix) == (
+        3600,
+        "ENABLED",
+        "results/",
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"CLUSTER_ARN": ""}, "missing environment variables: CLUSTER_ARN"),
+        ({"TASK_TIMEOUT_SECONDS": "an hour"}, "TASK_TIMEOUT_SECONDS must be an integer"),
+        ({"TASK_TIMEOUT_SECONDS": "0"}, "at least 1"),
+        ({"ASSIGN_PUBLIC_IP": "yes"}, "ENABLED or DISABLED"),
+        ({"STARTED_BY_MARKER": "bad marker"}, "startedBy marker"),
+    ],
+)
+def test_orchestrator_config_errors_name_the_variable(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        OrchestratorConfig.from_env({**ORCHESTRATOR_ENV, **changes})
+
+
+def test_relay_config_and_result_ownership():
+    config = RelayConfig.from_env({"CLUSTER_ARN": "c", "RESULTS_BUCKET": "b", "RESULTS_PREFIX": "out"})
+    assert config.results_prefix == "out/"
+    assert config.owns_result("s3://b/out/x.json")
+    assert not config.owns_result("s3://b/other/x.json")
+    assert not config.owns_result("s3://b/out/../secret.json")
+    assert not config.owns_result("s3://bb/out/x.json")
+
+
+def test_relay_config_requires_cluster_and_bucket():
+    with pytest.raises(RelayConfigError, match="CLUSTER_ARN, RESULTS_BUCKET"):
+        RelayConfig.from_env({})
