@@ -5,7 +5,7 @@ SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: test lint unit build clean
+.PHONY: test lint unit build lock clean
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed lint
 	$(PY) -m pytest
@@ -18,15 +18,26 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit
 
-$(VENV)/.installed: requirements-dev.txt orchestrator/requirements.txt completion_relay/requirements.txt worker/requirements.txt
+# requirements/*.txt say what we depend on; requirements/*.lock pin everything that brings in.
+$(VENV)/.installed: requirements/dev.txt requirements/dev.lock orchestrator/requirements.txt completion_relay/requirements.txt worker/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
+	$(PY) -m pip install $(PIP_FLAGS) -r requirements/dev.txt -c requirements/dev.lock
 	touch $@
 
-$(SAM_VENV)/.installed: requirements-sam.txt
+$(SAM_VENV)/.installed: requirements/sam.txt requirements/sam.lock
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements-sam.txt
+	$(SAM_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/sam.txt -c requirements/sam.lock
 	touch $@
+
+# Re-pin after changing a requirements file: rebuilds both environments from scratch.
+lock:
+	rm -rf $(VENV) $(SAM_VENV)
+	$(PYTHON) -m venv $(VENV) && $(PY) -m pip install $(PIP_FLAGS) -r requirements/dev.txt
+	$(PYTHON) -m venv $(SAM_VENV) && $(SAM_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/sam.txt
+	{ echo "# Every package of .venv, pinned (make lock). Installed as constraints with requirements/dev.txt."; \
+	  $(PY) -m pip freeze; } > requirements/dev.lock
+	{ echo "# Every package of .venv-sam, pinned (make lock)."; $(SAM_VENV)/bin/python -m pip freeze; } > requirements/sam.lock
+	touch $(VENV)/.installed $(SAM_VENV)/.installed
 
 # Needs python3.13 on PATH (Lambda's durable runtime); no Docker needed for zip functions.
 build: $(SAM_VENV)/.installed
