@@ -1,0 +1,67 @@
+"""`sam build` of template.yaml: what Lambda would receive, built for python3.13 / arm64.
+
+Needs a python3.13 interpreter (Lambda's durable runtime) and the package registry; no Docker.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.contract.test_template import FUNCTIONS, SAM
+
+
+def python313_dir() -> Path | None:
+    """A directory holding a working `python3.13`: on PATH, or a pyenv-installed 3.13."""
+    candidates = [shutil.which("python3.13")]
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += [str(p) for p in sorted(pyenv_root.glob("versions/3.13*/bin/python3.13"))]
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False).returncode == 0:
+            return Path(candidate).parent
+    return None
+
+
+def size_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    python313 = python313_dir()
+    if python313 is None:
+        pytest.skip("no python3.13 on this machine: `sam build` needs Lambda's runtime version")
+    assert SAM.exists(), "run `make test`: it installs the SAM CLI into .venv-sam"
+    build_dir = tmp_path_factory.mktemp("sam") / "build"
+    done = subprocess.run(
+        [str(SAM), "build", "--template-file", str(ROOT / "template.yaml"), "--build-dir", str(build_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{python313}{os.pathsep}{os.environ['PATH']}"},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return build_dir
+
+
+def test_the_contract_layer_holds_only_the_contract_under_python(build):
+    [layer] = [p for p in build.iterdir() if p.name.startswith("ContractLayer")]
+    assert sorted(p.name for p in (layer / "python").iterdir() if p.is_dir()) == ["ecs_contract"]
+    assert (layer / "python" / "ecs_contract" / "decide.py").exists()
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_each_function_package_has_its_handler_and_no_copy_of_the_contract(build, name):
+    package = build / name
+    module = FUNCTIONS[name]["Properties"]["Handler"].rpartition(".")[0]
+    assert (package / (module.replace(".", "/") + ".py")).exists()
+    assert not (package / "ecs_contract").exists(), "the contract must come from the layer only"
+    assert (package / "aws_lambda_powertools").exists()
+    print(f"{name}: {size_mb(package):.1f} MB unzipped")  # shown with -s; the bench suite tracks size
