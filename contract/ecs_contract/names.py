@@ -10,9 +10,6 @@ CALLBACK_ID_ENV = "CALLBACK_ID"  # read by the relay from the task's overrides; 
 JOB_INPUT_ENV = "JOB_INPUT"  # the job input as JSON
 RESULT_URI_ENV = "RESULT_S3_URI"  # s3://bucket/key where the worker writes its result JSON
 
-# Names the worker must not be handed from job input: ours, plus what the runtime relies on.
-RESERVED_ENV_NAMES = frozenset({CALLBACK_ID_ENV, JOB_INPUT_ENV, RESULT_URI_ENV})
-
 WORKER_CONTAINER_NAME = "worker"
 DEFAULT_STARTED_BY_MARKER = "durable-ecs"
 

@@ -112,5 +112,6 @@ def stop_task(ecs: Any, config: OrchestratorConfig, task_arn: str, reason: str) 
 
 
 def _failure(error_type: ErrorType, message: str, *, retryable: bool) -> dict[str, Any]:
+    # Checkpointed in the same form as a callback failure, so one decoder reads both.
     failure = TaskFailed(error_type, message, retryable=retryable)
     return {"failure": failure.callback_error()}

@@ -103,8 +103,11 @@ def run_job(ctx: DurableContext, job: JobInput, config: OrchestratorConfig) -> d
         completion = callback.result()  # suspends here, at no compute cost, until the relay answers
     except CallbackTimeoutError:
         message = f"task did not finish within {config.task_timeout_seconds} s"
-        ctx.step(stop_task(config, task_arn, message), name="stop-timed-out-task", config=AWS_STEP_CONFIG)
-        raise TaskTimedOut(f"{message}; it was stopped ({task_arn})") from None
+        stopped = ctx.step(
+            stop_task(config, task_arn, message), name="stop-timed-out-task", config=AWS_STEP_CONFIG
+        )
+        fate = "it was stopped" if stopped else "ECS no longer knows it"
+        raise TaskTimedOut(f"{message}; {fate} ({task_arn})") from None
     except CallbackExternalError as e:
         raise error_for(TaskFailed.from_callback_error(e.message, e.data)) from None
 

@@ -111,6 +111,7 @@ def test_callback_timeout_stops_the_task_and_fails_with_task_timed_out(world):
     stopped = world.ecs.describe_tasks(cluster=world.cluster_arn, tasks=[task["taskArn"]])["tasks"][0]
     assert stopped["desiredStatus"] == "STOPPED"
     assert "did not finish within 2 s" in stopped["stoppedReason"]
+    assert "it was stopped" in result.error.message
 
 
 def test_capacity_failure_is_a_retryable_typed_error_and_no_task_runs(world):
