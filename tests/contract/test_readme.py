@@ -19,7 +19,7 @@ import pytest
 from botocore import xform_name
 
 from tests.conftest import ROOT
-from tests.contract.test_template import SAM, template
+from tests.contract.test_template import FUNCTIONS, SAM, template
 
 README = (ROOT / "README.md").read_text()
 COMMANDS = [
@@ -58,8 +58,8 @@ def test_make_targets_exist(command):
 
 
 def test_files_named_by_commands_exist():
-    named = re.findall(r"file://(\S+)|-f (\S+)", " ".join(COMMANDS))
-    paths = [a or b for a, b in named]
+    named = re.findall(r"file://(\S+)|-f (\S+)|--event (\S+)", " ".join(COMMANDS))
+    paths = [next(filter(None, groups)) for groups in named]
     assert paths
     for path in paths:
         assert (ROOT / path).exists(), path
@@ -95,15 +95,18 @@ def test_stack_outputs_named_by_commands_exist():
 @pytest.mark.parametrize("command", by_tool("sam"), ids=" ".join)
 def test_sam_cli_options_exist(command):
     assert SAM.exists(), "run `make test`: it installs the SAM CLI into .venv-sam"
+    subcommand = command[1:3] if command[1] == "local" else command[1:2]
     done = subprocess.run(
-        [str(SAM), command[1], "--help"],
+        [str(SAM), *subcommand, "--help"],
         capture_output=True,
         text=True,
         check=True,
         env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
     )
-    for option in (w for w in command[2:] if w.startswith("--")):
-        assert option in done.stdout, f"sam {command[1]} has no {option}"
+    for option in (w for w in command[1 + len(subcommand) :] if w.startswith("--")):
+        assert option in done.stdout, f"sam {' '.join(subcommand)} has no {option}"
+    if subcommand == ["local", "invoke"]:
+        assert command[3] in FUNCTIONS
 
 
 def test_the_worker_image_is_built_from_the_repository_root_with_its_dockerfile():
