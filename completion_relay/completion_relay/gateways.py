@@ -30,12 +30,11 @@ def _is_closed(error: ClientError) -> bool:
 class CallbackGateway:
     lambda_client: Any
 
-    def succeed(self, callback_id: str, result: dict[str, Any]) -> Delivery:
-        payload = json.dumps(result, separators=(",", ":"), default=str).encode()
+    def succeed(self, callback_id: str, result: bytes) -> Delivery:
         return self._send(
             self.lambda_client.send_durable_execution_callback_success,
             CallbackId=callback_id,
-            Result=payload,
+            Result=result,
         )
 
     def fail(self, callback_id: str, error: dict[str, str]) -> Delivery:

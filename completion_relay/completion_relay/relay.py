@@ -15,13 +15,11 @@ from completion_relay.gateways import CallbackGateway, Delivery, ResultGateway, 
 from ecs_contract.decide import decide
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
 from ecs_contract.names import RESULT_URI_ENV, has_marker, is_callback_id, redact
-from ecs_contract.outcome import Ignored, TaskFailed, TaskSucceeded
+from ecs_contract.outcome import Ignored, TaskFailed, TaskSucceeded, encode_callback_result
 from ecs_contract.task import MalformedTask, Task, parse_task
 
 ECS_SOURCE = "aws.ecs"
 TASK_STATE_CHANGE = "ECS Task State Change"
-# Room for the success envelope (task ARN, timings) around the worker's result.
-_RESULT_BODY_MAX_BYTES = CALLBACK_RESULT_MAX_BYTES - 4096
 
 
 @dataclass(frozen=True)
@@ -98,19 +96,24 @@ def _succeed(
     gateways: Gateways,
     common: dict[str, Any],
 ) -> RelayResult:
+    """Send the worker's result inline when it fits the callback limit, else its S3 location."""
     uri = task.env(RESULT_URI_ENV)
     result, location, reason = None, None, "worker exited 0"
     if uri and config.owns_result(uri):
-        stored = gateways.results.read(uri, _RESULT_BODY_MAX_BYTES)
+        stored = gateways.results.read(uri, CALLBACK_RESULT_MAX_BYTES)
         if stored.size is None:
             reason = "worker exited 0 but wrote no result object"
-        elif stored.size > _RESULT_BODY_MAX_BYTES or not stored.is_json:
-            location, reason = uri, f"result passed by location ({stored.size} bytes or not JSON)"
-        else:
+        elif stored.is_json and stored.size <= CALLBACK_RESULT_MAX_BYTES:
             result = stored.body
+        else:
+            location, reason = uri, f"result passed by location ({stored.size} bytes, or not JSON)"
     elif uri:
         reason = "result location outside the results prefix was not read"
-    delivery = gateways.callbacks.succeed(callback_id, outcome.callback_result(result, location))
+    payload = encode_callback_result(outcome.callback_result(result, location))
+    if len(payload) > CALLBACK_RESULT_MAX_BYTES:  # the result fit, but not with the envelope
+        payload = encode_callback_result(outcome.callback_result(None, result_location=uri))
+        reason = f"result passed by location ({len(payload)} bytes with the envelope)"
+    delivery = gateways.callbacks.succeed(callback_id, payload)
     return _delivered(delivery, "succeeded", reason=reason, **common)
 
 

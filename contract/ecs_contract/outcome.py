@@ -48,6 +48,11 @@ class TaskSucceeded:
         }
 
 
+def encode_callback_result(document: dict[str, Any]) -> bytes:
+    """The bytes of SendDurableExecutionCallbackSuccess's Result (UTF-8 JSON, as compact as it gets)."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
 @dataclass(frozen=True)
 class TaskFailed:
     error_type: ErrorType

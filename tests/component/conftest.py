@@ -47,9 +47,9 @@ class RunnerCallbacks:
     runner: DurableFunctionTestRunner
     sent: list[tuple[str, str]] = field(default_factory=list)
 
-    def succeed(self, callback_id: str, result: dict[str, Any]) -> Delivery:
+    def succeed(self, callback_id: str, result: bytes) -> Delivery:
         self.sent.append(("success", callback_id))
-        self.runner.send_callback_success(callback_id, json.dumps(result).encode())
+        self.runner.send_callback_success(callback_id, result)
         return Delivery.SENT
 
     def fail(self, callback_id: str, error: dict[str, str]) -> Delivery:

@@ -27,8 +27,9 @@ def test_success_returns_the_worker_result_and_starts_exactly_one_task(world):
     relayed = world.stop(task, exit_code=0, result={"processedMessage": "HELLO"})
     result = world.runner.wait_for_result(arn, timeout=30)
 
-    # Then the execution succeeds with the worker's result
+    # Then the execution succeeds with the worker's result, after exactly one callback completion
     assert relayed.action == "succeeded"
+    assert world.callbacks.sent == [("success", callback_id)]
     assert result.status is InvocationStatus.SUCCEEDED
     body = json.loads(result.result)
     assert body["status"] == "SUCCEEDED"

@@ -56,7 +56,10 @@ def expect_success(stub: Stubber, result: dict) -> None:
     stub.add_response(
         "send_durable_execution_callback_success",
         {},
-        {"CallbackId": CALLBACK_ID, "Result": json.dumps(result, separators=(",", ":")).encode()},
+        {
+            "CallbackId": CALLBACK_ID,
+            "Result": json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode(),
+        },
     )
 
 
@@ -92,6 +95,25 @@ def test_result_over_the_callback_limit_is_passed_by_location(aws):
 
     assert outcome.action == "succeeded"
     assert "by location" in outcome.reason
+
+
+def test_result_that_fits_alone_but_not_with_the_envelope_is_passed_by_location(aws):
+    gateways, stub, s3 = aws
+    body = json.dumps({"text": "x" * (CALLBACK_RESULT_MAX_BYTES - 100)}).encode()
+    assert len(body) <= CALLBACK_RESULT_MAX_BYTES
+    s3.put_object(Bucket=BUCKET, Key=RESULT_KEY, Body=body)
+    expect_success(stub, success_document(location=f"s3://{BUCKET}/{RESULT_KEY}"))
+
+    outcome = relay_event(event(), CONFIG, gateways)
+
+    assert "with the envelope" in outcome.reason
+
+
+def test_non_ascii_results_are_sent_as_utf8_not_escaped(aws):
+    gateways, stub, s3 = aws
+    s3.put_object(Bucket=BUCKET, Key=RESULT_KEY, Body=json.dumps({"greeting": "grüß dich, 世界"}).encode())
+    expect_success(stub, success_document(result={"greeting": "grüß dich, 世界"}))
+    assert relay_event(event(), CONFIG, gateways).action == "succeeded"
 
 
 def test_missing_result_object_still_completes_with_no_result(aws):
