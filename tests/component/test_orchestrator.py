@@ -54,6 +54,20 @@ def test_success_returns_the_worker_result_and_starts_exactly_one_task(world):
     assert result.get_callback("task-completion").status is OperationStatus.SUCCEEDED
 
 
+def test_no_log_line_of_a_run_contains_the_whole_callback_id(world, caplog, capsys):
+    caplog.set_level("DEBUG")
+    arn = world.start(SUCCESS)
+    callback_id = world.runner.wait_for_callback(arn, name="task-completion", timeout=10)
+    world.stop(world.started_task(), exit_code=0, result={"ok": True})
+    assert world.runner.wait_for_result(arn, timeout=30).status is InvocationStatus.SUCCEEDED
+
+    ours = [r for r in caplog.records if r.name.startswith(("orchestrator", "completion_relay"))]
+    assert any(r.getMessage() == "task started" for r in ours)
+    for record in ours:
+        assert callback_id not in json.dumps(record.__dict__, default=str)
+    assert callback_id not in capsys.readouterr().out
+
+
 def test_worker_failure_fails_the_execution_with_worker_failed(world):
     arn = world.start(load_event("invoke/worker-failure"))
     task = world.started_task()
