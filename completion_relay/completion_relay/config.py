@@ -6,7 +6,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ecs_contract.names import DEFAULT_STARTED_BY_MARKER, validate_marker
+from ecs_contract.names import (
+    DEFAULT_RESULTS_PREFIX,
+    DEFAULT_STARTED_BY_MARKER,
+    normalize_results_prefix,
+    validate_marker,
+)
 
 
 class ConfigError(ValueError):
@@ -17,7 +22,7 @@ class ConfigError(ValueError):
 class RelayConfig:
     cluster_arn: str
     results_bucket: str
-    results_prefix: str = "results/"
+    results_prefix: str = DEFAULT_RESULTS_PREFIX
     started_by_marker: str = DEFAULT_STARTED_BY_MARKER
 
     @classmethod
@@ -30,11 +35,10 @@ class RelayConfig:
             marker = validate_marker(env.get("STARTED_BY_MARKER", DEFAULT_STARTED_BY_MARKER))
         except ValueError as e:
             raise ConfigError(str(e)) from e
-        prefix = env.get("RESULTS_PREFIX", "results/")
         return cls(
             cluster_arn=env["CLUSTER_ARN"],
             results_bucket=env["RESULTS_BUCKET"],
-            results_prefix=prefix if prefix.endswith("/") or not prefix else prefix + "/",
+            results_prefix=normalize_results_prefix(env.get("RESULTS_PREFIX", DEFAULT_RESULTS_PREFIX)),
             started_by_marker=marker,
         )
 

@@ -23,7 +23,7 @@ _CLOSED_CODES = frozenset({"CallbackTimeoutException", "ResourceNotFoundExceptio
 def _is_closed(error: ClientError) -> bool:
     code = error.response.get("Error", {}).get("Code", "")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return code in _CLOSED_CODES or code == "404" or status == 404
+    return code in _CLOSED_CODES or status == 404
 
 
 @dataclass

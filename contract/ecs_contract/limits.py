@@ -17,12 +17,8 @@ class LimitExceeded(ValueError):
     """A payload would break a service limit."""
 
 
-def overrides_size(overrides: dict[str, Any]) -> int:
-    return len(json.dumps(overrides, separators=(",", ":")))
-
-
 def check_overrides(overrides: dict[str, Any]) -> None:
-    size = overrides_size(overrides)
+    size = len(json.dumps(overrides, separators=(",", ":")))
     if size > OVERRIDES_MAX_CHARS:
         raise LimitExceeded(
             f"container overrides are {size} chars; ECS allows {OVERRIDES_MAX_CHARS}. "

@@ -11,6 +11,7 @@ JOB_INPUT_ENV = "JOB_INPUT"  # the job input as JSON
 RESULT_URI_ENV = "RESULT_S3_URI"  # s3://bucket/key where the worker writes its result JSON
 
 WORKER_CONTAINER_NAME = "worker"
+DEFAULT_RESULTS_PREFIX = "results/"
 DEFAULT_STARTED_BY_MARKER = "durable-ecs"
 
 # ECS startedBy: up to 128 letters, digits, '-', '_' and '/'. A callback id (up to 1,024 base64
@@ -30,6 +31,11 @@ def validate_marker(marker: str) -> str:
     if not marker or len(marker) > _MARKER_MAX or not _STARTED_BY_CHARS.match(marker):
         raise ValueError(f"startedBy marker {marker!r} must be 1..{_MARKER_MAX} chars of [A-Za-z0-9_/-]")
     return marker
+
+
+def normalize_results_prefix(value: str) -> str:
+    """The key prefix of result objects: the orchestrator writes under it, the relay reads only under it."""
+    return value if not value or value.endswith("/") else value + "/"
 
 
 def started_by(marker: str, execution_arn: str) -> str:

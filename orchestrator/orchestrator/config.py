@@ -6,7 +6,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ecs_contract.names import DEFAULT_STARTED_BY_MARKER, validate_marker
+from ecs_contract.names import (
+    DEFAULT_RESULTS_PREFIX,
+    DEFAULT_STARTED_BY_MARKER,
+    normalize_results_prefix,
+    validate_marker,
+)
 
 
 class ConfigError(ValueError):
@@ -20,7 +25,7 @@ class OrchestratorConfig:
     subnets: tuple[str, ...]
     security_groups: tuple[str, ...]
     results_bucket: str
-    results_prefix: str = "results/"
+    results_prefix: str = DEFAULT_RESULTS_PREFIX
     assign_public_ip: str = "ENABLED"
     task_timeout_seconds: int = 3600
     started_by_marker: str = DEFAULT_STARTED_BY_MARKER
@@ -40,7 +45,6 @@ class OrchestratorConfig:
             raise ConfigError("TASK_TIMEOUT_SECONDS must be an integer") from e
         if timeout < 1:
             raise ConfigError("TASK_TIMEOUT_SECONDS must be at least 1")
-        prefix = env.get("RESULTS_PREFIX", "results/")
         try:
             marker = validate_marker(env.get("STARTED_BY_MARKER", DEFAULT_STARTED_BY_MARKER))
         except ValueError as e:
@@ -51,7 +55,7 @@ class OrchestratorConfig:
             subnets=_csv(env["SUBNETS"]),
             security_groups=_csv(env.get("SECURITY_GROUPS", "")),
             results_bucket=env["RESULTS_BUCKET"],
-            results_prefix=prefix if prefix.endswith("/") or not prefix else prefix + "/",
+            results_prefix=normalize_results_prefix(env.get("RESULTS_PREFIX", DEFAULT_RESULTS_PREFIX)),
             assign_public_ip=assign_public_ip,
             task_timeout_seconds=timeout,
             started_by_marker=marker,
