@@ -1,0 +1,229 @@
+"""The ECS task agent: each task started in moto runs the worker's real entrypoint as a process.
+
+For each new task of the cluster it starts ``python -m worker.entrypoint`` (what the image's
+ENTRYPOINT runs) with the task definition's environment plus the task's container overrides,
+copies the worker's output into CloudWatch Logs (moto) as the awslogs driver would, and when the
+process ends records the real exit code and timings on the task in moto, marks it STOPPED and
+publishes the "ECS Task State Change" event, built from ``describe_tasks`` like ECS builds it.
+A task stopped through the API (StopTask) gets SIGTERM, then SIGKILL after ``stop_timeout``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from moto.ecs.models import ecs_backends
+
+from local.template import ROOT, TaskDefinition
+
+WORKER_PATH = [ROOT / "worker", ROOT / "contract"]
+ESSENTIAL_EXITED = "Essential container in task exited"
+
+
+@dataclass
+class RunningTask:
+    arn: str
+    process: subprocess.Popen[bytes]
+    container: str
+    log_stream: str
+    started: float = field(default_factory=time.monotonic)
+    stop_requested: bool = False
+
+
+class TaskAgent:
+    def __init__(
+        self,
+        cluster_arn: str,
+        task_definition: TaskDefinition,
+        clients: Callable[[str], Any],
+        publish: Callable[[dict[str, Any]], int],
+        worker_env: dict[str, str],
+        state_dir: Path,
+        account: str,
+        region: str,
+        poll_interval: float = 0.05,
+        stop_timeout: float = 2.0,
+    ) -> None:
+        self.cluster_arn, self.td = cluster_arn, task_definition
+        self.ecs, self.logs = clients("ecs"), clients("logs")
+        self.publish, self.worker_env, self.state_dir = publish, worker_env, state_dir
+        self.account, self.region = account, region
+        self.poll_interval, self.stop_timeout = poll_interval, stop_timeout
+        self.running: dict[str, RunningTask] = {}
+        self.seen: set[str] = set()
+        self.journal = state_dir / "tasks.jsonl"
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="task-agent", daemon=True)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(5)
+        for task in list(self.running.values()):
+            task.process.kill()
+            task.process.wait()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll_interval):
+            try:
+                self._scan()
+            except Exception as e:  # noqa: BLE001 - keep the agent alive; the error goes to the log
+                print(f"task agent: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+
+    def _scan(self) -> None:
+        arns: list[str] = []
+        for page in self.ecs.get_paginator("list_tasks").paginate(cluster=self.cluster_arn):
+            arns += page["taskArns"]
+        for arn in arns:
+            if arn not in self.seen:
+                self.seen.add(arn)
+                self._launch(arn)
+        for task in list(self.running.values()):
+            if not task.stop_requested and self._moto_task(task.arn).desired_status == "STOPPED":
+                task.stop_requested = True
+                threading.Thread(target=self._terminate, args=(task,), daemon=True).start()
+
+    # -- one task ---------------------------------------------------------------------------
+    def _moto_task(self, arn: str) -> Any:
+        cluster = self.cluster_arn.rsplit("/", 1)[1]
+        return ecs_backends[self.account][self.region].tasks[cluster][arn]
+
+    def _launch(self, arn: str) -> None:
+        described = self.ecs.describe_tasks(cluster=self.cluster_arn, tasks=[arn])["tasks"][0]
+        container = self.td.containers[0]
+        env = {**self.worker_env, **container.environment}
+        for override in described.get("overrides", {}).get("containerOverrides", []):
+            if override.get("name") == container.name:
+                env.update({e["name"]: e["value"] for e in override.get("environment", [])})
+        task_id = arn.rsplit("/", 1)[1]
+        workdir = self.state_dir / "tasks" / task_id
+        workdir.mkdir(parents=True, exist_ok=True)
+        now = _utcnow()
+        moto_task = self._moto_task(arn)
+        moto_task.created_at = moto_task.pull_started_at = moto_task.pull_stopped_at = now
+        process = subprocess.Popen(
+            [sys.executable, "-u", "-m", "worker.entrypoint"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=workdir,
+        )
+        moto_task.started_at = _utcnow()
+        moto_task.last_status = "RUNNING"
+        moto_task.containers[0].last_status = "RUNNING"
+        stream = f"{container.log_stream_prefix}/{container.name}/{task_id}"
+        if container.log_group:
+            self.logs.create_log_stream(logGroupName=container.log_group, logStreamName=stream)
+        task = RunningTask(arn, process, container.name, stream)
+        with self._lock:
+            self.running[arn] = task
+        self._journal(arn, "RUNNING", pid=process.pid)
+        self._emit(arn)
+        threading.Thread(target=self._watch, args=(task,), name=f"task-{task_id[:8]}", daemon=True).start()
+
+    def _watch(self, task: RunningTask) -> None:
+        group = self.td.containers[0].log_group
+        assert task.process.stdout is not None
+        for raw in task.process.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if group:
+                stamp = int(time.time() * 1000)
+                self.logs.put_log_events(
+                    logGroupName=group,
+                    logStreamName=task.log_stream,
+                    logEvents=[{"timestamp": stamp, "message": line}],
+                )
+        code = task.process.wait()
+        exit_code = code if code >= 0 else 128 - code  # a signal shows as 128+n, as in a container
+        moto_task = self._moto_task(task.arn)
+        now = _utcnow()
+        moto_task.stopping_at = moto_task.execution_stopped_at = moto_task.stopped_at = now
+        if task.stop_requested:
+            moto_task.stop_code = "UserInitiated"  # moto kept StopTask's reason
+        else:
+            moto_task.stop_code = "EssentialContainerExited"
+            moto_task.stopped_reason = ESSENTIAL_EXITED
+        moto_task.containers[0].exitCode = exit_code
+        moto_task.containers[0].last_status = "STOPPED"
+        moto_task.last_status = moto_task.desired_status = "STOPPED"
+        with self._lock:
+            self.running.pop(task.arn, None)
+        self._journal(
+            task.arn, "STOPPED", exitCode=exit_code, seconds=round(time.monotonic() - task.started, 3)
+        )
+        self._emit(task.arn)
+
+    def _terminate(self, task: RunningTask) -> None:
+        """StopTask: SIGTERM, then SIGKILL after the stop timeout, as ECS does."""
+        if task.process.poll() is None:
+            task.process.send_signal(signal.SIGTERM)
+            try:
+                task.process.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                task.process.kill()
+
+    def _emit(self, arn: str) -> None:
+        detail = self.ecs.describe_tasks(cluster=self.cluster_arn, tasks=[arn])["tasks"][0]
+        self.publish(
+            {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "ECS Task State Change",
+                "source": "aws.ecs",
+                "account": self.account,
+                "time": _iso(datetime.now(UTC)),
+                "region": self.region,
+                "resources": [arn],
+                "detail": json.loads(json.dumps(detail, default=_iso)),
+            }
+        )
+
+    def _journal(self, arn: str, status: str, **extra: Any) -> None:
+        line = {"at": _iso(datetime.now(UTC)), "taskArn": arn, "lastStatus": status, **extra}
+        with self._lock, self.journal.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+
+    def pids(self) -> dict[str, int]:
+        with self._lock:
+            return {arn: t.process.pid for arn, t in self.running.items()}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def worker_base_env(moto_url: str, region: str) -> dict[str, str]:
+    """What a Fargate container gets from the platform: credentials, region, our S3 stand-in."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": os.pathsep.join(str(p) for p in WORKER_PATH),
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ENDPOINT_URL": moto_url,  # every AWS call of the worker stays on this machine
+    }

@@ -1,0 +1,185 @@
+"""EventBridge stand-in: match events against the template's rules, deliver to the target function.
+
+Delivery follows what EventBridge and Lambda do for an EventBridge -> Lambda target:
+- the target is invoked; if the function itself fails, Lambda's async retries apply
+  (``EventInvokeConfig.MaximumRetryAttempts``, 2 by default), then the record goes to the
+  function's on-failure destination;
+- if the invoke cannot be made at all (endpoint down, throttled, 5xx), the rule's RetryPolicy
+  applies, then the rule's dead-letter queue.
+Retry delays are scaled down (``base_delay``) so a local run does not wait minutes.
+Every delivery attempt is appended to ``events.jsonl`` in the state folder.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from moto.events.models import EventPattern
+
+from local.seed import lambda_arn
+from local.template import EventRule, Function
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: EventRule
+    function: Function
+    pattern: EventPattern
+
+
+class EventBus:
+    def __init__(
+        self,
+        functions: dict[str, Function],
+        lambda_client: Any,
+        sqs_client: Any,
+        journal: Path,
+        base_delay: float = 0.2,
+        max_age_seconds: float = 60.0,
+    ) -> None:
+        self.routes = [
+            Route(rule, f, EventPattern.load(json.dumps(rule.pattern)))
+            for f in functions.values()
+            for rule in f.rules
+        ]
+        self.lambda_client, self.sqs = lambda_client, sqs_client
+        self.journal, self.base_delay, self.max_age = journal, base_delay, max_age_seconds
+        self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="event-delivery")
+        self._lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def put(self, event: dict[str, Any]) -> int:
+        """Publish one event; returns how many rules matched (delivery happens in the background)."""
+        matched = [r for r in self.routes if r.pattern.matches_event(event)]  # type: ignore[arg-type]
+        self._record(event, None, "published", matched=[r.rule.name for r in matched])
+        for route in matched:
+            self.pool.submit(self._deliver, route, event)
+        return len(matched)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _deliver(self, route: Route, event: dict[str, Any]) -> None:
+        started = time.monotonic()
+        function_errors = transport_errors = 0
+        while not self.stopping.is_set():
+            attempt = function_errors + transport_errors + 1
+            try:
+                resp = self.lambda_client.invoke(
+                    FunctionName=route.function.logical_id, Payload=json.dumps(event).encode()
+                )
+            except (ClientError, BotoCoreError) as e:
+                transport_errors += 1
+                self._record(event, route, "invoke-failed", attempt=attempt, error=str(e))
+                too_old = time.monotonic() - started > min(self.max_age, route.rule.max_event_age_seconds)
+                if transport_errors > route.rule.retry_attempts or too_old:
+                    self._dead_letter_rule(route, event, e)
+                    return
+                self._backoff(transport_errors)
+                continue
+            payload = resp["Payload"].read()
+            if "FunctionError" not in resp:
+                self._record(event, route, "delivered", attempt=attempt, response=_short(payload))
+                return
+            function_errors += 1
+            self._record(event, route, "function-error", attempt=attempt, error=_short(payload))
+            if function_errors > route.function.async_retry_attempts:
+                self._dead_letter_function(route, event, payload, function_errors)
+                return
+            self._backoff(function_errors)
+
+    def _backoff(self, n: int) -> None:
+        self.stopping.wait(min(self.base_delay * 2 ** (n - 1), 5.0))
+
+    def _dead_letter_function(self, route: Route, event: dict[str, Any], error: bytes, count: int) -> None:
+        """Lambda's on-failure destination record (asynchronous invocation, retries exhausted)."""
+        if route.function.on_failure_arn is None:
+            self._record(event, route, "dropped", reason="function failed and has no on-failure destination")
+            return
+        record = {
+            "version": "1.0",
+            "timestamp": _now(),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": lambda_arn(route.function.logical_id, "$LATEST"),
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": count,
+            },
+            "requestPayload": event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": _json_or_text(error),
+        }
+        self._send(route.function.on_failure_arn, json.dumps(record), {})
+        self._record(event, route, "dead-lettered", queue=route.function.on_failure_arn)
+
+    def _dead_letter_rule(self, route: Route, event: dict[str, Any], error: Exception) -> None:
+        """EventBridge's dead-letter message: the event, with the failure in message attributes."""
+        if route.rule.dead_letter_arn is None:
+            self._record(event, route, "dropped", reason="rule has no dead-letter queue")
+            return
+        attrs = {
+            "RULE_ARN": route.rule.name,
+            "TARGET_ARN": lambda_arn(route.function.logical_id),
+            "ERROR_CODE": type(error).__name__,
+            "ERROR_MESSAGE": str(error)[:256],
+        }
+        self._send(route.rule.dead_letter_arn, json.dumps(event), attrs)
+        self._record(event, route, "dead-lettered", queue=route.rule.dead_letter_arn)
+
+    def _send(self, queue_arn: str, body: str, attrs: dict[str, str]) -> None:
+        name = queue_arn.rsplit(":", 1)[1]
+        url = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        self.sqs.send_message(
+            QueueUrl=url,
+            MessageBody=body,
+            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()},
+        )
+
+    def _record(self, event: dict[str, Any], route: Route | None, outcome: str, **extra: Any) -> None:
+        detail = event.get("detail", {})
+        line = {
+            "at": _now(),
+            "eventId": event.get("id"),
+            "detailType": event.get("detail-type"),
+            "taskArn": detail.get("taskArn"),
+            "lastStatus": detail.get("lastStatus"),
+            "rule": route.rule.name if route else None,
+            "outcome": outcome,
+            **extra,
+        }
+        with self._lock, self.journal.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _short(payload: bytes, limit: int = 500) -> str:
+    text = payload.decode("utf-8", "replace")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _json_or_text(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload.decode("utf-8", "replace")
+
+
+Publish = Callable[[dict[str, Any]], int]

@@ -1,0 +1,276 @@
+"""``python -m local``: run the orchestration on this machine (or on a deployed stack) and watch it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from local import proc, targets
+from local.scenarios import SCENARIOS
+from local.timeline import Follower, follow
+
+DEFAULT_STATE_DIR = Path(__file__).resolve().parent.parent / ".local-cloud"
+
+
+# -- the local cloud ------------------------------------------------------------------------
+def _state(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        state: dict[str, Any] = json.loads((state_dir / "state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return state if proc.alive(state["pid"]) else None
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    if (state := _state(args.state_dir)) is not None:
+        print(f"local cloud already up (pid {state['pid']}); Lambda endpoint {state['lambda']}")
+        return 0
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    (args.state_dir / "state.json").unlink(missing_ok=True)
+    log = args.state_dir / "cloud.log"
+    command = [sys.executable, "-m", "local", "--state-dir", str(args.state_dir), "serve"]
+    if args.skip_time:
+        command.append("--skip-time")
+    started = time.monotonic()
+    with log.open("wb") as out:
+        child = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+
+    def ready() -> dict[str, Any] | None:
+        if child.poll() is not None:
+            tail = log.read_text()[-3000:]
+            raise proc.NotReady(f"the local cloud exited with {child.returncode}:\n{tail}")
+        state = _state(args.state_dir)
+        return state if state and state["pid"] == child.pid else None
+
+    try:
+        state = proc.wait_for("local cloud", ready, args.timeout, interval=0.05)
+    except proc.NotReady as e:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    took = time.monotonic() - started
+    print(f"local cloud up in {took:.1f} s (pid {state['pid']}, state in {args.state_dir})")
+    for key in ("lambda", "durable", "moto"):
+        print(f"  {key:<8} {state[key]}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    state = _state(args.state_dir)
+    if state is None:
+        (args.state_dir / "state.json").unlink(missing_ok=True)
+        print("local cloud is not running")
+        return 0
+    pid = state["pid"]
+    try:
+        urllib.request.urlopen(
+            urllib.request.Request(f"{state['control']}/shutdown", method="POST"), timeout=5
+        )
+    except OSError:
+        os.kill(pid, signal.SIGTERM)
+    try:
+        proc.wait_for("local cloud shutdown", lambda: not proc.alive(pid) or None, args.timeout)
+    except proc.NotReady:
+        os.killpg(pid, signal.SIGKILL)  # its children are in its process group
+        print(f"local cloud did not stop in {args.timeout:g} s: killed", file=sys.stderr)
+    _reap(pid)
+    print("local cloud stopped")
+    return 0
+
+
+def _reap(pid: int) -> None:
+    """Whatever is left of the cloud's process group (e.g. a worker) is killed too."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from local.cloud import LocalCloud  # moto and the servers load only here
+
+    LocalCloud(args.state_dir, skip_time=args.skip_time).serve()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    state = _state(args.state_dir)
+    if state is None:
+        print("local cloud is not running (start it with: python -m local up)")
+        return 1
+    with urllib.request.urlopen(f"{state['control']}/health", timeout=5) as r:
+        health = json.loads(r.read())
+    print(f"local cloud up (pid {state['pid']})")
+    for key in ("lambda", "durable", "moto", "control"):
+        print(f"  {key:<8} {state[key]}")
+    print(f"  durable runner {'running' if health['durableRunner'] else 'STOPPED'}")
+    for key, value in state["outputs"].items():
+        print(f"  {key:<28} {value}")
+    return 0
+
+
+def cmd_runner(args: argparse.Namespace) -> int:
+    state = _state(args.state_dir)
+    if state is None:
+        print("local cloud is not running", file=sys.stderr)
+        return 1
+    for action in ("stop", "start") if args.action == "restart" else (args.action,):
+        request = urllib.request.Request(f"{state['control']}/durable-runner/{action}", method="POST")
+        with urllib.request.urlopen(request, timeout=60) as r:
+            print(f"durable runner: {action} -> {json.loads(r.read())}")
+    return 0
+
+
+# -- executions -----------------------------------------------------------------------------
+def _target(args: argparse.Namespace) -> targets.Target:
+    if args.target == "aws":
+        if not args.stack:
+            raise targets.TargetError("--target aws needs --stack NAME")
+        return targets.aws(args.stack, args.region)
+    return targets.local(args.state_dir)
+
+
+def _payload(path: Path) -> bytes:
+    try:
+        body = path.read_bytes()
+        json.loads(body)
+    except OSError as e:
+        raise targets.TargetError(f"cannot read {path}: {e.strerror}") from e
+    except ValueError as e:
+        raise targets.TargetError(f"{path} is not JSON: {e}") from e
+    return body
+
+
+def start(target: targets.Target, payload: bytes, name: str | None = None) -> str:
+    """Invoke the orchestrator asynchronously on its alias; returns the durable execution ARN."""
+    kwargs: dict[str, Any] = {
+        "FunctionName": target.orchestrator,
+        "InvocationType": "Event",
+        "Payload": payload,
+    }
+    if name:
+        kwargs["DurableExecutionName"] = name
+    return str(target.lambda_client.invoke(**kwargs)["DurableExecutionArn"])
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    print(start(_target(args), _payload(args.payload), args.name))
+    return 0
+
+
+def summary(execution: dict[str, Any]) -> str:
+    status = execution["Status"]
+    if status == "SUCCEEDED":
+        return f"{status}: {execution.get('Result')}"
+    error = execution.get("Error") or {}
+    return f"{status}: {error.get('ErrorType', '')}: {error.get('ErrorMessage', '')}"
+
+
+def cmd_execution(args: argparse.Namespace) -> int:
+    follower = Follower(_target(args), args.arn)
+    entries = follower.poll()
+    origin = entries[0].at if entries else None
+    print(f"execution {args.arn}")
+    for entry in entries:
+        seconds = (entry.at - origin).total_seconds() if origin else 0.0
+        print(f"  +{seconds:7.3f}s  {entry.source:<9} {entry.text}")
+    print(summary(follower.execution))
+    return 0
+
+
+def cmd_follow(args: argparse.Namespace) -> int:
+    execution = follow(_target(args), args.arn, timeout=args.timeout)
+    print(summary(execution))
+    return 0
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    names = args.only.split(",") if args.only else list(SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        raise targets.TargetError(f"unknown scenario {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    target = _target(args)
+    started = time.monotonic()
+    runs = [(SCENARIOS[n], start(target, _payload(SCENARIOS[n].payload))) for n in names]  # all at once
+    results = []
+    for scenario, arn in runs:
+        print(f"\n== {scenario.name} ({scenario.payload.relative_to(scenario.payload.parents[2])}) -> {arn}")
+        execution = follow(target, arn, timeout=args.timeout)
+        print(summary(execution))
+        results.append((scenario, scenario.check(execution)))
+    print(f"\n{len(results)} scenario(s) on {target.name} in {time.monotonic() - started:.1f} s")
+    for scenario, problem in results:
+        print(f"  {'ok  ' if problem is None else 'FAIL'} {scenario.name}: {problem or scenario.status}")
+    return 0 if all(p is None for _, p in results) else 1
+
+
+# -- parser ---------------------------------------------------------------------------------
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m local",
+        description="Run the orchestration on the local cloud (or a deployed stack) and watch it.",
+    )
+    p.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="the local cloud's folder")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Any, help: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help, description=help)
+        c.set_defaults(func=func)
+        return c
+
+    def with_target(c: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        c.add_argument(
+            "--target", choices=("local", "aws"), default="local", help="where to run (default local)"
+        )
+        c.add_argument("--stack", help="the deployed stack's name (with --target aws)")
+        c.add_argument(
+            "--region", help="the stack's region (with --target aws; default from your AWS config)"
+        )
+        return c
+
+    for name, func, help in (
+        ("up", cmd_up, "start the local cloud in the background and wait until it is ready"),
+        ("serve", cmd_serve, "run the local cloud in the foreground (what `up` starts)"),
+    ):
+        c = command(name, func, help)
+        c.add_argument("--skip-time", action="store_true", help="durable waits complete at once")
+        c.add_argument("--timeout", type=float, default=60, help="seconds to wait for it to be ready")
+    command("down", cmd_down, "stop the local cloud and everything it started").add_argument(
+        "--timeout", type=float, default=30, help="seconds to wait before killing it"
+    )
+    command("status", cmd_status, "is the local cloud up, and where does it listen")
+    command("durable-runner", cmd_runner, "stop, start or restart the local durable runner").add_argument(
+        "action", choices=("stop", "start", "restart")
+    )
+    c = with_target(command("invoke", cmd_invoke, "start an orchestration; prints the execution ARN at once"))
+    c.add_argument("payload", type=Path, help="a JSON payload file, e.g. events/invoke/success.json")
+    c.add_argument("--name", help="the durable execution's name (default: generated)")
+    c = with_target(command("execution", cmd_execution, "an execution's status, history and result"))
+    c.add_argument("arn", help="the durable execution ARN")
+    c = with_target(command("follow", cmd_follow, "follow an execution live until it ends"))
+    c.add_argument("arn", help="the durable execution ARN")
+    c.add_argument("--timeout", type=float, default=3600, help="give up after this many seconds")
+    c = with_target(command("scenarios", cmd_scenarios, "run the scenario set and check each outcome"))
+    c.add_argument("--only", help=f"comma-separated subset of: {', '.join(SCENARIOS)}")
+    c.add_argument("--timeout", type=float, default=600, help="per scenario, in seconds")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    args.state_dir = args.state_dir.resolve()
+    try:
+        return int(args.func(args))
+    except (targets.TargetError, TimeoutError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,213 @@
+"""The local cloud's supervisor: starts every piece on 127.0.0.1, serves a control API, stops them all.
+
+Run in the foreground by ``python -m local serve`` (``python -m local up`` starts that in the
+background and waits for it). Everything it starts is its child, in its own process group, and
+is stopped with it. ``state.json`` in the state folder says where everything listens; it exists
+only while the cloud is up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from moto.moto_api import state_manager
+from moto.server import ThreadedMotoServer
+
+from local import proc
+from local.agent import TaskAgent, worker_base_env
+from local.bus import EventBus
+from local.durable import DurableRunner
+from local.functions import LambdaEndpoint, Runtime
+from local.seed import ACCOUNT, REGION, seed
+
+STACK = "local"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+def client(service: str, endpoint_url: str, **config: Any) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(**config) if config else None,
+    )
+
+
+class LocalCloud:
+    def __init__(self, state_dir: Path, skip_time: bool = False) -> None:
+        self.state_dir, self.skip_time = state_dir, skip_time
+        self.state_file = state_dir / "state.json"
+        self.stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+
+    # -- start ------------------------------------------------------------------------------
+    def start(self) -> dict[str, Any]:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for old in self.state_dir.iterdir():  # a new cloud: moto starts empty, so must the store
+            if old.name != "cloud.log":  # written by `up` around us
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+        (self.state_dir / "logs").mkdir()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.moto_url = f"http://{host}:{port}"
+        # Tasks stay as the agent sets them: describe_tasks must not move them along by itself.
+        state_manager.set_transition("ecs::task", {"progression": "manual", "times": sys.maxsize})
+        template = seed(lambda s: client(s, self.moto_url), STACK)
+        functions = template.functions()
+
+        runner_port = proc.free_port()
+        self.endpoint = LambdaEndpoint(
+            functions, {}, lambda *a: self.runner.start_execution(*a), f"http://127.0.0.1:{runner_port}"
+        )
+        self.runner = DurableRunner(
+            runner_port, self.endpoint.url, self.state_dir, REGION, ACCOUNT, self.skip_time
+        )
+        runtimes = {
+            f.logical_id: Runtime(f, {**self.function_env(), **f.environment}, self.state_dir)
+            for f in functions.values()
+        }
+        for runtime in runtimes.values():
+            runtime.wait_ready(60)
+        self.endpoint.runtimes.update(runtimes)
+        self.endpoint.start()
+        self.runner.start({**os.environ, **CREDENTIALS})
+
+        lambda_client = client("lambda", self.endpoint.url, retries={"max_attempts": 1}, read_timeout=120)
+        self.bus = EventBus(
+            functions, lambda_client, client("sqs", self.moto_url), self.state_dir / "events.jsonl"
+        )
+        (td_id,) = template.of_type("AWS::ECS::TaskDefinition")
+        self.agent = TaskAgent(
+            cluster_arn=template.r.names.refs["Cluster.Arn"],
+            task_definition=template.task_definition(td_id),
+            clients=lambda s: client(s, self.moto_url),
+            publish=self.bus.put,
+            worker_env=worker_base_env(self.moto_url, REGION),
+            state_dir=self.state_dir,
+            account=ACCOUNT,
+            region=REGION,
+        )
+        self.agent.start()
+        self.control = ThreadingHTTPServer(("127.0.0.1", 0), self._control_handler())
+        self.control.daemon_threads = True
+        threading.Thread(target=self.control.serve_forever, name="control", daemon=True).start()
+
+        state = {
+            "pid": os.getpid(),
+            "control": f"http://127.0.0.1:{self.control.server_address[1]}",
+            "lambda": self.endpoint.url,
+            "moto": self.moto_url,
+            "durable": self.runner.url,
+            "region": REGION,
+            "stack": STACK,
+            "outputs": template.outputs(),
+            "stateDir": str(self.state_dir),
+        }
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.state_file)
+        return state
+
+    def function_env(self) -> dict[str, str]:
+        """What Lambda gives every function, with AWS pointed at this machine."""
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            **CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.moto_url,  # ECS, S3, SQS, Logs: moto
+            "AWS_ENDPOINT_URL_LAMBDA": self.runner.url,  # the durable APIs (checkpoints, callbacks)
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    # -- stop -------------------------------------------------------------------------------
+    def stop(self) -> None:
+        with self._stop_lock:
+            if self.stopped.is_set():
+                return
+            self.state_file.unlink(missing_ok=True)
+            for step in (
+                lambda: self.control.shutdown(),
+                lambda: self.agent.stop(),
+                lambda: self.bus.stop(),
+                lambda: self.runner.stop(),
+                lambda: self.endpoint.stop(),
+                lambda: [proc.stop(r.process) for r in self.endpoint.runtimes.values()],
+                lambda: self.moto.stop(),
+            ):
+                try:
+                    step()
+                except Exception as e:  # noqa: BLE001 - stop everything else regardless
+                    print(
+                        f"local cloud: while stopping: {type(e).__name__}: {e}", file=sys.stderr, flush=True
+                    )
+            self.stopped.set()
+
+    def serve(self) -> None:
+        """Start, then block until SIGTERM/SIGINT or ``POST /shutdown``; always stop everything."""
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=self.stop).start())
+        try:
+            state = self.start()
+            print(f"local cloud up: {json.dumps(state)}", flush=True)
+            self.stopped.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    # -- control API ------------------------------------------------------------------------
+    def _control_handler(self) -> type[BaseHTTPRequestHandler]:
+        cloud = self
+
+        class Control(BaseHTTPRequestHandler):
+            def _reply(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path == "/health":
+                    self._reply(200, {"durableRunner": cloud.runner.running})
+                elif self.path == "/tasks":
+                    self._reply(200, cloud.agent.pids())
+                else:
+                    self._reply(404, {"error": f"no {self.path}"})
+
+            def do_POST(self) -> None:
+                if self.path == "/durable-runner/stop":
+                    cloud.runner.stop()
+                    self._reply(200, {"durableRunner": False})
+                elif self.path == "/durable-runner/start":
+                    if not cloud.runner.running:
+                        cloud.runner.start({**os.environ, **CREDENTIALS})
+                    self._reply(200, {"durableRunner": True})
+                elif self.path == "/shutdown":
+                    self._reply(202, {"stopping": True})
+                    threading.Thread(target=cloud.stop).start()
+                else:
+                    self._reply(404, {"error": f"no {self.path}"})
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        return Control

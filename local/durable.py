@@ -1,0 +1,87 @@
+"""The durable control plane: the official local runner (``dex-local-runner``) with its sqlite store.
+
+It keeps executions, checkpoints and callbacks, and drives each execution by invoking the
+function at the local Lambda endpoint. It runs as its own process so it can be stopped and
+started again while tasks run: the sqlite file keeps every execution across the restart.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+import uuid
+from pathlib import Path
+from subprocess import Popen
+
+from local import proc
+from local.template import Function
+
+RUNNER = Path(sys.executable).with_name("dex-local-runner")
+
+
+class DurableRunner:
+    def __init__(
+        self, port: int, lambda_url: str, state_dir: Path, region: str, account: str, skip_time: bool = False
+    ) -> None:
+        self.port, self.lambda_url, self.state_dir = port, lambda_url, state_dir
+        self.region, self.account, self.skip_time = region, account, skip_time
+        self.url = f"http://127.0.0.1:{port}"
+        self.store = state_dir / "durable-executions.sqlite"
+        self.process: Popen[bytes] | None = None
+
+    def start(self, env: dict[str, str], timeout: float = 30) -> None:
+        args = [
+            str(RUNNER), "start-server",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--log-level", "WARNING",  # at INFO it logs whole callback ids
+            "--lambda-endpoint", self.lambda_url,
+            "--local-runner-endpoint", self.url,
+            "--local-runner-region", self.region,
+            "--store-type", "sqlite", "--store-path", str(self.store),
+            "--skip-time" if self.skip_time else "--no-skip-time",
+        ]  # fmt: skip
+        self.process = proc.start(args, self.state_dir / "logs" / "durable-runner.log", env)
+        proc.wait_for("durable runner", self._healthy, timeout)
+
+    def _healthy(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise proc.NotReady(
+                f"durable runner exited with {self.process.returncode}; see logs/durable-runner.log"
+            )
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            proc.stop(self.process)
+            self.process = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start_execution(self, function: Function, invoked_as: str, name: str | None, payload: bytes) -> str:
+        """What Lambda does on an Invoke of a durable function: start an execution, return its ARN."""
+        assert function.durable is not None
+        bare, _, qualifier = invoked_as.partition(":")
+        body = {
+            "AccountId": self.account,
+            "FunctionName": bare,
+            "FunctionQualifier": qualifier or "$LATEST",
+            "ExecutionName": name or str(uuid.uuid4()),
+            "ExecutionTimeoutSeconds": function.durable["ExecutionTimeout"],
+            "ExecutionRetentionPeriodDays": function.durable["RetentionPeriodInDays"],
+            "Input": payload.decode() if payload else "{}",
+        }
+        request = urllib.request.Request(
+            f"{self.url}/start-durable-execution",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return str(json.loads(r.read())["ExecutionArn"])

@@ -1,0 +1,227 @@
+"""Follow one execution as a readable timeline: durable history, the ECS task, the worker's log.
+
+Everything comes from the public APIs (GetDurableExecutionHistory, DescribeTasks, CloudWatch
+Logs), so the same code follows an execution on the local cloud and on AWS. On the local cloud
+the event-delivery record adds the relay's invocations.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from ecs_contract.names import redact
+from local.targets import Target
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"}
+START_STEP = "start-task"
+
+
+@dataclass(frozen=True, order=True)
+class Entry:
+    at: datetime
+    source: str  # execution | task | worker | relay
+    text: str
+
+
+def _payload(details: dict[str, Any], key: str) -> Any:
+    raw = details.get(key, {}).get("Payload")
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw
+
+
+def _error(details: dict[str, Any]) -> str:
+    err = details.get("Error", {}).get("Payload") or details.get("Error") or {}
+    kind = str(err.get("ErrorType", "?")).rsplit(".", 1)[-1]
+    return f"{kind}: {err.get('ErrorMessage', '')}".strip()
+
+
+def describe_history_event(event: dict[str, Any], waiting: bool, resumed: bool) -> str | None:
+    """One history event as a line of the timeline; None for bookkeeping events."""
+    kind, name = event.get("EventType", ""), event.get("Name")
+    details = next((v for k, v in event.items() if k.endswith("Details") and isinstance(v, dict)), {})
+    if kind == "ExecutionStarted":
+        return "execution started"
+    if kind == "CallbackStarted":
+        return f"callback {name!r} created (id {redact(details.get('CallbackId', ''))})"
+    if kind == "StepSucceeded" and name == START_STEP:
+        result = _payload(details, "Result") or {}
+        if "taskArn" in result:
+            return f"task started: {result['taskArn'].rsplit('/', 1)[1]}"
+        return f"task did not start: {result.get('failure', result)}"
+    if kind == "StepSucceeded":
+        return f"step {name!r} done"
+    if kind == "StepFailed":
+        return f"step {name!r} failed: {_error(details)}"
+    if kind == "CallbackSucceeded":
+        return "callback completed: task succeeded"
+    if kind == "CallbackFailed":
+        return f"callback completed: task failed ({_error(details)})"
+    if kind == "CallbackTimedOut":
+        return f"callback {name!r} timed out"
+    if kind == "InvocationCompleted":
+        if waiting:
+            return "handler suspended, waiting for the callback at no cost"
+        return "handler resumed and returned" if resumed else "handler returned"
+    if kind == "ExecutionSucceeded":
+        return f"execution SUCCEEDED: {json.dumps(_payload(details, 'Result'))}"
+    if kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionStopped"):
+        return f"execution {kind.removeprefix('Execution').upper()}: {_error(details)}"
+    if kind in ("StepStarted",):
+        return None
+    return f"{kind} {name or ''}".strip()
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+class Follower:
+    """Incremental view of one execution: each ``poll()`` returns only what is new."""
+
+    def __init__(self, target: Target, execution_arn: str) -> None:
+        self.target, self.arn = target, execution_arn
+        self.history_seen = 0
+        self.callback_pending = False
+        self.callback_done = False
+        self.task_arn: str | None = None
+        self.task_status: str | None = None
+        self.log_token: str | None = None
+        self.journal_offset = 0
+        self.status = "RUNNING"
+        self.execution: dict[str, Any] = {}
+
+    def poll(self) -> list[Entry]:
+        entries = list(self._history())
+        if self.task_arn:
+            entries += self._task()
+            entries += self._worker_log()
+            entries += self._relay()
+        self.execution = self.target.lambda_client.get_durable_execution(DurableExecutionArn=self.arn)
+        self.status = self.execution["Status"]
+        return sorted(entries)
+
+    def _history(self) -> Iterator[Entry]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"DurableExecutionArn": self.arn, "IncludeExecutionData": True}
+        while True:
+            page = self.target.lambda_client.get_durable_execution_history(**kwargs)
+            events += page.get("Events", [])
+            if not page.get("NextMarker"):
+                break
+            kwargs["Marker"] = page["NextMarker"]
+        for event in events[self.history_seen :]:
+            kind = event.get("EventType")
+            if kind == "StepSucceeded" and event.get("Name") == START_STEP:
+                details = event.get("StepSucceededDetails", {})
+                self.task_arn = (_payload(details, "Result") or {}).get("taskArn") or self.task_arn
+            if kind in ("CallbackSucceeded", "CallbackFailed", "CallbackTimedOut"):
+                self.callback_pending, self.callback_done = False, True
+            text = describe_history_event(event, waiting=self.callback_pending, resumed=self.callback_done)
+            if kind == "CallbackStarted":
+                self.callback_pending = True
+            if text:
+                yield Entry(_parse_time(event["EventTimestamp"]), "execution", text)
+        self.history_seen = len(events)
+
+    def _task(self) -> list[Entry]:
+        if self.task_status == "STOPPED":
+            return []
+        tasks = self.target.ecs.describe_tasks(cluster=self.target.cluster, tasks=[self.task_arn])["tasks"]
+        if not tasks:
+            return []
+        task, out = tasks[0], []
+        status = task.get("lastStatus")
+        if status == self.task_status:
+            return []
+        if status == "RUNNING" or (
+            status == "STOPPED" and task.get("startedAt") and self.task_status is None
+        ):
+            out.append(Entry(_parse_time(task.get("startedAt") or datetime.now(UTC)), "task", "task RUNNING"))
+        if status == "STOPPED":
+            codes = [c.get("exitCode") for c in task.get("containers", [])]
+            code = codes[0] if len(codes) == 1 else codes
+            text = f"task STOPPED, exit code {code}: {task.get('stoppedReason', '')}"
+            out.append(Entry(_parse_time(task.get("stoppedAt") or datetime.now(UTC)), "task", text))
+        self.task_status = status
+        return out
+
+    def _worker_log(self) -> list[Entry]:
+        assert self.task_arn is not None
+        kwargs: dict[str, Any] = {
+            "logGroupName": self.target.worker_logs.group,
+            "logStreamName": self.target.worker_logs.stream(self.task_arn),
+            "startFromHead": True,
+        }
+        if self.log_token:
+            kwargs["nextToken"] = self.log_token
+        try:
+            page = self.target.logs.get_log_events(**kwargs)
+        except self.target.logs.exceptions.ResourceNotFoundException:
+            return []  # the stream appears when the container writes its first line
+        self.log_token = page.get("nextForwardToken", self.log_token)
+        return [
+            Entry(datetime.fromtimestamp(e["timestamp"] / 1000, UTC), "worker", e["message"])
+            for e in page.get("events", [])
+        ]
+
+    def _relay(self) -> list[Entry]:
+        journal = self.target.journal
+        if journal is None or not journal.exists():
+            return []
+        with journal.open() as f:
+            f.seek(self.journal_offset)
+            lines = f.readlines()
+            self.journal_offset = f.tell()
+        out = []
+        for line in lines:
+            rec = json.loads(line)
+            if rec.get("taskArn") != self.task_arn or rec.get("rule") is None:
+                continue
+            text = f"event delivered to the relay (attempt {rec.get('attempt')}): {rec['outcome']}"
+            if rec["outcome"] == "delivered":
+                text = (
+                    f"relay invoked (attempt {rec['attempt']}): {json.loads(rec['response']).get('action')}"
+                )
+            out.append(Entry(_parse_time(rec["at"]), "relay", text))
+        return out
+
+
+def follow(target: Target, arn: str, out: TextIO = sys.stdout, timeout: float = 3600) -> dict[str, Any]:
+    """Print the timeline until the execution ends; returns GetDurableExecution's answer."""
+    follower = Follower(target, arn)
+    started = time.monotonic()
+    origin: datetime | None = None
+    last_progress = started
+    interactive = out.isatty()
+    while True:
+        entries = follower.poll()
+        for entry in entries:
+            origin = origin or entry.at
+            if interactive:
+                out.write("\r\033[K")
+            seconds = (entry.at - origin).total_seconds()
+            out.write(f"  +{seconds:7.3f}s  {entry.source:<9} {entry.text}\n")
+        if follower.status in TERMINAL:
+            out.flush()
+            return follower.execution
+        waited = time.monotonic() - started
+        if waited > timeout:
+            raise TimeoutError(f"execution {arn} still {follower.status} after {timeout:g} s")
+        what = f"task {follower.task_status or 'starting'}" if follower.task_arn else "starting"
+        if interactive:
+            out.write(f"\r  ... waiting ({what}) {waited:5.1f} s")
+        elif time.monotonic() - last_progress >= 10:
+            out.write(f"  ... still waiting ({what}), {waited:.0f} s\n")
+            last_progress = time.monotonic()
+        out.flush()
+        time.sleep(target.poll_interval)
