@@ -70,6 +70,17 @@ class TaskAgent:
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
+        backend = ecs_backends[self.account][self.region]
+        moto_stop_task = backend.stop_task
+
+        def stop_task(cluster_str: str, task_str: str, reason: str) -> Any:
+            # moto marks the task STOPPED at once; ECS keeps it going until its containers exit.
+            task = moto_stop_task(cluster_str, task_str, reason)
+            if task.task_arn in self.running:
+                task.last_status = "DEACTIVATING"
+            return task
+
+        backend.stop_task = stop_task
         self.thread.start()
 
     def stop(self) -> None:
@@ -128,6 +139,7 @@ class TaskAgent:
         moto_task.started_at = _utcnow()
         moto_task.last_status = "RUNNING"
         moto_task.containers[0].last_status = "RUNNING"
+        moto_task.containers[0].exitCode = None  # moto says 0 from the start; ECS has none until exit
         stream = f"{container.log_stream_prefix}/{container.name}/{task_id}"
         if container.log_group:
             self.logs.create_log_stream(logGroupName=container.log_group, logStreamName=stream)

@@ -40,6 +40,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "local", "--state-dir", str(args.state_dir), "serve"]
     if args.skip_time:
         command.append("--skip-time")
+    for key, value in args.parameter:
+        command += ["--parameter", f"{key}={value}"]
     started = time.monotonic()
     with log.open("wb") as out:
         child = subprocess.Popen(
@@ -99,7 +101,7 @@ def _reap(pid: int) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from local.cloud import LocalCloud  # moto and the servers load only here
 
-    LocalCloud(args.state_dir, skip_time=args.skip_time).serve()
+    LocalCloud(args.state_dir, skip_time=args.skip_time, parameters=dict(args.parameter)).serve()
     return 0
 
 
@@ -214,6 +216,28 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     return 0 if all(p is None for _, p in results) else 1
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start the local cloud (unless it is up), run two scenarios, stop what it started."""
+    started_here = _state(args.state_dir) is None
+    if started_here:
+        up = argparse.Namespace(state_dir=args.state_dir, skip_time=False, timeout=60, parameter=[])
+        if cmd_up(up) != 0:
+            return 1
+    try:
+        scenarios = argparse.Namespace(**vars(args), target="local", stack=None, region=None)
+        return cmd_scenarios(scenarios)
+    finally:
+        if started_here:
+            cmd_down(argparse.Namespace(state_dir=args.state_dir, timeout=30))
+
+
+def _parameter(value: str) -> tuple[str, str]:
+    key, sep, val = value.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {value!r}")
+    return key, val
+
+
 # -- parser ---------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -245,6 +269,14 @@ def parser() -> argparse.ArgumentParser:
         c = command(name, func, help)
         c.add_argument("--skip-time", action="store_true", help="durable waits complete at once")
         c.add_argument("--timeout", type=float, default=60, help="seconds to wait for it to be ready")
+        c.add_argument(
+            "--parameter",
+            action="append",
+            default=[],
+            type=_parameter,
+            metavar="KEY=VALUE",
+            help="override a template.yaml parameter, e.g. TaskTimeoutSeconds=30 (repeatable)",
+        )
     command("down", cmd_down, "stop the local cloud and everything it started").add_argument(
         "--timeout", type=float, default=30, help="seconds to wait before killing it"
     )
@@ -263,6 +295,9 @@ def parser() -> argparse.ArgumentParser:
     c = with_target(command("scenarios", cmd_scenarios, "run the scenario set and check each outcome"))
     c.add_argument("--only", help=f"comma-separated subset of: {', '.join(SCENARIOS)}")
     c.add_argument("--timeout", type=float, default=600, help="per scenario, in seconds")
+    c = command("demo", cmd_demo, "up, the success and worker-failure scenarios with their timelines, down")
+    c.add_argument("--only", default="success,worker-failure", help="the scenarios to run")
+    c.add_argument("--timeout", type=float, default=120, help="per scenario, in seconds")
     return p
 
 

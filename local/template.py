@@ -68,6 +68,9 @@ class Resolver:
         self.params: dict[str, Any] = {
             key: spec.get("Default") for key, spec in doc.get("Parameters", {}).items()
         }
+        unknown = set(names.parameters) - set(self.params)
+        if unknown:
+            raise TemplateError(f"template.yaml has no parameter {', '.join(sorted(unknown))}")
         self.params.update(names.parameters)
         self.params.update(
             {

@@ -20,6 +20,7 @@ from local.targets import Target
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"}
 START_STEP = "start-task"
+TASK_STOP_GRACE = 40.0  # after the execution ends, how long to wait for its task to stop (ECS: 30 s)
 
 
 @dataclass(frozen=True, order=True)
@@ -147,6 +148,9 @@ class Follower:
             status == "STOPPED" and task.get("startedAt") and self.task_status is None
         ):
             out.append(Entry(_parse_time(task.get("startedAt") or datetime.now(UTC)), "task", "task RUNNING"))
+        if status not in ("RUNNING", "STOPPED"):
+            reason = f" ({task['stoppedReason']})" if task.get("stoppedReason") else ""
+            out.append(Entry(datetime.now(UTC), "task", f"task {status}{reason}"))
         if status == "STOPPED":
             codes = [c.get("exitCode") for c in task.get("containers", [])]
             code = codes[0] if len(codes) == 1 else codes
@@ -201,7 +205,7 @@ def follow(target: Target, arn: str, out: TextIO = sys.stdout, timeout: float = 
     follower = Follower(target, arn)
     started = time.monotonic()
     origin: datetime | None = None
-    last_progress = started
+    last_progress = ended = started
     interactive = out.isatty()
     while True:
         entries = follower.poll()
@@ -211,9 +215,12 @@ def follow(target: Target, arn: str, out: TextIO = sys.stdout, timeout: float = 
                 out.write("\r\033[K")
             seconds = (entry.at - origin).total_seconds()
             out.write(f"  +{seconds:7.3f}s  {entry.source:<9} {entry.text}\n")
-        if follower.status in TERMINAL:
+        task_done = follower.task_arn is None or follower.task_status == "STOPPED"
+        if follower.status in TERMINAL and (task_done or time.monotonic() - ended > TASK_STOP_GRACE):
             out.flush()
             return follower.execution
+        if follower.status not in TERMINAL:
+            ended = time.monotonic()
         waited = time.monotonic() - started
         if waited > timeout:
             raise TimeoutError(f"execution {arn} still {follower.status} after {timeout:g} s")

@@ -1,0 +1,115 @@
+"""One local cloud for the flow tests, started and stopped through the CLI exactly as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from local import targets
+from local.cli import start
+from tests.conftest import ROOT
+
+T = TypeVar("T")
+TASK_TIMEOUT = 8  # seconds: short enough for the timeout test, long enough for a loaded CI machine
+
+
+def cli(state_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "local", "--state-dir", str(state_dir), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def poll(what: str, check: Callable[[], T | None], timeout: float = 30, interval: float = 0.05) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(interval)
+
+
+@dataclass
+class Cloud:
+    state_dir: Path
+    state: dict[str, Any]
+    target: targets.Target
+
+    def control(self, path: str, method: str = "GET") -> Any:
+        request = urllib.request.Request(self.state["control"] + path, method=method)
+        with urllib.request.urlopen(request, timeout=60) as r:
+            return json.loads(r.read())
+
+    def start(self, payload: dict[str, Any]) -> str:
+        return start(self.target, json.dumps(payload).encode())
+
+    def execution(self, arn: str) -> dict[str, Any]:
+        return dict(self.target.lambda_client.get_durable_execution(DurableExecutionArn=arn))
+
+    def wait(self, arn: str, timeout: float = 60) -> dict[str, Any]:
+        def done() -> dict[str, Any] | None:
+            e = self.execution(arn)
+            return e if e["Status"] != "RUNNING" else None
+
+        return poll(f"execution {arn} to end", done, timeout, interval=0.1)
+
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        page = self.target.lambda_client.get_durable_execution_history(
+            DurableExecutionArn=arn, IncludeExecutionData=True
+        )
+        return list(page["Events"])
+
+    def worker_pid(self, timeout: float = 30) -> tuple[str, int]:
+        """The one running task's ARN and its worker's pid."""
+        tasks = poll("a running worker", lambda: self.control("/tasks"), timeout)
+        assert len(tasks) == 1, tasks
+        ((arn, pid),) = tasks.items()
+        return arn, pid
+
+    def task(self, arn: str) -> dict[str, Any]:
+        return dict(self.target.ecs.describe_tasks(cluster=self.target.cluster, tasks=[arn])["tasks"][0])
+
+    def task_count(self) -> int:
+        return len(
+            self.target.ecs.list_tasks(cluster=self.target.cluster, desiredStatus="STOPPED")["taskArns"]
+        ) + len(self.target.ecs.list_tasks(cluster=self.target.cluster)["taskArns"])
+
+
+def group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    state_dir = tmp_path_factory.mktemp("local-cloud")
+    up = cli(state_dir, "up", "--parameter", f"TaskTimeoutSeconds={TASK_TIMEOUT}")
+    assert up.returncode == 0, up.stdout + up.stderr
+    state = json.loads((state_dir / "state.json").read_text())
+    try:
+        yield Cloud(state_dir, state, targets.local(state_dir))
+    finally:
+        down = cli(state_dir, "down")
+        assert down.returncode == 0, down.stdout + down.stderr
+        # Everything the cloud started (runtimes, durable runner, workers) is in its process group.
+        assert not group_alive(state["pid"]), "the local cloud left processes behind"
+        assert not (state_dir / "state.json").exists()

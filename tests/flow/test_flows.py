@@ -1,0 +1,129 @@
+"""End to end on the local cloud: the real handlers, durable runner, relay and worker processes.
+
+Each test asserts on the execution's durable history (what happened, in which order), not only on
+its final status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from typing import Any
+
+import pytest
+
+from tests.conftest import load_event
+from tests.flow.conftest import TASK_TIMEOUT, Cloud, poll
+
+pytestmark = pytest.mark.flow
+
+
+def kinds(history: list[dict[str, Any]]) -> list[str]:
+    """The history as "EventType name" strings, bookkeeping (invocations, step starts) left out."""
+    skip = {"InvocationCompleted", "StepStarted"}
+    return [
+        e["EventType"] if e["EventType"].startswith("Execution") else f"{e['EventType']} {e.get('Name')}"
+        for e in history
+        if e["EventType"] not in skip
+    ]
+
+
+def step_result(history: list[dict[str, Any]], name: str) -> Any:
+    (event,) = [e for e in history if e["EventType"] == "StepSucceeded" and e.get("Name") == name]
+    return json.loads(event["StepSucceededDetails"]["Result"]["Payload"])
+
+
+def error_type(execution: dict[str, Any]) -> str:
+    return str(execution["Error"]["ErrorType"]).rsplit(".", 1)[-1]
+
+
+def test_success_returns_the_workers_result(cloud: Cloud) -> None:
+    payload = {"message": "flow test", "processingTime": 1}
+    arn = cloud.start(payload)
+    execution = cloud.wait(arn)
+    assert execution["Status"] == "SUCCEEDED", execution
+    result = json.loads(execution["Result"])
+    assert result["result"]["processedMessage"] == "FLOW TEST"  # computed by the worker process
+    assert result["exitCode"] == 0
+    history = cloud.history(arn)
+    assert kinds(history)[:3] == [
+        "ExecutionStarted",
+        "CallbackStarted task-completion",
+        "StepSucceeded start-task",
+    ]
+    assert kinds(history)[-2:] == ["CallbackSucceeded task-completion", "ExecutionSucceeded"]
+    task_arn = step_result(history, "start-task")["taskArn"]
+    assert result["taskArn"] == task_arn
+    task = cloud.task(task_arn)
+    assert task["lastStatus"] == "STOPPED" and task["containers"][0]["exitCode"] == 0
+
+
+def test_sample_failure_fails_with_worker_failed_and_the_exit_code(cloud: Cloud) -> None:
+    arn = cloud.start(load_event("invoke/worker-failure"))
+    execution = cloud.wait(arn)
+    assert execution["Status"] == "FAILED"
+    assert error_type(execution) == "WorkerFailed"
+    assert "exited with code 1" in execution["Error"]["ErrorMessage"]
+    history = cloud.history(arn)
+    assert "CallbackFailed task-completion" in kinds(history)
+    assert kinds(history)[-1] == "ExecutionFailed"
+    task = cloud.task(step_result(history, "start-task")["taskArn"])
+    assert task["containers"][0]["exitCode"] == 1
+
+
+def test_invalid_input_starts_no_task(cloud: Cloud) -> None:
+    before = cloud.task_count()
+    arn = cloud.start(load_event("invoke/invalid-input"))
+    execution = cloud.wait(arn)
+    assert execution["Status"] == "FAILED" and error_type(execution) == "InvalidInput"
+    assert kinds(cloud.history(arn)) == ["ExecutionStarted", "ExecutionFailed"]
+    assert cloud.task_count() == before
+
+
+def test_sigkilled_worker_fails_the_execution(cloud: Cloud) -> None:
+    arn = cloud.start({"message": "killed", "processingTime": TASK_TIMEOUT - 1})
+    task_arn, pid = cloud.worker_pid()
+    os.kill(pid, signal.SIGKILL)
+    execution = cloud.wait(arn)
+    assert execution["Status"] == "FAILED" and error_type(execution) == "WorkerFailed"
+    assert "137" in execution["Error"]["ErrorMessage"]  # 128 + SIGKILL, as a container reports it
+    assert "CallbackFailed task-completion" in kinds(cloud.history(arn))
+    assert cloud.task(task_arn)["containers"][0]["exitCode"] == 137
+
+
+@pytest.mark.slow
+def test_callback_timeout_stops_the_task(cloud: Cloud) -> None:
+    arn = cloud.start({"message": "hangs", "processingTime": 1})
+    task_arn, pid = cloud.worker_pid()
+    os.kill(pid, signal.SIGSTOP)  # the worker hangs: it neither exits nor writes
+    execution = cloud.wait(arn, timeout=TASK_TIMEOUT + 30)
+    assert execution["Status"] == "FAILED" and error_type(execution) == "TaskTimedOut"
+    history = kinds(cloud.history(arn))
+    assert history[-3:] == [
+        "CallbackTimedOut task-completion",
+        "StepSucceeded stop-timed-out-task",
+        "ExecutionFailed",
+    ]
+    # StopTask reached the worker: SIGTERM cannot wake a stopped process, so the SIGKILL after the
+    # stop timeout ends it, and the task is STOPPED by the user (the orchestrator), with 137.
+    task = poll("the task to stop", lambda: (t := cloud.task(task_arn))["lastStatus"] == "STOPPED" and t)
+    assert task["stopCode"] == "UserInitiated"
+    assert task["containers"][0]["exitCode"] == 137
+    assert not cloud.control("/tasks")
+
+
+@pytest.mark.slow
+def test_durable_runner_restart_while_the_task_runs(cloud: Cloud) -> None:
+    arn = cloud.start({"message": "survives a restart", "processingTime": 3})
+    task_arn, _ = cloud.worker_pid()
+    assert cloud.control("/durable-runner/stop", "POST") == {"durableRunner": False}
+    assert cloud.task(task_arn)["lastStatus"] == "RUNNING"  # the restart happens while the task runs
+    assert cloud.control("/durable-runner/start", "POST") == {"durableRunner": True}
+    execution = cloud.wait(arn)
+    assert execution["Status"] == "SUCCEEDED", execution
+    assert json.loads(execution["Result"])["result"]["processedMessage"] == "SURVIVES A RESTART"
+    history = kinds(cloud.history(arn))
+    assert history.count("CallbackStarted task-completion") == 1  # the restart started nothing twice
+    assert history.count("StepSucceeded start-task") == 1
+    assert history[-2:] == ["CallbackSucceeded task-completion", "ExecutionSucceeded"]
