@@ -5,7 +5,7 @@ SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: test lint unit build lock clean
+.PHONY: test lint unit demo build lock clean
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed lint
 	$(PY) -m pytest
@@ -14,6 +14,10 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The README's "run it" command: the local cloud up, two scenarios with their timelines, down.
+demo: $(VENV)/.installed
+	$(PY) -m local demo
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit
@@ -44,4 +48,4 @@ build: $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/sam build
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .local-cloud

@@ -80,7 +80,7 @@ class TaskAgent:
                 task.last_status = "DEACTIVATING"
             return task
 
-        backend.stop_task = stop_task
+        backend.stop_task = stop_task  # type: ignore[method-assign]
         self.thread.start()
 
     def stop(self) -> None:

@@ -15,6 +15,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ class LocalCloud:
         self.agent.start()
         self.control = ThreadingHTTPServer(("127.0.0.1", 0), self._control_handler())
         self.control.daemon_threads = True
-        threading.Thread(target=self.control.serve_forever, name="control", daemon=True).start()
+        threading.Thread(target=self.control.serve_forever, args=(0.05,), name="control", daemon=True).start()
 
         state = {
             "pid": os.getpid(),
@@ -145,17 +146,19 @@ class LocalCloud:
             if self.stopped.is_set():
                 return
             self.state_file.unlink(missing_ok=True)
-            for step in (
-                lambda: self.control.shutdown(),
-                lambda: self.agent.stop(),
-                lambda: self.bus.stop(),
-                lambda: self.runner.stop(),
-                lambda: self.endpoint.stop(),
-                lambda: [proc.stop(r.process) for r in self.endpoint.runtimes.values()],
-                lambda: self.moto.stop(),
+            for name, step in (
+                ("control", lambda: self.control.shutdown()),
+                ("agent", lambda: self.agent.stop()),
+                ("bus", lambda: self.bus.stop()),
+                ("runner", lambda: self.runner.stop()),
+                ("endpoint", lambda: self.endpoint.stop()),
+                ("runtimes", lambda: [proc.stop(r.process) for r in self.endpoint.runtimes.values()]),
+                ("moto", lambda: self.moto.stop()),
             ):
+                t0 = time.monotonic()
                 try:
                     step()
+                    print(f"stopped {name} in {time.monotonic() - t0:.2f} s", flush=True)
                 except Exception as e:  # noqa: BLE001 - stop everything else regardless
                     print(
                         f"local cloud: while stopping: {type(e).__name__}: {e}", file=sys.stderr, flush=True

@@ -111,7 +111,9 @@ class LambdaEndpoint:
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name="lambda-endpoint", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, args=(0.05,), name="lambda-endpoint", daemon=True
+        )
 
     def start(self) -> None:
         self.thread.start()

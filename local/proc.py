@@ -65,10 +65,14 @@ def stop(proc: subprocess.Popen[bytes], grace: float = 3.0) -> int:
 
 
 def alive(pid: int) -> bool:
+    """Running (a zombie nobody has reaped yet counts as gone: it holds nothing any more)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): trust kill(0)

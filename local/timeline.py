@@ -72,12 +72,16 @@ def describe_history_event(event: dict[str, Any], waiting: bool, resumed: bool) 
             return "handler suspended, waiting for the callback at no cost"
         return "handler resumed and returned" if resumed else "handler returned"
     if kind == "ExecutionSucceeded":
-        return f"execution SUCCEEDED: {json.dumps(_payload(details, 'Result'))}"
+        return _clip(f"execution SUCCEEDED: {json.dumps(_payload(details, 'Result'))}")
     if kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionStopped"):
         return f"execution {kind.removeprefix('Execution').upper()}: {_error(details)}"
     if kind in ("StepStarted",):
         return None
     return f"{kind} {name or ''}".strip()
+
+
+def _clip(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _parse_time(value: Any) -> datetime:
@@ -102,13 +106,14 @@ class Follower:
         self.execution: dict[str, Any] = {}
 
     def poll(self) -> list[Entry]:
+        # The status first: once it is final, the history read after it holds the last events.
+        self.execution = self.target.lambda_client.get_durable_execution(DurableExecutionArn=self.arn)
+        self.status = self.execution["Status"]
         entries = list(self._history())
         if self.task_arn:
             entries += self._task()
             entries += self._worker_log()
             entries += self._relay()
-        self.execution = self.target.lambda_client.get_durable_execution(DurableExecutionArn=self.arn)
-        self.status = self.execution["Status"]
         return sorted(entries)
 
     def _history(self) -> Iterator[Entry]:

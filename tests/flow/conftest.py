@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -91,12 +90,17 @@ class Cloud:
         ) + len(self.target.ecs.list_tasks(cluster=self.target.cluster)["taskArns"])
 
 
-def group_alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def group_members(pgid: int) -> list[str]:
+    """Live (not zombie) processes of a process group, from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(stat.parent.name)
+    return members
 
 
 @pytest.fixture(scope="session")
@@ -111,5 +115,5 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         down = cli(state_dir, "down")
         assert down.returncode == 0, down.stdout + down.stderr
         # Everything the cloud started (runtimes, durable runner, workers) is in its process group.
-        assert not group_alive(state["pid"]), "the local cloud left processes behind"
+        assert group_members(state["pid"]) == [], "the local cloud left processes behind"
         assert not (state_dir / "state.json").exists()
