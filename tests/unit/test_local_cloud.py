@@ -1,0 +1,119 @@
+"""The local cloud's template reading and CLI, without starting it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from local import cli
+from local.scenarios import SCENARIOS
+from local.template import ROOT, Names, Template, TemplateError, load
+
+NAMES = Names(
+    stack="t",
+    region="us-east-1",
+    account="123456789012",
+    refs={
+        "Cluster.Arn": "arn:aws:ecs:us-east-1:123456789012:cluster/t",
+        "Cluster": "t",
+        "ResultsBucket": "bucket",
+        "ResultsBucket.Arn": "arn:aws:s3:::bucket",
+        "PublicSubnetA": "subnet-a",
+        "PublicSubnetB": "subnet-b",
+        "WorkerSecurityGroup": "sg-1",
+        "DeadLetterQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:dlq",
+        "WorkerLogGroup": "/t/worker",
+        "WorkerRepository": "repo",
+    },
+)
+
+
+def test_functions_come_from_the_template_with_code_layer_and_environment():
+    functions = Template(NAMES).functions()
+    assert set(functions) == {"Orchestrator", "CompletionRelay"}
+    orchestrator = functions["Orchestrator"]
+    assert orchestrator.handler == "orchestrator.handler.handler"
+    assert orchestrator.code_uri == ROOT / "orchestrator"
+    assert orchestrator.layers == (ROOT / "contract",)
+    assert orchestrator.environment["SUBNETS"] == "subnet-a,subnet-b"  # !If CreateVpc, !Join
+    assert orchestrator.environment["TASK_DEFINITION"] == "t-worker"  # !Sub with the stack name
+    assert orchestrator.environment["CLUSTER_ARN"] == NAMES.refs["Cluster.Arn"]  # from Globals
+    assert orchestrator.durable == {"ExecutionTimeout": 86400, "RetentionPeriodInDays": 14}
+    relay = functions["CompletionRelay"]
+    assert relay.durable is None
+    assert relay.on_failure_arn == NAMES.refs["DeadLetterQueue.Arn"]
+    (rule,) = relay.rules
+    assert rule.pattern["detail"]["clusterArn"] == [NAMES.refs["Cluster.Arn"]]
+    assert rule.pattern["detail"]["startedBy"] == [{"prefix": "durable-ecs/"}]
+
+
+def test_parameters_can_be_overridden_but_only_existing_ones():
+    names = replace(NAMES, parameters={"TaskTimeoutSeconds": "5"})
+    assert Template(names).functions()["Orchestrator"].environment["TASK_TIMEOUT_SECONDS"] == "5"
+    with pytest.raises(TemplateError, match="no parameter TaskTimeout"):
+        Template(replace(NAMES, parameters={"TaskTimeout": "5"}))
+
+
+def test_a_value_the_local_cloud_does_not_have_is_named():
+    names = replace(NAMES, refs={k: v for k, v in NAMES.refs.items() if k != "Cluster.Arn"})
+    with pytest.raises(TemplateError, match=r"GetAtt Cluster\.Arn"):
+        Template(names).functions()
+
+
+def test_only_layers_of_this_template_can_run():
+    doc = load()
+    doc["Globals"]["Function"]["Layers"] = ["arn:aws:lambda:us-east-1:123:layer:other:1"]
+    with pytest.raises(TemplateError, match="only layers of this template"):
+        Template(NAMES, doc).functions()
+
+
+def test_every_scenario_payload_exists_and_every_invoke_sample_has_a_scenario():
+    assert {s.payload for s in SCENARIOS.values()} == set((ROOT / "events" / "invoke").glob("*.json"))
+
+
+def test_scenario_check_names_the_difference():
+    success = SCENARIOS["success"]
+    assert success.check({"Status": "SUCCEEDED"}) is None
+    failed = {"Status": "FAILED", "Error": {"ErrorType": "orchestrator.errors.WorkerFailed"}}
+    assert SCENARIOS["worker-failure"].check(failed) is None
+    assert success.check(failed) == "expected SUCCEEDED, got FAILED WorkerFailed"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], *([c] for c in cli.parser()._subparsers._group_actions[0].choices)],  # type: ignore[union-attr]
+)
+def test_every_command_has_help(command: list[str]):
+    args = [sys.executable, "-m", "local", *command, "--help"]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "usage: python -m local" in done.stdout
+
+
+def test_commands_need_a_running_cloud_and_say_how_to_start_it(tmp_path: Path):
+    done = subprocess.run(
+        [sys.executable, "-m", "local", "--state-dir", str(tmp_path), "invoke", "events/invoke/success.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "not running" in done.stderr and "python -m local up" in done.stderr
+
+
+def test_a_payload_that_is_not_json_is_refused_before_anything_starts(tmp_path: Path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(Exception, match="is not JSON"):
+        cli._payload(bad)
+    with pytest.raises(Exception, match="cannot read"):
+        cli._payload(tmp_path / "missing.json")
+
+
+def test_down_when_nothing_runs_is_fine(tmp_path: Path):
+    assert cli.main(["--state-dir", str(tmp_path), "down"]) == 0
