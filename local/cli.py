@@ -18,7 +18,10 @@ from local import proc, targets
 from local.scenarios import SCENARIOS
 from local.timeline import Follower, follow
 
-DEFAULT_STATE_DIR = Path(__file__).resolve().parent.parent / ".local-cloud"
+# Where the local cloud keeps its state, logs and sqlite store; LOCAL_CLOUD_DIR moves it.
+DEFAULT_STATE_DIR = Path(
+    os.environ.get("LOCAL_CLOUD_DIR") or Path(__file__).resolve().parent.parent / ".local-cloud"
+)
 
 
 # -- the local cloud ------------------------------------------------------------------------
@@ -244,7 +247,12 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m local",
         description="Run the orchestration on the local cloud (or a deployed stack) and watch it.",
     )
-    p.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="the local cloud's folder")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help="the local cloud's folder (default: $LOCAL_CLOUD_DIR or .local-cloud)",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, func: Any, help: str) -> argparse.ArgumentParser:

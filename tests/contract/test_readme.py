@@ -18,6 +18,7 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
+from local import cli
 from tests.conftest import ROOT
 from tests.contract.test_template import FUNCTIONS, SAM, template
 
@@ -107,6 +108,12 @@ def test_sam_cli_options_exist(command):
         assert option in done.stdout, f"sam {' '.join(subcommand)} has no {option}"
     if subcommand == ["local", "invoke"]:
         assert command[3] in FUNCTIONS
+
+
+@pytest.mark.parametrize("command", by_tool(".venv/bin/python"), ids=" ".join)
+def test_local_cli_commands_parse(command):
+    assert command[1:3] == ["-m", "local"]
+    cli.parser().parse_args(command[3:])  # exits (fails the test) on an unknown command or option
 
 
 def test_the_worker_image_is_built_from_the_repository_root_with_its_dockerfile():
