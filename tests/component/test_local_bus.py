@@ -31,7 +31,7 @@ class ScriptedLambda:
     def __init__(self, *replies: Any) -> None:
         self.replies, self.calls = list(replies), []
 
-    def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:  # noqa: N803 - boto3's names
+    def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
         self.calls.append((FunctionName, json.loads(Payload)))
         reply = self.replies.pop(0)
         if isinstance(reply, Exception):
@@ -77,7 +77,7 @@ def bus(functions: dict[str, Function], lam: ScriptedLambda, tmp_path: Path) -> 
 
 
 def test_only_events_matching_the_templates_rule_are_delivered(aws, tmp_path):
-    functions, cluster = aws
+    functions, _ = aws
     lam = ScriptedLambda()
     running = load_event("ecs/running")
     other_cluster = stopped_event("arn:aws:ecs:us-east-1:123456789012:cluster/someone-else")
