@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import boto3
 import pytest
 
 from local import targets
@@ -83,6 +84,14 @@ class Cloud:
 
     def task(self, arn: str) -> dict[str, Any]:
         return dict(self.target.ecs.describe_tasks(cluster=self.target.cluster, tasks=[arn])["tasks"][0])
+
+    def dead_letters(self, task_arn: str) -> list[dict[str, Any]]:
+        """Dead-letter records (Lambda's on-failure destination format) about one task."""
+        sqs = boto3.client("sqs", endpoint_url=self.state["moto"], region_name=self.state["region"])
+        url = self.state["outputs"]["DeadLetterQueueUrl"]
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        records = [json.loads(m["Body"]) for m in messages]
+        return [r for r in records if r.get("requestPayload", {}).get("resources") == [task_arn]]
 
     def task_count(self) -> int:
         return len(

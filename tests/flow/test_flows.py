@@ -127,3 +127,27 @@ def test_durable_runner_restart_while_the_task_runs(cloud: Cloud) -> None:
     assert history.count("CallbackStarted task-completion") == 1  # the restart started nothing twice
     assert history.count("StepSucceeded start-task") == 1
     assert history[-2:] == ["CallbackSucceeded task-completion", "ExecutionSucceeded"]
+
+
+@pytest.mark.slow
+def test_completion_that_cannot_be_delivered_is_dead_lettered_and_can_be_redriven(cloud: Cloud) -> None:
+    """Durable runner down when the task stops: the relay fails, is retried, the event is
+    dead-lettered; once the runner is back, redriving the dead letter completes the execution."""
+    arn = cloud.start({"message": "dead letter", "processingTime": 1})
+    task_arn, _ = cloud.worker_pid()
+    cloud.control("/durable-runner/stop", "POST")
+    try:
+        records = poll("the dead letter", lambda: cloud.dead_letters(task_arn), timeout=30)
+    finally:
+        cloud.control("/durable-runner/start", "POST")
+    (record,) = records
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3  # 1 try + 2 async retries
+    assert cloud.execution(arn)["Status"] == "RUNNING"  # nothing completed it, nothing lost it
+    relay = cloud.state["outputs"]["CompletionRelayFunctionName"]
+    redrive = json.dumps(record["requestPayload"])
+    reply = cloud.target.lambda_client.invoke(FunctionName=relay, Payload=redrive)
+    assert "FunctionError" not in reply, reply["Payload"].read()
+    execution = cloud.wait(arn)
+    assert execution["Status"] == "SUCCEEDED"
+    assert kinds(cloud.history(arn))[-2:] == ["CallbackSucceeded task-completion", "ExecutionSucceeded"]
