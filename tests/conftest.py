@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,19 @@ def moto_worker_cluster(name: str) -> MotoCluster:
         subnet=ec2.describe_subnets()["Subnets"][0]["SubnetId"],
         security_group=ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"],
     )
+
+
+def poll(
+    probe: Callable[[], T | None], timeout: float = 10.0, what: str = "condition", interval: float = 0.02
+) -> T:
+    """Return probe()'s first truthy value; fail after `timeout` seconds (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def load_event(name: str) -> Any:

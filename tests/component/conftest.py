@@ -7,10 +7,9 @@ drives the real chain: handler -> RunTask (moto) -> STOPPED event -> relay -> ca
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 import pytest
@@ -23,21 +22,9 @@ from completion_relay.gateways import Delivery, ResultGateway, TaskGateway
 from completion_relay.relay import Gateways, RelayResult, relay_event
 from orchestrator import workflow
 from orchestrator.handler import handler
-from tests.conftest import moto_worker_cluster
+from tests.conftest import moto_worker_cluster, poll
 
-T = TypeVar("T")
 BUCKET = "results-bucket"
-
-
-def poll(probe: Callable[[], T | None], timeout: float = 10.0, what: str = "condition") -> T:
-    """Return probe()'s first truthy value; fail after `timeout` seconds (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @dataclass

@@ -18,8 +18,7 @@ from moto import mock_aws
 from local.bus import EventBus
 from local.seed import seed
 from local.template import Function
-from tests.component.conftest import poll
-from tests.conftest import load_event
+from tests.conftest import load_event, poll
 
 OK = b'{"action": "succeeded"}'
 FAILED = b'{"errorMessage": "boom", "errorType": "RuntimeError"}'

@@ -5,21 +5,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 import pytest
 
 from local import targets
 from local.cli import start
-from tests.conftest import ROOT
+from tests.conftest import ROOT, poll
 
-T = TypeVar("T")
 TASK_TIMEOUT = 8  # seconds: short enough for the timeout test, long enough for a loaded CI machine
 
 
@@ -32,17 +30,6 @@ def cli(state_dir: Path, *args: str, timeout: float = 120) -> subprocess.Complet
         timeout=timeout,
         check=False,
     )
-
-
-def poll(what: str, check: Callable[[], T | None], timeout: float = 30, interval: float = 0.05) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(interval)
 
 
 @dataclass
@@ -67,7 +54,7 @@ class Cloud:
             e = self.execution(arn)
             return e if e["Status"] != "RUNNING" else None
 
-        return poll(f"execution {arn} to end", done, timeout, interval=0.1)
+        return poll(done, timeout, what=f"execution {arn} to end", interval=0.1)
 
     def history(self, arn: str) -> list[dict[str, Any]]:
         page = self.target.lambda_client.get_durable_execution_history(
@@ -77,7 +64,7 @@ class Cloud:
 
     def worker_pid(self, timeout: float = 30) -> tuple[str, int]:
         """The one running task's ARN and its worker's pid."""
-        tasks = poll("a running worker", lambda: self.control("/tasks"), timeout)
+        tasks = poll(lambda: self.control("/tasks"), timeout, what="a running worker")
         assert len(tasks) == 1, tasks
         ((arn, pid),) = tasks.items()
         return arn, pid

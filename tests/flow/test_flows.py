@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import load_event
-from tests.flow.conftest import TASK_TIMEOUT, Cloud, poll
+from tests.conftest import load_event, poll
+from tests.flow.conftest import TASK_TIMEOUT, Cloud
 
 pytestmark = pytest.mark.flow
 
@@ -107,7 +107,7 @@ def test_callback_timeout_stops_the_task(cloud: Cloud) -> None:
     ]
     # StopTask reached the worker: SIGTERM cannot wake a stopped process, so the SIGKILL after the
     # stop timeout ends it, and the task is STOPPED by the user (the orchestrator), with 137.
-    task = poll("the task to stop", lambda: (t := cloud.task(task_arn))["lastStatus"] == "STOPPED" and t)
+    task = poll(lambda: (t := cloud.task(task_arn))["lastStatus"] == "STOPPED" and t, what="the task to stop")
     assert task["stopCode"] == "UserInitiated"
     assert task["containers"][0]["exitCode"] == 137
     assert not cloud.control("/tasks")
@@ -137,7 +137,7 @@ def test_completion_that_cannot_be_delivered_is_dead_lettered_and_can_be_redrive
     task_arn, _ = cloud.worker_pid()
     cloud.control("/durable-runner/stop", "POST")
     try:
-        records = poll("the dead letter", lambda: cloud.dead_letters(task_arn), timeout=30)
+        records = poll(lambda: cloud.dead_letters(task_arn), timeout=30, what="the dead letter")
     finally:
         cloud.control("/durable-runner/start", "POST")
     (record,) = records
