@@ -6,8 +6,18 @@ import json
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+from urllib.parse import quote
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ecs_contract.names import redact
+
+
+class CallbackNotDelivered(RuntimeError):
+    """The callback API could not be reached; retried by EventBridge / async invoke like any error.
+
+    Raised instead of botocore's error, whose message holds the request URL and so the whole
+    callback id, a bearer token that must not reach a log, a dead letter or a traceback."""
 
 
 class Delivery(Enum):
@@ -45,13 +55,18 @@ class CallbackGateway:
         )
 
     @staticmethod
-    def _send(call: Any, **kwargs: Any) -> Delivery:
+    def _send(call: Any, CallbackId: str, **kwargs: Any) -> Delivery:
         try:
-            call(**kwargs)
+            call(CallbackId=CallbackId, **kwargs)
         except ClientError as e:
             if _is_closed(e):
                 return Delivery.ALREADY_CLOSED
             raise  # throttling, 5xx, anything unexpected: let EventBridge / async invoke retry
+        except BotoCoreError as e:  # connection refused, timeouts: the message names the URL
+            message = str(e)
+            for form in (CallbackId, quote(CallbackId, safe=""), quote(CallbackId)):
+                message = message.replace(form, redact(CallbackId))
+            raise CallbackNotDelivered(f"{type(e).__name__}: {message}") from None
         return Delivery.SENT
 
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
 from completion_relay import handler as relay_handler
 from completion_relay.config import RelayConfig
-from completion_relay.gateways import CallbackGateway, ResultGateway, TaskGateway
+from completion_relay.gateways import CallbackGateway, CallbackNotDelivered, ResultGateway, TaskGateway
 from completion_relay.relay import Gateways, relay_event
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
+from ecs_contract.names import redact
 from tests.conftest import load_event, moto_worker_cluster
 
 CLUSTER = "arn:aws:ecs:us-west-2:111122223333:cluster/FargateCluster"
@@ -269,3 +272,18 @@ def test_handler_logs_and_counts_without_leaking_the_callback_id(aws, monkeypatc
     emf = json.loads(next(line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line))
     assert emf["TasksFailed"] == [1.0] and emf["TasksFailedWorkerFailed"] == [1.0]
     assert emf["service"] == "completion_relay"
+
+
+def test_an_unreachable_callback_api_is_retried_without_the_callback_id_in_the_error():
+    """botocore names the request URL, which holds the callback id; the relay's error must not."""
+    unreachable = boto3.client(
+        "lambda",
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=2),
+    )
+    with pytest.raises(CallbackNotDelivered) as raised:
+        CallbackGateway(unreachable).succeed(CALLBACK_ID, b"{}")
+    message = str(raised.value)
+    assert "EndpointConnectionError" in message and redact(CALLBACK_ID) in message
+    assert CALLBACK_ID not in message and quote(CALLBACK_ID, safe="") not in message
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__  # no chained original
