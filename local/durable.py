@@ -8,14 +8,22 @@ started again while tasks run: the sqlite file keeps every execution across the 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import sys
+import threading
 import urllib.request
 import uuid
 from pathlib import Path
 from subprocess import Popen
+from typing import IO
 
+from ecs_contract.names import redact
 from local import proc
 from local.template import Function
+
+# The runner logs callback ids whole (e.g. "Callback <id> timed out"); they are bearer tokens.
+CALLBACK_ID = re.compile(r"eyJhcm4iOi[A-Za-z0-9+/=%]{40,}")
 
 RUNNER = Path(sys.executable).with_name("dex-local-runner")
 
@@ -41,7 +49,12 @@ class DurableRunner:
             "--store-type", "sqlite", "--store-path", str(self.store),
             "--skip-time" if self.skip_time else "--no-skip-time",
         ]  # fmt: skip
-        self.process = proc.start(args, self.state_dir / "logs" / "durable-runner.log", env)
+        log = self.state_dir / "logs" / "durable-runner.log"
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
+        assert self.process.stdout is not None
+        threading.Thread(target=_copy_redacted, args=(self.process.stdout, log), daemon=True).start()
         proc.wait_for("durable runner", self._healthy, timeout)
 
     def _healthy(self) -> bool:
@@ -85,3 +98,12 @@ class DurableRunner:
         )
         with urllib.request.urlopen(request, timeout=10) as r:
             return str(json.loads(r.read())["ExecutionArn"])
+
+
+def _copy_redacted(source: IO[bytes], log: Path) -> None:
+    """Append the runner's output to its log with every callback id shortened."""
+    with log.open("a") as out:
+        for raw in source:
+            line = raw.decode("utf-8", "replace")
+            out.write(CALLBACK_ID.sub(lambda m: redact(m.group(0)), line))
+            out.flush()

@@ -205,8 +205,13 @@ class Follower:
         return out
 
 
-def follow(target: Target, arn: str, out: TextIO = sys.stdout, timeout: float = 3600) -> dict[str, Any]:
-    """Print the timeline until the execution ends; returns GetDurableExecution's answer."""
+def follow(
+    target: Target, arn: str, out: TextIO = sys.stdout, timeout: float = 3600, progress_every: float = 10
+) -> dict[str, Any]:
+    """Print the timeline until the execution ends; returns GetDurableExecution's answer.
+
+    While nothing happens it shows progress: a live status line on a terminal, else a
+    "still waiting" line every ``progress_every`` seconds."""
     follower = Follower(target, arn)
     started = time.monotonic()
     origin: datetime | None = None
@@ -232,7 +237,7 @@ def follow(target: Target, arn: str, out: TextIO = sys.stdout, timeout: float = 
         what = f"task {follower.task_status or 'starting'}" if follower.task_arn else "starting"
         if interactive:
             out.write(f"\r  ... waiting ({what}) {waited:5.1f} s")
-        elif time.monotonic() - last_progress >= 10:
+        elif time.monotonic() - last_progress >= progress_every:
             out.write(f"  ... still waiting ({what}), {waited:.0f} s\n")
             last_progress = time.monotonic()
         out.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -18,6 +19,8 @@ from local import targets
 from local.cli import start
 from tests.conftest import ROOT, poll
 
+# A callback id is base64 of {"arn": ...}: logged only shortened ("eyJh...#hash").
+WHOLE_CALLBACK_ID = re.compile(r"eyJhcm4iOi[A-Za-z0-9+/=%]{40,}")
 TASK_TIMEOUT = 8  # seconds: short enough for the timeout test, long enough for a loaded CI machine
 
 
@@ -107,6 +110,14 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     state = json.loads((state_dir / "state.json").read_text())
     try:
         yield Cloud(state_dir, state, targets.local(state_dir))
+        # After every flow test: no log or record the local cloud wrote holds a whole callback id.
+        leaks = [
+            f"{path.relative_to(state_dir)}: {match[:24]}..."
+            for path in state_dir.rglob("*")
+            if path.is_file() and path.suffix in (".log", ".jsonl")
+            for match in WHOLE_CALLBACK_ID.findall(path.read_text(errors="replace"))
+        ]
+        assert leaks == [], leaks
     finally:
         down = cli(state_dir, "down")
         assert down.returncode == 0, down.stdout + down.stderr

@@ -6,13 +6,16 @@ its final status.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import signal
 from typing import Any
 
 import pytest
 
+from local.timeline import follow
 from tests.conftest import load_event, poll
 from tests.flow.conftest import TASK_TIMEOUT, Cloud
 
@@ -151,3 +154,19 @@ def test_completion_that_cannot_be_delivered_is_dead_lettered_and_can_be_redrive
     execution = cloud.wait(arn)
     assert execution["Status"] == "SUCCEEDED"
     assert kinds(cloud.history(arn))[-2:] == ["CallbackSucceeded task-completion", "ExecutionSucceeded"]
+
+
+def test_follow_prints_the_timeline_and_progress_while_the_task_runs(cloud: Cloud) -> None:
+    arn = cloud.start({"message": "followed", "processingTime": 2})
+    out = io.StringIO()
+    execution = follow(cloud.target, arn, out=out, timeout=60, progress_every=0.5)
+    assert execution["Status"] == "SUCCEEDED"
+    lines = re.findall(r"^  \+\s*[\d.]+s  (\w+)\s+(.*)$", out.getvalue(), flags=re.M)
+    sources = [source for source, _ in lines]
+    texts = [text for _, text in lines]
+    assert ("execution", "callback 'task-completion' created") in [(s, t[:34]) for s, t in lines]
+    assert re.search(r"still waiting \(task RUNNING\)", out.getvalue())  # progress while nothing happens
+    assert any(t.startswith("processing 'followed'") for t in texts) and "worker" in sources
+    assert any(t.startswith("task STOPPED, exit code 0") for t in texts)
+    assert "relay" in sources  # the local delivery record shows the relay's invocation
+    assert texts[-1].startswith("execution SUCCEEDED")
