@@ -138,8 +138,11 @@ class LambdaEndpoint:
                 for k, v in headers.items()
                 if k.lower() in ("content-type", "x-amz-date", "authorization")
             }
-            conn.request(method, path, body=body or None, headers=keep)
-            resp = conn.getresponse()
+            try:
+                conn.request(method, path, body=body or None, headers=keep)
+                resp = conn.getresponse()
+            except OSError as e:
+                return lambda_error(502, "ServiceException", f"durable runner unreachable: {e}")
             return Reply(
                 resp.status,
                 resp.read(),

@@ -14,6 +14,7 @@ import signal
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from local.timeline import follow
 from tests.conftest import load_event, poll
@@ -140,6 +141,8 @@ def test_completion_that_cannot_be_delivered_is_dead_lettered_and_can_be_redrive
     task_arn, _ = cloud.worker_pid()
     cloud.control("/durable-runner/stop", "POST")
     try:
+        with pytest.raises(ClientError, match="durable runner unreachable"):
+            cloud.execution(arn)  # the Lambda endpoint answers as the service would: 5xx
         records = poll(lambda: cloud.dead_letters(task_arn), timeout=30, what="the dead letter")
     finally:
         cloud.control("/durable-runner/start", "POST")
