@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -157,15 +158,26 @@ def _payload(path: Path) -> bytes:
 
 
 def start(target: targets.Target, payload: bytes, name: str | None = None) -> str:
-    """Invoke the orchestrator asynchronously on its alias; returns the durable execution ARN."""
-    kwargs: dict[str, Any] = {
-        "FunctionName": target.orchestrator,
-        "InvocationType": "Event",
-        "Payload": payload,
-    }
-    if name:
-        kwargs["DurableExecutionName"] = name
-    return str(target.lambda_client.invoke(**kwargs)["DurableExecutionArn"])
+    """Invoke the orchestrator asynchronously on its alias; returns the durable execution ARN.
+
+    The execution is always named, so that if the Invoke answer does not carry its ARN, the
+    execution is found by that name (ListDurableExecutionsByFunction)."""
+    name = name or f"local-cli-{uuid.uuid4()}"
+    answer = target.lambda_client.invoke(
+        FunctionName=target.orchestrator, InvocationType="Event", Payload=payload, DurableExecutionName=name
+    )
+    if answer.get("DurableExecutionArn"):
+        return str(answer["DurableExecutionArn"])
+
+    function, _, qualifier = target.orchestrator.rpartition(":function:")[2].partition(":")
+
+    def by_name() -> str | None:
+        found = target.lambda_client.list_durable_executions_by_function(
+            FunctionName=function, Qualifier=qualifier or "$LATEST", DurableExecutionName=name
+        )["DurableExecutions"]
+        return str(found[0]["DurableExecutionArn"]) if found else None
+
+    return proc.wait_for(f"durable execution {name!r}", by_name, timeout=60, interval=target.poll_interval)
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:

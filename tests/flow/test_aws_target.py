@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
+from typing import Any
 
 import boto3
 import pytest
 
+from local.cli import start
 from tests.conftest import ROOT
 from tests.flow.conftest import Cloud
 
@@ -77,3 +80,26 @@ def test_a_stack_without_our_outputs_is_a_clear_error(cloud: Cloud) -> None:
 def test_aws_target_needs_a_stack_name(cloud: Cloud) -> None:
     done = run(cloud, "scenarios", "--target", "aws")
     assert done.returncode == 2 and "--target aws needs --stack NAME" in done.stderr
+
+
+class WithoutArnInInvokeAnswer:
+    """A Lambda client whose Invoke answer lacks DurableExecutionArn (all else passes through)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def invoke(self, **kwargs: Any) -> dict[str, Any]:
+        answer = dict(self.client.invoke(**kwargs))
+        answer.pop("DurableExecutionArn")
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_an_invoke_answer_without_the_execution_arn_is_resolved_by_the_execution_name(cloud: Cloud) -> None:
+    target = replace(cloud.target, lambda_client=WithoutArnInInvokeAnswer(cloud.target.lambda_client))
+    arn = start(target, b'{"message": "found by name", "processingTime": 0}', name="found-by-name")
+    execution = cloud.wait(arn)
+    assert execution["DurableExecutionName"] == "found-by-name"
+    assert execution["Status"] == "SUCCEEDED"
