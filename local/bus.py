@@ -16,7 +16,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -180,6 +179,3 @@ def _json_or_text(payload: bytes) -> Any:
         return json.loads(payload)
     except ValueError:
         return payload.decode("utf-8", "replace")
-
-
-Publish = Callable[[dict[str, Any]], int]

@@ -45,7 +45,8 @@ def port_open(port: int) -> bool:
 def start(
     args: list[str], log: Path, env: dict[str, str], cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start a child with stdout+stderr appended to ``log``; it dies with its parent's process group."""
+    """Start a child with stdout+stderr appended to ``log``, in its parent's process group (so
+    ``python -m local down`` can always end it with the group)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         return subprocess.Popen(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from local.template import Names, Template
+from local.template import Names, Template, load
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -31,7 +31,14 @@ def seed(clients: Any, stack: str, parameters: dict[str, Any] | None = None) -> 
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    functions = ("Orchestrator", "CompletionRelay")  # named by logical id in the local cloud
+    doc = load()
+    # Functions are named by their logical id in the local cloud.
+    functions = {k: v for k, v in doc["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+    aliases = {
+        f"{name}.Alias": lambda_arn(name, f["Properties"]["AutoPublishAlias"])
+        for name, f in functions.items()
+        if "AutoPublishAlias" in f["Properties"]
+    }
     refs = {
         "Cluster": cluster_arn.rsplit("/", 1)[1],
         "Cluster.Arn": cluster_arn,
@@ -49,10 +56,10 @@ def seed(clients: Any, stack: str, parameters: dict[str, Any] | None = None) -> 
         "WorkerRepository.RepositoryUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{stack}-worker",
         **{name: name for name in functions},
         **{f"{name}.Arn": lambda_arn(name) for name in functions},
-        "Orchestrator.Alias": lambda_arn("Orchestrator", "live"),  # AutoPublishAlias
+        **aliases,
     }
     template = Template(
-        Names(stack=stack, region=REGION, account=ACCOUNT, refs=refs, parameters=parameters or {})
+        Names(stack=stack, region=REGION, account=ACCOUNT, refs=refs, parameters=parameters or {}), doc
     )
 
     for logical_id in template.of_type("AWS::ECS::TaskDefinition"):

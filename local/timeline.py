@@ -75,7 +75,7 @@ def describe_history_event(event: dict[str, Any], waiting: bool, resumed: bool) 
         return _clip(f"execution SUCCEEDED: {json.dumps(_payload(details, 'Result'))}")
     if kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionStopped"):
         return f"execution {kind.removeprefix('Execution').upper()}: {_error(details)}"
-    if kind in ("StepStarted",):
+    if kind == "StepStarted":
         return None
     return f"{kind} {name or ''}".strip()
 
