@@ -70,18 +70,32 @@ class TaskAgent:
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
+        self.install_stop_hook()
+        self.thread.start()
+
+    def install_stop_hook(self) -> None:
+        """Make moto's StopTask behave like ECS for the tasks this agent runs."""
         backend = ecs_backends[self.account][self.region]
         moto_stop_task = backend.stop_task
 
         def stop_task(cluster_str: str, task_str: str, reason: str) -> Any:
-            # moto marks the task STOPPED at once; ECS keeps it going until its containers exit.
-            task = moto_stop_task(cluster_str, task_str, reason)
-            if task.task_arn in self.running:
+            task = moto_stop_task(cluster_str, task_str, reason)  # moto: STOPPED at once
+            with self._lock:
+                running = task.task_arn in self.running
+                never_started = task.task_arn not in self.seen
+                self.seen.add(task.task_arn)
+            if running:  # ECS keeps it going until its containers exit (SIGTERM, then SIGKILL)
                 task.last_status = "DEACTIVATING"
+            elif never_started:  # stopped before its worker was launched: ECS still reports it
+                task.stopping_at = task.stopped_at = _utcnow()
+                task.stop_code = "UserInitiated"
+                task.containers[0].exitCode = None
+                task.containers[0].last_status = "STOPPED"
+                self._journal(task.task_arn, "STOPPED", exitCode=None, started=False)
+                threading.Thread(target=self._emit, args=(task.task_arn,), daemon=True).start()
             return task
 
         backend.stop_task = stop_task  # type: ignore[method-assign]
-        self.thread.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -101,10 +115,11 @@ class TaskAgent:
         arns: list[str] = []
         for page in self.ecs.get_paginator("list_tasks").paginate(cluster=self.cluster_arn):
             arns += page["taskArns"]
-        for arn in arns:
-            if arn not in self.seen:
-                self.seen.add(arn)
-                self._launch(arn)
+        with self._lock:
+            new = [arn for arn in arns if arn not in self.seen]
+            self.seen.update(new)
+        for arn in new:
+            self._launch(arn)
         for task in list(self.running.values()):
             if not task.stop_requested and self._moto_task(task.arn).desired_status == "STOPPED":
                 task.stop_requested = True
