@@ -79,7 +79,7 @@ class TaskAgent:
         moto_stop_task = backend.stop_task
 
         def stop_task(cluster_str: str, task_str: str, reason: str) -> Any:
-            task = moto_stop_task(cluster_str, task_str, reason)  # moto: STOPPED at once
+            task: Any = moto_stop_task(cluster_str, task_str, reason)  # moto: STOPPED at once
             with self._lock:
                 running = task.task_arn in self.running
                 never_started = task.task_arn not in self.seen
