@@ -17,7 +17,8 @@ from typing import Any
 
 from local import proc, targets
 from local.scenarios import SCENARIOS
-from local.timeline import Follower, follow
+from local.template import ROOT
+from local.timeline import Follower, follow, render
 
 # Where the local cloud keeps its state, logs and sqlite store; LOCAL_CLOUD_DIR moves it.
 DEFAULT_STATE_DIR = Path(
@@ -196,11 +197,9 @@ def summary(execution: dict[str, Any]) -> str:
 def cmd_execution(args: argparse.Namespace) -> int:
     follower = Follower(_target(args), args.arn)
     entries = follower.poll()
-    origin = entries[0].at if entries else None
     print(f"execution {args.arn}")
     for entry in entries:
-        seconds = (entry.at - origin).total_seconds() if origin else 0.0
-        print(f"  +{seconds:7.3f}s  {entry.source:<9} {entry.text}")
+        print(render(entry, entries[0].at))
     print(summary(follower.execution))
     return 0
 
@@ -221,7 +220,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     runs = [(SCENARIOS[n], start(target, _payload(SCENARIOS[n].payload))) for n in names]  # all at once
     results = []
     for scenario, arn in runs:
-        print(f"\n== {scenario.name} ({scenario.payload.relative_to(scenario.payload.parents[2])}) -> {arn}")
+        print(f"\n== {scenario.name} ({scenario.payload.relative_to(ROOT)}) -> {arn}")
         execution = follow(target, arn, timeout=args.timeout)
         print(summary(execution))
         results.append((scenario, scenario.check(execution)))

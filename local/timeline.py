@@ -80,6 +80,11 @@ def describe_history_event(event: dict[str, Any], waiting: bool, resumed: bool) 
     return f"{kind} {name or ''}".strip()
 
 
+def render(entry: Entry, origin: datetime) -> str:
+    """One timeline line: seconds since the first entry, where it comes from, what happened."""
+    return f"  +{(entry.at - origin).total_seconds():7.3f}s  {entry.source:<9} {entry.text}"
+
+
 def _clip(text: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -223,8 +228,7 @@ def follow(
             origin = origin or entry.at
             if interactive:
                 out.write("\r\033[K")
-            seconds = (entry.at - origin).total_seconds()
-            out.write(f"  +{seconds:7.3f}s  {entry.source:<9} {entry.text}\n")
+            out.write(render(entry, origin) + "\n")
         task_done = follower.task_arn is None or follower.task_status == "STOPPED"
         if follower.status in TERMINAL and (task_done or time.monotonic() - ended > TASK_STOP_GRACE):
             out.flush()
