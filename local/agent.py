@@ -26,6 +26,7 @@ from typing import Any
 
 from moto.ecs.models import ecs_backends
 
+from local.journal import Journal, iso
 from local.template import ROOT, TaskDefinition
 
 WORKER_PATH = [ROOT / "worker", ROOT / "contract"]
@@ -63,7 +64,7 @@ class TaskAgent:
         self.poll_interval, self.stop_timeout = poll_interval, stop_timeout
         self.running: dict[str, RunningTask] = {}
         self.seen: set[str] = set()
-        self.journal = state_dir / "tasks.jsonl"
+        self.journal = Journal(state_dir / "tasks.jsonl")
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="task-agent", daemon=True)
@@ -215,17 +216,15 @@ class TaskAgent:
                 "detail-type": "ECS Task State Change",
                 "source": "aws.ecs",
                 "account": self.account,
-                "time": _iso(datetime.now(UTC)),
+                "time": iso(),
                 "region": self.region,
                 "resources": [arn],
-                "detail": json.loads(json.dumps(detail, default=_iso)),
+                "detail": json.loads(json.dumps(detail, default=iso)),
             }
         )
 
     def _journal(self, arn: str, status: str, **extra: Any) -> None:
-        line = {"at": _iso(datetime.now(UTC)), "taskArn": arn, "lastStatus": status, **extra}
-        with self._lock, self.journal.open("a") as f:
-            f.write(json.dumps(line) + "\n")
+        self.journal.write(taskArn=arn, lastStatus=status, **extra)
 
     def pids(self) -> dict[str, int]:
         with self._lock:
@@ -234,12 +233,6 @@ class TaskAgent:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def worker_base_env(moto_url: str, region: str) -> dict[str, str]:

@@ -18,13 +18,13 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from moto.events.models import EventPattern
 
+from local.journal import Journal, iso
 from local.seed import lambda_arn
 from local.template import EventRule, Function
 
@@ -52,9 +52,9 @@ class EventBus:
             for rule in f.rules
         ]
         self.lambda_client, self.sqs = lambda_client, sqs_client
-        self.journal, self.base_delay, self.max_age = journal, base_delay, max_age_seconds
+        self.journal = Journal(journal)
+        self.base_delay, self.max_age = base_delay, max_age_seconds
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="event-delivery")
-        self._lock = threading.Lock()
         self.stopping = threading.Event()
 
     def put(self, event: dict[str, Any]) -> int:
@@ -108,7 +108,7 @@ class EventBus:
             return
         record = {
             "version": "1.0",
-            "timestamp": _now(),
+            "timestamp": iso(),
             "requestContext": {
                 "requestId": str(uuid.uuid4()),
                 "functionArn": lambda_arn(route.function.logical_id, "$LATEST"),
@@ -151,22 +151,15 @@ class EventBus:
 
     def _record(self, event: dict[str, Any], route: Route | None, outcome: str, **extra: Any) -> None:
         detail = event.get("detail", {})
-        line = {
-            "at": _now(),
-            "eventId": event.get("id"),
-            "detailType": event.get("detail-type"),
-            "taskArn": detail.get("taskArn"),
-            "lastStatus": detail.get("lastStatus"),
-            "rule": route.rule.name if route else None,
-            "outcome": outcome,
+        self.journal.write(
+            eventId=event.get("id"),
+            detailType=event.get("detail-type"),
+            taskArn=detail.get("taskArn"),
+            lastStatus=detail.get("lastStatus"),
+            rule=route.rule.name if route else None,
+            outcome=outcome,
             **extra,
-        }
-        with self._lock, self.journal.open("a") as f:
-            f.write(json.dumps(line) + "\n")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        )
 
 
 def _short(payload: bytes, limit: int = 500) -> str:
