@@ -57,6 +57,7 @@ def test_the_readme_cli_commands_run_as_written(tmp_path):
         check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "durable runner running" in done.stdout  # status
     assert "execution SUCCEEDED" in done.stdout  # follow, then execution
     assert "durable runner: start -> {'durableRunner': True}" in done.stdout
     assert "3 scenario(s) on local" in done.stdout
