@@ -27,6 +27,7 @@ from typing import Any
 from moto.ecs.models import ecs_backends
 
 from local.journal import Journal, iso
+from local.seed import CREDENTIALS
 from local.template import ROOT, TaskDefinition
 
 WORKER_PATH = [ROOT / "worker", ROOT / "contract"]
@@ -241,8 +242,7 @@ def worker_base_env(moto_url: str, region: str) -> dict[str, str]:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "PYTHONPATH": os.pathsep.join(str(p) for p in WORKER_PATH),
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        **CREDENTIALS,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "AWS_ENDPOINT_URL": moto_url,  # every AWS call of the worker stays on this machine

@@ -20,8 +20,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from moto.moto_api import state_manager
 from moto.server import ThreadedMotoServer
 
@@ -30,21 +28,9 @@ from local.agent import TaskAgent, worker_base_env
 from local.bus import EventBus
 from local.durable import DurableRunner
 from local.functions import LambdaEndpoint, Runtime
-from local.seed import ACCOUNT, REGION, seed
+from local.seed import ACCOUNT, CREDENTIALS, REGION, client, seed
 
 STACK = "local"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-
-
-def client(service: str, endpoint_url: str, **config: Any) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=Config(**config) if config else None,
-    )
 
 
 class LocalCloud:

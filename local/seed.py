@@ -5,10 +5,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
+from botocore.config import Config
+
 from local.template import Names, Template, load
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+def client(service: str, endpoint_url: str, **config: Any) -> Any:
+    """A boto3 client for the local account, at one of the local cloud's endpoints."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(**config) if config else None,
+    )
 
 
 def lambda_arn(name: str, qualifier: str | None = None) -> str:

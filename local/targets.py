@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from local import seed
 from local.template import load
 
 REQUIRED_OUTPUTS = ("OrchestratorAliasArn", "ClusterArn", "WorkerLogGroupName")
@@ -81,22 +81,13 @@ def local(state_dir: Path) -> Target:
     state = json.loads(state_file.read_text())
     outputs = _check(state["outputs"], "the local cloud")
 
-    def client(service: str, url: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=url,
-            region_name=state["region"],
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            config=Config(retries={"max_attempts": 2}),
-        )
-
+    retries = {"max_attempts": 2}
     return Target(
         name="local",
         outputs=outputs,
-        lambda_client=client("lambda", state["lambda"]),
-        ecs=client("ecs", state["moto"]),
-        logs=client("logs", state["moto"]),
+        lambda_client=seed.client("lambda", state["lambda"], retries=retries),
+        ecs=seed.client("ecs", state["moto"], retries=retries),
+        logs=seed.client("logs", state["moto"], retries=retries),
         worker_logs=worker_logs(outputs["WorkerLogGroupName"]),
         poll_interval=0.1,
         journal=Path(state["stateDir"]) / "events.jsonl",
