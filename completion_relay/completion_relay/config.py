@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ecs_contract.completion import owns_result
 from ecs_contract.names import (
     DEFAULT_RESULTS_PREFIX,
     DEFAULT_STARTED_BY_MARKER,
@@ -43,5 +44,4 @@ class RelayConfig:
         )
 
     def owns_result(self, uri: str) -> bool:
-        """Only result objects under our bucket and prefix are read: the URI comes from an event."""
-        return uri.startswith(f"s3://{self.results_bucket}/{self.results_prefix}") and ".." not in uri
+        return owns_result(uri, self.results_bucket, self.results_prefix)

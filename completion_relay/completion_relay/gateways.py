@@ -1,8 +1,7 @@
-"""The relay's boto3 adapters: the callback API, ECS DescribeTasks and the results bucket."""
+"""The relay's boto3 adapters: the callback API and ECS (the results bucket: ecs_contract.s3_results)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -78,33 +77,3 @@ class TaskGateway:
         answer = self.ecs_client.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
         tasks = answer.get("tasks") or []
         return tasks[0] if tasks else None
-
-
-@dataclass(frozen=True)
-class StoredResult:
-    body: Any = None
-    size: int | None = None  # None: no object at that location
-    is_json: bool = True
-
-
-@dataclass
-class ResultGateway:
-    s3_client: Any
-
-    def read(self, uri: str, max_bytes: int) -> StoredResult:
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        try:
-            obj = self.s3_client.get_object(Bucket=bucket, Key=key)
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return StoredResult()
-            raise
-        size = int(obj.get("ContentLength", 0))
-        if size > max_bytes:
-            obj["Body"].close()
-            return StoredResult(size=size)
-        raw = obj["Body"].read()
-        try:
-            return StoredResult(body=json.loads(raw), size=size)
-        except ValueError:
-            return StoredResult(size=size, is_json=False)

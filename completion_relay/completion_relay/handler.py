@@ -12,9 +12,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from completion_relay.config import RelayConfig
-from completion_relay.gateways import CallbackGateway, ResultGateway, TaskGateway
+from completion_relay.gateways import CallbackGateway, TaskGateway
 from completion_relay.observability import logger, metrics, tracer
 from completion_relay.relay import Gateways, RelayResult, relay_event
+from ecs_contract.s3_results import ResultGateway
 
 _METRIC_BY_ACTION = {
     "succeeded": "TasksSucceeded",

@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from completion_relay.config import RelayConfig
-from completion_relay.gateways import CallbackGateway, Delivery, ResultGateway, TaskGateway
+from completion_relay.gateways import CallbackGateway, Delivery, TaskGateway
+from ecs_contract.completion import ResultReader, success_completion
 from ecs_contract.decide import decide
-from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
-from ecs_contract.names import RESULT_URI_ENV, has_marker, is_callback_id, redact
-from ecs_contract.outcome import Ignored, TaskFailed, TaskSucceeded, encode_callback_result
+from ecs_contract.names import has_marker, is_callback_id, redact
+from ecs_contract.outcome import Ignored, TaskFailed
 from ecs_contract.task import MalformedTask, Task, parse_task
 
 ECS_SOURCE = "aws.ecs"
@@ -26,7 +26,7 @@ TASK_STATE_CHANGE = "ECS Task State Change"
 class Gateways:
     callbacks: CallbackGateway
     tasks: TaskGateway
-    results: ResultGateway
+    results: ResultReader
 
 
 @dataclass(frozen=True)
@@ -85,36 +85,11 @@ def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResu
     if isinstance(outcome, TaskFailed):
         delivery = gateways.callbacks.fail(callback_id, outcome.callback_error())
         return _delivered(delivery, "failed", error_type=outcome.error_type.value, **common)
-    return _succeed(outcome, task, callback_id, config, gateways, common)
-
-
-def _succeed(
-    outcome: TaskSucceeded,
-    task: Task,
-    callback_id: str,
-    config: RelayConfig,
-    gateways: Gateways,
-    common: dict[str, Any],
-) -> RelayResult:
-    """Send the worker's result inline when it fits the callback limit, else its S3 location."""
-    uri = task.env(RESULT_URI_ENV)
-    result, location, reason = None, None, "worker exited 0"
-    if uri and config.owns_result(uri):
-        stored = gateways.results.read(uri, CALLBACK_RESULT_MAX_BYTES)
-        if stored.size is None:
-            reason = "worker exited 0 but wrote no result object"
-        elif stored.is_json and stored.size <= CALLBACK_RESULT_MAX_BYTES:
-            result = stored.body
-        else:
-            location, reason = uri, f"result passed by location ({stored.size} bytes, or not JSON)"
-    elif uri:
-        reason = "result location outside the results prefix was not read"
-    payload = encode_callback_result(outcome.callback_result(result, location))
-    if len(payload) > CALLBACK_RESULT_MAX_BYTES:  # the result fit, but not with the envelope
-        payload = encode_callback_result(outcome.callback_result(None, result_location=uri))
-        reason = f"result passed by location ({len(payload)} bytes with the envelope)"
-    delivery = gateways.callbacks.succeed(callback_id, payload)
-    return _delivered(delivery, "succeeded", reason=reason, **common)
+    completion = success_completion(
+        outcome, task, gateways.results, config.results_bucket, config.results_prefix
+    )
+    delivery = gateways.callbacks.succeed(callback_id, completion.payload)
+    return _delivered(delivery, "succeeded", reason=completion.reason, **common)
 
 
 def _delivered(delivery: Delivery, action: str, **fields: Any) -> RelayResult:

@@ -18,8 +18,9 @@ from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestR
 from moto import mock_aws
 
 from completion_relay.config import RelayConfig
-from completion_relay.gateways import Delivery, ResultGateway, TaskGateway
+from completion_relay.gateways import Delivery, TaskGateway
 from completion_relay.relay import Gateways, RelayResult, relay_event
+from ecs_contract.s3_results import ResultGateway
 from orchestrator import workflow
 from orchestrator.handler import handler
 from tests.conftest import moto_worker_cluster, poll

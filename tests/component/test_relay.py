@@ -16,10 +16,11 @@ from moto import mock_aws
 
 from completion_relay import handler as relay_handler
 from completion_relay.config import RelayConfig
-from completion_relay.gateways import CallbackGateway, CallbackNotDelivered, ResultGateway, TaskGateway
+from completion_relay.gateways import CallbackGateway, CallbackNotDelivered, TaskGateway
 from completion_relay.relay import Gateways, relay_event
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
 from ecs_contract.names import redact
+from ecs_contract.s3_results import ResultGateway
 from tests.conftest import load_event, moto_worker_cluster
 
 CLUSTER = "arn:aws:ecs:us-west-2:111122223333:cluster/FargateCluster"
