@@ -19,7 +19,7 @@ from ecs_contract.names import redact
 from local.targets import Target
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"}
-START_STEP = "start-task"
+START_STEP = "start-task"  # orchestrator.workflow names it "start-task #<attempt>"
 TASK_STOP_GRACE = 40.0  # after the execution ends, how long to wait for its task to stop (ECS: 30 s)
 
 
@@ -44,6 +44,10 @@ def _error(details: dict[str, Any]) -> str:
     return f"{kind}: {err.get('ErrorMessage', '')}".strip()
 
 
+def is_start_step(name: str | None) -> bool:
+    return bool(name) and (name == START_STEP or str(name).startswith(f"{START_STEP} #"))
+
+
 def describe_history_event(event: dict[str, Any], waiting: bool, resumed: bool) -> str | None:
     """One history event as a line of the timeline; None for bookkeeping events."""
     kind, name = event.get("EventType", ""), event.get("Name")
@@ -52,7 +56,7 @@ def describe_history_event(event: dict[str, Any], waiting: bool, resumed: bool) 
         return "execution started"
     if kind == "CallbackStarted":
         return f"callback {name!r} created (id {redact(details.get('CallbackId', ''))})"
-    if kind == "StepSucceeded" and name == START_STEP:
+    if kind == "StepSucceeded" and is_start_step(name):
         result = _payload(details, "Result") or {}
         if "taskArn" in result:
             return f"task started: {result['taskArn'].rsplit('/', 1)[1]}"
@@ -132,9 +136,11 @@ class Follower:
             kwargs["Marker"] = page["NextMarker"]
         for event in events[self.history_seen :]:
             kind = event.get("EventType")
-            if kind == "StepSucceeded" and event.get("Name") == START_STEP:
+            if kind == "StepSucceeded" and is_start_step(event.get("Name")):
                 details = event.get("StepSucceededDetails", {})
-                self.task_arn = (_payload(details, "Result") or {}).get("taskArn") or self.task_arn
+                started = (_payload(details, "Result") or {}).get("taskArn")
+                if started and started != self.task_arn:  # a new attempt: follow its task
+                    self.task_arn, self.task_status, self.log_token = started, None, None
             if kind in ("CallbackSucceeded", "CallbackFailed", "CallbackTimedOut"):
                 self.callback_pending, self.callback_done = False, True
             text = describe_history_event(event, waiting=self.callback_pending, resumed=self.callback_done)

@@ -25,6 +25,7 @@ class ErrorType(StrEnum):
     TASK_TIMED_OUT = "TaskTimedOut"
     CAPACITY_UNAVAILABLE = "CapacityUnavailable"  # RunTask answered failures[]
     TASK_START_REJECTED = "TaskStartRejected"  # RunTask raised ClientException / InvalidParameter
+    ECS_UNAVAILABLE = "EcsUnavailable"  # RunTask kept failing with throttling / 5xx
     INVALID_INPUT = "InvalidInput"
     UNKNOWN = "Unknown"  # a callback failure that did not come from our relay
 

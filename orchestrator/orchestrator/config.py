@@ -29,6 +29,9 @@ class OrchestratorConfig:
     assign_public_ip: str = "ENABLED"
     task_timeout_seconds: int = 3600
     started_by_marker: str = DEFAULT_STARTED_BY_MARKER
+    max_attempts: int = 3  # tasks started per execution, for retryable outcomes
+    retry_delay_seconds: int = 30  # first backoff; doubles per attempt (with jitter) up to the max
+    retry_max_delay_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OrchestratorConfig:
@@ -39,12 +42,10 @@ class OrchestratorConfig:
         assign_public_ip = env.get("ASSIGN_PUBLIC_IP", "ENABLED")
         if assign_public_ip not in ("ENABLED", "DISABLED"):
             raise ConfigError(f"ASSIGN_PUBLIC_IP must be ENABLED or DISABLED, got {assign_public_ip!r}")
-        try:
-            timeout = int(env.get("TASK_TIMEOUT_SECONDS", "3600"))
-        except ValueError as e:
-            raise ConfigError("TASK_TIMEOUT_SECONDS must be an integer") from e
-        if timeout < 1:
-            raise ConfigError("TASK_TIMEOUT_SECONDS must be at least 1")
+        timeout = _int(env, "TASK_TIMEOUT_SECONDS", 3600, minimum=1)
+        max_attempts = _int(env, "MAX_ATTEMPTS", 3, minimum=1)
+        retry_delay = _int(env, "RETRY_DELAY_SECONDS", 30, minimum=1)
+        retry_max_delay = _int(env, "RETRY_MAX_DELAY_SECONDS", 300, minimum=retry_delay)
         try:
             marker = validate_marker(env.get("STARTED_BY_MARKER", DEFAULT_STARTED_BY_MARKER))
         except ValueError as e:
@@ -59,6 +60,9 @@ class OrchestratorConfig:
             assign_public_ip=assign_public_ip,
             task_timeout_seconds=timeout,
             started_by_marker=marker,
+            max_attempts=max_attempts,
+            retry_delay_seconds=retry_delay,
+            retry_max_delay_seconds=retry_max_delay,
         )
 
 
@@ -67,3 +71,13 @@ _REQUIRED = ("CLUSTER_ARN", "TASK_DEFINITION", "SUBNETS", "RESULTS_BUCKET")
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    try:
+        value = int(env.get(name, str(default)))
+    except ValueError as e:
+        raise ConfigError(f"{name} must be an integer") from e
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value

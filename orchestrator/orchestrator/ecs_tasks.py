@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ecs_contract.limits import check_overrides
+from ecs_contract.limits import LimitExceeded, check_overrides
 from ecs_contract.names import (
     CALLBACK_ID_ENV,
     JOB_INPUT_ENV,
@@ -68,6 +68,10 @@ def run_task(
     if config.security_groups:
         network["securityGroups"] = list(config.security_groups)
     try:
+        overrides = container_overrides(callback_id, job_json, result_uri(config, callback_id))
+    except LimitExceeded as e:
+        return _failure(ErrorType.TASK_START_REJECTED, str(e), retryable=False)
+    try:
         response = ecs.run_task(
             cluster=config.cluster_arn,
             taskDefinition=config.task_definition,
@@ -76,7 +80,7 @@ def run_task(
             startedBy=started_by,
             clientToken=client_token(callback_id),
             networkConfiguration={"awsvpcConfiguration": network},
-            overrides=container_overrides(callback_id, job_json, result_uri(config, callback_id)),
+            overrides=overrides,
         )
     except ClientError as e:
         code = e.response.get("Error", {}).get("Code", "")
@@ -98,6 +102,13 @@ def run_task(
             retryable=True,
         )
     return {"taskArn": response["tasks"][0]["taskArn"]}
+
+
+def describe_task(ecs: Any, config: OrchestratorConfig, task_arn: str) -> dict[str, Any] | None:
+    """The task as ECS sees it now; None if ECS no longer knows it (stopped tasks are kept about an hour)."""
+    answer = ecs.describe_tasks(cluster=config.cluster_arn, tasks=[task_arn])
+    tasks = answer.get("tasks") or []
+    return tasks[0] if tasks else None
 
 
 def stop_task(ecs: Any, config: OrchestratorConfig, task_arn: str, reason: str) -> bool:

@@ -57,6 +57,10 @@ class TaskStartRejected(TaskError):
     error_type = ErrorType.TASK_START_REJECTED
 
 
+class EcsUnavailable(TaskError):
+    error_type = ErrorType.ECS_UNAVAILABLE
+
+
 _BY_TYPE: dict[ErrorType, type[TaskError]] = {cls.error_type: cls for cls in TaskError.__subclasses__()}
 
 

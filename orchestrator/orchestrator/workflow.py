@@ -1,20 +1,28 @@
-"""The durable workflow: create a callback, start the task in a step, suspend until it completes.
+"""The durable workflow: per attempt, create a callback, start the task in a step, suspend until it
+completes; retry retryable outcomes after a durable backoff.
 
 Replay rule: everything outside a step runs again on every replay, so only pure code lives here;
-AWS calls, clocks and randomness happen inside the `@durable_step` functions.
+AWS calls, clocks and randomness happen inside the `@durable_step` functions (the backoff's jitter
+is derived from the execution ARN, see `backoff.py`).
+
+The history names every operation with its attempt: "task-completion #1", "start-task #1",
+"reconcile-task #1" (only after a callback timeout), "backoff #1", "task-completion #2", ...
 """
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
 import boto3
+import botocore.exceptions
 from aws_durable_execution_sdk_python import (
     CallbackExternalError,
     CallbackTimeoutError,
     DurableContext,
     StepContext,
+    StepError,
     durable_step,
 )
 from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, StepConfig
@@ -23,18 +31,23 @@ from aws_durable_execution_sdk_python.serdes import JsonSerDes
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ecs_contract.completion import success_completion
+from ecs_contract.decide import decide
 from ecs_contract.names import redact, started_by
-from ecs_contract.outcome import ErrorType, TaskFailed
+from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
+from ecs_contract.s3_results import ResultGateway
+from ecs_contract.task import parse_task
 from orchestrator import ecs_tasks
+from orchestrator.backoff import backoff_seconds
 from orchestrator.config import OrchestratorConfig
-from orchestrator.errors import TaskTimedOut, error_for
+from orchestrator.errors import TaskError, error_for
 from orchestrator.job import JobInput
 from orchestrator.observability import metrics
 
 # Only transient AWS errors are worth asking again inside a step; RunTask is idempotent through
-# its clientToken, StopTask through ECS itself. Explicit: StepConfig(retry_strategy=None) would
-# silently mean the SDK default (6 attempts on any error). Plain JSON keeps checkpoints small and
-# the history readable (the default serdes tags every value with its type).
+# its clientToken, DescribeTasks and StopTask by nature. Explicit: StepConfig(retry_strategy=None)
+# would silently mean the SDK default (6 attempts on any error). Plain JSON keeps checkpoints
+# small and the history readable (the default serdes tags every value with its type).
 AWS_STEP_CONFIG = StepConfig(
     serdes=JsonSerDes(),
     retry_strategy=create_retry_strategy(
@@ -51,6 +64,11 @@ AWS_STEP_CONFIG = StepConfig(
 @cache
 def ecs_client() -> Any:
     return boto3.client("ecs")
+
+
+@cache
+def s3_client() -> Any:
+    return boto3.client("s3")
 
 
 @durable_step
@@ -73,6 +91,31 @@ def start_task(
 
 
 @durable_step
+def reconcile_task(step: StepContext, config: OrchestratorConfig, task_arn: str) -> dict[str, Any]:
+    """After a callback timeout: what became of the task? Its STOPPED event may have been lost.
+
+    Returns {"state": "running"}, {"state": "unknown"} (ECS no longer knows it), or the same
+    completion the relay would have sent: {"state": "stopped", "failure": ...} or {"completion": ...}.
+    """
+    described = ecs_tasks.describe_task(ecs_client(), config, task_arn)
+    if described is None:
+        step.logger.warning("task unknown to ECS at reconcile", extra={"task_arn": task_arn})
+        return {"state": "unknown"}
+    task = parse_task(described)
+    outcome = decide(task)
+    if isinstance(outcome, Ignored):
+        return {"state": "running", "lastStatus": task.last_status}
+    metrics.add_metric(name="CompletionsReconciled", unit=MetricUnit.Count, value=1)
+    step.logger.warning("completion event missing; task reconciled", extra={"task_arn": task_arn})
+    if isinstance(outcome, TaskFailed):
+        return {"state": "stopped", "failure": outcome.callback_error()}
+    completion = success_completion(
+        outcome, task, ResultGateway(s3_client()), config.results_bucket, config.results_prefix
+    )
+    return {"state": "stopped", "completion": json.loads(completion.payload)}
+
+
+@durable_step
 def stop_task(step: StepContext, config: OrchestratorConfig, task_arn: str, reason: str) -> bool:
     stopped = ecs_tasks.stop_task(ecs_client(), config, task_arn, reason)
     step.logger.info(
@@ -83,36 +126,79 @@ def stop_task(step: StepContext, config: OrchestratorConfig, task_arn: str, reas
 
 def run_job(ctx: DurableContext, job: JobInput, config: OrchestratorConfig) -> dict[str, Any]:
     execution_arn = ctx.execution_context.durable_execution_arn
+    for attempt in range(1, config.max_attempts + 1):
+        outcome = run_attempt(ctx, job, config, execution_arn, attempt)
+        if not isinstance(outcome, TaskFailed):
+            return {**outcome, "attempts": attempt}
+        if not outcome.retryable or attempt == config.max_attempts:
+            raise _final_error(outcome, attempt, config.max_attempts)
+        delay = backoff_seconds(
+            execution_arn, attempt, config.retry_delay_seconds, config.retry_max_delay_seconds
+        )
+        ctx.wait(Duration.from_seconds(delay), name=f"backoff #{attempt}")
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def run_attempt(
+    ctx: DurableContext, job: JobInput, config: OrchestratorConfig, execution_arn: str, attempt: int
+) -> dict[str, Any] | TaskFailed:
+    """One task: its outcome (a TaskFailed) or the success document the execution returns."""
     callback = ctx.create_callback(
-        name="task-completion",
+        name=f"task-completion #{attempt}",
         config=CallbackConfig(
             timeout=Duration.from_seconds(config.task_timeout_seconds), serdes=JsonSerDes()
         ),
     )
-    started = ctx.step(
-        start_task(config, callback.callback_id, job.to_json(), execution_arn),
-        name="start-task",
-        config=AWS_STEP_CONFIG,
-    )
+    try:
+        started = ctx.step(
+            start_task(config, callback.callback_id, job.to_json(), execution_arn),
+            name=f"start-task #{attempt}",
+            config=AWS_STEP_CONFIG,
+        )
+    except StepError as e:
+        if not _is_aws_error(e.error_type):
+            raise
+        return TaskFailed(ErrorType.ECS_UNAVAILABLE, f"RunTask kept failing: {e.message}", retryable=True)
     if "failure" in started:
         error = started["failure"]
-        raise error_for(TaskFailed.from_callback_error(error["ErrorMessage"], error["ErrorData"]))
+        return TaskFailed.from_callback_error(error["ErrorMessage"], error["ErrorData"])
     task_arn = started["taskArn"]
 
     try:
         completion = callback.result()  # suspends here, at no compute cost, until the relay answers
     except CallbackTimeoutError:
-        message = f"task did not finish within {config.task_timeout_seconds} s"
-        stopped = ctx.step(
-            stop_task(config, task_arn, message), name="stop-timed-out-task", config=AWS_STEP_CONFIG
-        )
-        fate = "it was stopped" if stopped else "ECS no longer knows it"
-        raise TaskTimedOut(f"{message}; {fate} ({task_arn})") from None
+        return _after_timeout(ctx, config, task_arn, attempt)
     except CallbackExternalError as e:
-        raise error_for(TaskFailed.from_callback_error(e.message, e.data)) from None
+        return TaskFailed.from_callback_error(e.message, e.data)
+    return _succeeded(completion, task_arn, completed_by="event")
 
+
+def _after_timeout(
+    ctx: DurableContext, config: OrchestratorConfig, task_arn: str, attempt: int
+) -> dict[str, Any] | TaskFailed:
+    """No completion within the task timeout: take the task's own word if it already stopped."""
+    seen = ctx.step(
+        reconcile_task(config, task_arn), name=f"reconcile-task #{attempt}", config=AWS_STEP_CONFIG
+    )
+    if "failure" in seen:
+        return TaskFailed.from_callback_error(seen["failure"]["ErrorMessage"], seen["failure"]["ErrorData"])
+    if "completion" in seen:
+        return _succeeded(seen["completion"], task_arn, completed_by="reconcile")
+    message = f"task did not finish within {config.task_timeout_seconds} s"
+    if seen["state"] == "unknown":
+        return TaskFailed(
+            ErrorType.TASK_TIMED_OUT, f"{message}; ECS no longer knows it ({task_arn})", task_arn=task_arn
+        )
+    stopped = ctx.step(
+        stop_task(config, task_arn, message), name=f"stop-timed-out-task #{attempt}", config=AWS_STEP_CONFIG
+    )
+    fate = "it was stopped" if stopped else "ECS no longer knows it"
+    return TaskFailed(ErrorType.TASK_TIMED_OUT, f"{message}; {fate} ({task_arn})", task_arn=task_arn)
+
+
+def _succeeded(completion: Any, task_arn: str, completed_by: str) -> dict[str, Any] | TaskFailed:
     if not isinstance(completion, dict):
-        raise error_for(TaskFailed(ErrorType.UNKNOWN, f"unexpected completion payload: {completion!r}"))
+        return TaskFailed(ErrorType.UNKNOWN, f"unexpected completion payload: {completion!r}")
     return {
         "status": "SUCCEEDED",
         "taskArn": completion.get("taskArn", task_arn),
@@ -121,5 +207,19 @@ def run_job(ctx: DurableContext, job: JobInput, config: OrchestratorConfig) -> d
         "resultLocation": completion.get("resultLocation"),
         "startedAt": completion.get("startedAt"),
         "stoppedAt": completion.get("stoppedAt"),
-        "attempts": 1,
+        "completedBy": completed_by,  # "event" (the relay) or "reconcile" (the event never came)
     }
+
+
+def _final_error(failure: TaskFailed, attempt: int, max_attempts: int) -> TaskError:
+    if attempt > 1 or failure.retryable:
+        suffix = f" (attempt {attempt} of {max_attempts})"
+        failure = TaskFailed(**{**failure.__dict__, "message": failure.message + suffix})
+    return error_for(failure)
+
+
+def _is_aws_error(error_type: str) -> bool:
+    """Did a step fail because AWS kept failing (not because of a bug or a bad request)?"""
+    name = error_type.rpartition(".")[2]
+    found = getattr(botocore.exceptions, name, None)
+    return isinstance(found, type) and issubclass(found, (ClientError, BotoCoreError))

@@ -16,6 +16,8 @@ import pytest
 from aws_durable_execution_sdk_python.lambda_service import ErrorObject
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT
+from moto.ecs.models import ecs_backends
 
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery, TaskGateway
@@ -26,6 +28,7 @@ from orchestrator.handler import handler
 from tests.conftest import moto_worker_cluster, poll
 
 BUCKET = "results-bucket"
+REGION = "us-east-1"
 
 
 @dataclass
@@ -66,13 +69,41 @@ class World:
     def start(self, payload: Any) -> str:
         return self.runner.run_async(input=json.dumps(payload), execution_timeout=60)
 
-    def started_task(self) -> dict[str, Any]:
-        arns = poll(lambda: self.ecs.list_tasks(cluster=self.cluster_arn)["taskArns"], what="RunTask")
-        return self.ecs.describe_tasks(cluster=self.cluster_arn, tasks=arns)["tasks"][0]
+    def started_task(self, number: int = 1) -> dict[str, Any]:
+        """The `number`th task RunTask started (in order), once it exists."""
+
+        def listed() -> list[str] | None:
+            arns = self.ecs.list_tasks(cluster=self.cluster_arn)["taskArns"]
+            return arns if len(arns) >= number else None
+
+        arn = poll(listed, what=f"RunTask #{number}")[number - 1]  # moto lists in creation order
+        return self.ecs.describe_tasks(cluster=self.cluster_arn, tasks=[arn])["tasks"][0]
 
     def worker_env(self, task: dict[str, Any]) -> dict[str, str]:
         env = task["overrides"]["containerOverrides"][0]["environment"]
         return {pair["name"]: pair["value"] for pair in env}
+
+    def finish_without_event(
+        self, task: dict[str, Any], *, exit_code: int, reason: str | None = None, result: Any = None
+    ) -> None:
+        """Play the worker and ECS, but lose the STOPPED event: the task is STOPPED in moto only."""
+        if result is not None:
+            self._store_result(task, result)
+        cluster = self.cluster_arn.rsplit("/", 1)[1]
+        stored = ecs_backends[ACCOUNT][REGION].tasks[cluster][task["taskArn"]]
+        stored.last_status = stored.desired_status = "STOPPED"
+        stored.stop_code = "EssentialContainerExited"
+        stored.stopped_reason = "Essential container in task exited"
+        for container in stored.containers:
+            container.exitCode = exit_code
+            container.last_status = "STOPPED"
+            if reason:
+                container.reason = reason
+
+    def _store_result(self, task: dict[str, Any], result: Any) -> None:
+        uri = self.worker_env(task)["RESULT_S3_URI"]
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(result).encode())
 
     def stop(
         self,
@@ -85,9 +116,7 @@ class World:
     ) -> RelayResult:
         """Play the worker and ECS: store the result, then deliver the STOPPED event to the relay."""
         if result is not None:
-            uri = self.worker_env(task)["RESULT_S3_URI"]
-            bucket, _, key = uri.removeprefix("s3://").partition("/")
-            self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(result).encode())
+            self._store_result(task, result)
         detail = json.loads(json.dumps(task, default=str))
         detail.update(
             lastStatus="STOPPED",

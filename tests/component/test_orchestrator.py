@@ -20,7 +20,7 @@ SUCCESS = load_event("invoke/success")
 def test_success_returns_the_worker_result_and_starts_exactly_one_task(world):
     # Given an orchestration of the seeds' payload
     arn = world.start(SUCCESS)
-    callback_id = world.runner.wait_for_callback(arn, name="task-completion", timeout=10)
+    callback_id = world.runner.wait_for_callback(arn, name="task-completion #1", timeout=10)
     task = world.started_task()
 
     # When the worker writes its result and the task stops with exit code 0
@@ -48,16 +48,16 @@ def test_success_returns_the_worker_result_and_starts_exactly_one_task(world):
     assert call["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
 
     # And the history reads: callback created, task started (in a step), callback completed
-    assert [op.name for op in result.operations] == ["task-completion", "start-task"]
-    assert result.get_step("start-task").status is OperationStatus.SUCCEEDED
-    assert json.loads(result.get_step("start-task").result) == {"taskArn": task["taskArn"]}
-    assert result.get_callback("task-completion").status is OperationStatus.SUCCEEDED
+    assert [op.name for op in result.operations] == ["task-completion #1", "start-task #1"]
+    assert result.get_step("start-task #1").status is OperationStatus.SUCCEEDED
+    assert json.loads(result.get_step("start-task #1").result) == {"taskArn": task["taskArn"]}
+    assert result.get_callback("task-completion #1").status is OperationStatus.SUCCEEDED
 
 
 def test_no_log_line_of_a_run_contains_the_whole_callback_id(world, caplog, capsys):
     caplog.set_level("DEBUG")
     arn = world.start(SUCCESS)
-    callback_id = world.runner.wait_for_callback(arn, name="task-completion", timeout=10)
+    callback_id = world.runner.wait_for_callback(arn, name="task-completion #1", timeout=10)
     world.stop(world.started_task(), exit_code=0, result={"ok": True})
     assert world.runner.wait_for_result(arn, timeout=30).status is InvocationStatus.SUCCEEDED
 
@@ -78,7 +78,7 @@ def test_worker_failure_fails_the_execution_with_worker_failed(world):
     assert result.status is InvocationStatus.FAILED
     assert result.error.type == "orchestrator.errors.WorkerFailed"
     assert "exited with code 1" in result.error.message
-    assert result.get_callback("task-completion").status is OperationStatus.FAILED
+    assert result.get_callback("task-completion #1").status is OperationStatus.FAILED
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,6 @@ def test_worker_failure_fails_the_execution_with_worker_failed(world):
             "OutOfMemory",
         ),
         ({"exit_code": None, "stop_code": "TaskFailedToStart"}, "TaskFailedToStart"),
-        ({"exit_code": 143, "stop_code": "SpotInterruption"}, "TaskInterrupted"),
         ({"exit_code": None}, "NoExitCode"),
     ],
 )
@@ -121,15 +120,16 @@ def test_callback_timeout_stops_the_task_and_fails_with_task_timed_out(world):
 
     assert result.status is InvocationStatus.FAILED
     assert result.error.type == "orchestrator.errors.TaskTimedOut"
-    assert result.get_callback("task-completion").status is OperationStatus.TIMED_OUT
-    assert result.get_step("stop-timed-out-task").status is OperationStatus.SUCCEEDED
+    assert result.get_callback("task-completion #1").status is OperationStatus.TIMED_OUT
+    assert result.get_step("stop-timed-out-task #1").status is OperationStatus.SUCCEEDED
     stopped = world.ecs.describe_tasks(cluster=world.cluster_arn, tasks=[task["taskArn"]])["tasks"][0]
     assert stopped["desiredStatus"] == "STOPPED"
     assert "did not finish within 2 s" in stopped["stoppedReason"]
     assert "it was stopped" in result.error.message
 
 
-def test_capacity_failure_is_a_retryable_typed_error_and_no_task_runs(world):
+def test_capacity_failure_is_a_retryable_typed_error_and_no_task_runs(world, monkeypatch):
+    monkeypatch.setenv("MAX_ATTEMPTS", "1")
     with Stubber(workflow.ecs_client()) as ecs:
         ecs.add_response(
             "run_task",
@@ -144,7 +144,8 @@ def test_capacity_failure_is_a_retryable_typed_error_and_no_task_runs(world):
     assert result.status is InvocationStatus.FAILED
     assert result.error.type == "orchestrator.errors.CapacityUnavailable"
     assert "Capacity is unavailable" in result.error.message
-    assert [op.name for op in result.operations] == ["task-completion", "start-task"]
+    assert result.error.message.endswith("(attempt 1 of 1)")
+    assert [op.name for op in result.operations] == ["task-completion #1", "start-task #1"]
 
 
 def test_client_exception_is_terminal_and_not_retried(world):
@@ -166,7 +167,7 @@ def test_throttled_run_task_is_retried_with_the_same_client_token(world):
             "run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/workers/t1"}]}
         )
         arn = world.start(SUCCESS)
-        callback_id = world.runner.wait_for_callback(arn, name="task-completion", timeout=10)
+        callback_id = world.runner.wait_for_callback(arn, name="task-completion #1", timeout=10)
         poll(lambda: len(world.run_task_calls) == 2, what="the retried RunTask")
         world.runner.send_callback_success(callback_id, json.dumps({"taskArn": "t1", "exitCode": 0}).encode())
         result = world.runner.wait_for_result(arn, timeout=30)
@@ -174,4 +175,4 @@ def test_throttled_run_task_is_retried_with_the_same_client_token(world):
     first, second = world.run_task_calls
     assert first["clientToken"] == second["clientToken"] == client_token(callback_id)
     assert result.status is InvocationStatus.SUCCEEDED
-    assert result.get_step("start-task").attempt == 2
+    assert result.get_step("start-task #1").attempt == 2

@@ -53,11 +53,11 @@ def test_success_returns_the_workers_result(cloud: Cloud) -> None:
     history = cloud.history(arn)
     assert kinds(history)[:3] == [
         "ExecutionStarted",
-        "CallbackStarted task-completion",
-        "StepSucceeded start-task",
+        "CallbackStarted task-completion #1",
+        "StepSucceeded start-task #1",
     ]
-    assert kinds(history)[-2:] == ["CallbackSucceeded task-completion", "ExecutionSucceeded"]
-    task_arn = step_result(history, "start-task")["taskArn"]
+    assert kinds(history)[-2:] == ["CallbackSucceeded task-completion #1", "ExecutionSucceeded"]
+    task_arn = step_result(history, "start-task #1")["taskArn"]
     assert result["taskArn"] == task_arn
     task = cloud.task(task_arn)
     assert task["lastStatus"] == "STOPPED" and task["containers"][0]["exitCode"] == 0
@@ -70,9 +70,9 @@ def test_sample_failure_fails_with_worker_failed_and_the_exit_code(cloud: Cloud)
     assert error_type(execution) == "WorkerFailed"
     assert "exited with code 1" in execution["Error"]["ErrorMessage"]
     history = cloud.history(arn)
-    assert "CallbackFailed task-completion" in kinds(history)
+    assert "CallbackFailed task-completion #1" in kinds(history)
     assert kinds(history)[-1] == "ExecutionFailed"
-    task = cloud.task(step_result(history, "start-task")["taskArn"])
+    task = cloud.task(step_result(history, "start-task #1")["taskArn"])
     assert task["containers"][0]["exitCode"] == 1
 
 
@@ -92,7 +92,7 @@ def test_sigkilled_worker_fails_the_execution(cloud: Cloud) -> None:
     execution = cloud.wait(arn)
     assert execution["Status"] == "FAILED" and error_type(execution) == "WorkerFailed"
     assert "137" in execution["Error"]["ErrorMessage"]  # 128 + SIGKILL, as a container reports it
-    assert "CallbackFailed task-completion" in kinds(cloud.history(arn))
+    assert "CallbackFailed task-completion #1" in kinds(cloud.history(arn))
     assert cloud.task(task_arn)["containers"][0]["exitCode"] == 137
 
 
@@ -104,9 +104,10 @@ def test_callback_timeout_stops_the_task(cloud: Cloud) -> None:
     execution = cloud.wait(arn, timeout=TASK_TIMEOUT + 30)
     assert execution["Status"] == "FAILED" and error_type(execution) == "TaskTimedOut"
     history = kinds(cloud.history(arn))
-    assert history[-3:] == [
-        "CallbackTimedOut task-completion",
-        "StepSucceeded stop-timed-out-task",
+    assert history[-4:] == [
+        "CallbackTimedOut task-completion #1",
+        "StepSucceeded reconcile-task #1",
+        "StepSucceeded stop-timed-out-task #1",
         "ExecutionFailed",
     ]
     # StopTask reached the worker: SIGTERM cannot wake a stopped process, so the SIGKILL after the
@@ -128,9 +129,9 @@ def test_durable_runner_restart_while_the_task_runs(cloud: Cloud) -> None:
     assert execution["Status"] == "SUCCEEDED", execution
     assert json.loads(execution["Result"])["result"]["processedMessage"] == "SURVIVES A RESTART"
     history = kinds(cloud.history(arn))
-    assert history.count("CallbackStarted task-completion") == 1  # the restart started nothing twice
-    assert history.count("StepSucceeded start-task") == 1
-    assert history[-2:] == ["CallbackSucceeded task-completion", "ExecutionSucceeded"]
+    assert history.count("CallbackStarted task-completion #1") == 1  # the restart started nothing twice
+    assert history.count("StepSucceeded start-task #1") == 1
+    assert history[-2:] == ["CallbackSucceeded task-completion #1", "ExecutionSucceeded"]
 
 
 @pytest.mark.slow
@@ -156,7 +157,7 @@ def test_completion_that_cannot_be_delivered_is_dead_lettered_and_can_be_redrive
     assert "FunctionError" not in reply, reply["Payload"].read()
     execution = cloud.wait(arn)
     assert execution["Status"] == "SUCCEEDED"
-    assert kinds(cloud.history(arn))[-2:] == ["CallbackSucceeded task-completion", "ExecutionSucceeded"]
+    assert kinds(cloud.history(arn))[-2:] == ["CallbackSucceeded task-completion #1", "ExecutionSucceeded"]
 
 
 def test_follow_prints_the_timeline_and_progress_while_the_task_runs(cloud: Cloud) -> None:
@@ -167,7 +168,7 @@ def test_follow_prints_the_timeline_and_progress_while_the_task_runs(cloud: Clou
     lines = re.findall(r"^  \+\s*[\d.]+s  (\w+)\s+(.*)$", out.getvalue(), flags=re.M)
     sources = [source for source, _ in lines]
     texts = [text for _, text in lines]
-    assert ("execution", "callback 'task-completion' created") in [(s, t[:34]) for s, t in lines]
+    assert ("execution", "callback 'task-completion #1' created") in [(s, t[:37]) for s, t in lines]
     assert re.search(r"still waiting \(task RUNNING\)", out.getvalue())  # progress while nothing happens
     assert any(t.startswith("processing 'followed'") for t in texts) and "worker" in sources
     assert any(t.startswith("task STOPPED, exit code 0") for t in texts)

@@ -25,6 +25,7 @@ def test_orchestrator_config_reads_lists_and_defaults():
         "ENABLED",
         "results/",
     )
+    assert (config.max_attempts, config.retry_delay_seconds, config.retry_max_delay_seconds) == (3, 30, 300)
 
 
 @pytest.mark.parametrize(
@@ -35,6 +36,12 @@ def test_orchestrator_config_reads_lists_and_defaults():
         ({"TASK_TIMEOUT_SECONDS": "0"}, "at least 1"),
         ({"ASSIGN_PUBLIC_IP": "yes"}, "ENABLED or DISABLED"),
         ({"STARTED_BY_MARKER": "bad marker"}, "startedBy marker"),
+        ({"MAX_ATTEMPTS": "0"}, "MAX_ATTEMPTS must be at least 1"),
+        ({"RETRY_DELAY_SECONDS": "soon"}, "RETRY_DELAY_SECONDS must be an integer"),
+        (
+            {"RETRY_DELAY_SECONDS": "60", "RETRY_MAX_DELAY_SECONDS": "30"},
+            "RETRY_MAX_DELAY_SECONDS must be at least 60",
+        ),
     ],
 )
 def test_orchestrator_config_errors_name_the_variable(changes, message):

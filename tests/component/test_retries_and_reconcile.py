@@ -1,0 +1,180 @@
+"""Retries of retryable outcomes (new callback, new task, durable backoff) and reconcile on timeout."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_durable_execution_sdk_python.execution import InvocationStatus
+from aws_durable_execution_sdk_python.lambda_service import OperationStatus
+from botocore.stub import Stubber
+
+from ecs_contract.names import client_token
+from orchestrator import workflow
+from orchestrator.backoff import backoff_seconds
+from tests.conftest import load_event
+
+SUCCESS = load_event("invoke/success")
+SPOT = {"exit_code": 143, "stop_code": "SpotInterruption"}
+
+
+def env_of(world, task):
+    return world.worker_env(task)
+
+
+def test_interrupted_task_is_retried_with_a_new_callback_and_task_then_succeeds(world):
+    # Given a first task that Spot interrupts
+    arn = world.start(SUCCESS)
+    first = world.started_task(1)
+    assert world.stop(first, **SPOT).action == "failed"
+
+    # When the second attempt's task succeeds
+    second = world.started_task(2)
+    world.stop(second, exit_code=0, result={"ok": 2})
+    result = world.runner.wait_for_result(arn, timeout=30)
+
+    # Then the execution succeeds on attempt 2, with the second task's result
+    assert result.status is InvocationStatus.SUCCEEDED
+    body = json.loads(result.result)
+    assert (body["attempts"], body["taskArn"], body["result"]) == (2, second["taskArn"], {"ok": 2})
+    assert body["completedBy"] == "event"
+    # And each attempt had its own callback, task and clientToken
+    first_cb, second_cb = env_of(world, first)["CALLBACK_ID"], env_of(world, second)["CALLBACK_ID"]
+    assert first_cb != second_cb
+    tokens = [call["clientToken"] for call in world.run_task_calls]
+    assert tokens == [client_token(first_cb), client_token(second_cb)]
+    assert first["startedBy"] == second["startedBy"]  # same execution, same marker
+    # And the history names every attempt, with a durable wait between them
+    assert [op.name for op in result.operations] == [
+        "task-completion #1",
+        "start-task #1",
+        "backoff #1",
+        "task-completion #2",
+        "start-task #2",
+    ]
+    assert result.get_callback("task-completion #1").status is OperationStatus.FAILED
+    assert result.get_callback("task-completion #2").status is OperationStatus.SUCCEEDED
+    assert world.callbacks.sent == [("failure", first_cb), ("success", second_cb)]
+
+
+def test_retryable_outcome_fails_after_the_configured_attempts(world, monkeypatch):
+    monkeypatch.setenv("MAX_ATTEMPTS", "2")
+    arn = world.start(SUCCESS)
+    world.stop(world.started_task(1), **SPOT)
+    world.stop(world.started_task(2), **SPOT)
+    result = world.runner.wait_for_result(arn, timeout=30)
+
+    assert result.status is InvocationStatus.FAILED
+    assert result.error.type == "orchestrator.errors.TaskInterrupted"
+    assert result.error.message.endswith("(attempt 2 of 2)")
+    assert len(world.run_task_calls) == 2
+    assert [op.name for op in result.operations][-1] == "start-task #2"
+
+
+def test_terminal_outcome_is_not_retried(world):
+    arn = world.start(SUCCESS)
+    world.stop(world.started_task(), exit_code=3, reason="bad data")
+    result = world.runner.wait_for_result(arn, timeout=30)
+
+    assert result.error.type == "orchestrator.errors.WorkerFailed"
+    assert "attempt" not in result.error.message
+    assert len(world.run_task_calls) == 1
+
+
+def test_capacity_failure_of_run_task_is_retried(world):
+    with Stubber(workflow.ecs_client()) as ecs:
+        ecs.add_response(
+            "run_task", {"tasks": [], "failures": [{"reason": "Capacity is unavailable at this time"}]}
+        )
+        ecs.add_response("run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/w/t2"}]})
+        arn = world.start(SUCCESS)
+        callback_id = world.runner.wait_for_callback(arn, name="task-completion #2", timeout=10)
+        world.runner.send_callback_success(callback_id, json.dumps({"taskArn": "t2", "exitCode": 0}).encode())
+        result = world.runner.wait_for_result(arn, timeout=30)
+
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert json.loads(result.result)["attempts"] == 2
+    assert (
+        json.loads(result.get_step("start-task #1").result)["failure"]["ErrorType"] == "CapacityUnavailable"
+    )
+
+
+def test_run_task_throttled_past_the_step_retries_becomes_a_retryable_ecs_unavailable(world, monkeypatch):
+    monkeypatch.setenv("MAX_ATTEMPTS", "1")
+    with Stubber(workflow.ecs_client()) as ecs:
+        for _ in range(4):  # the step's own retry strategy asks 4 times
+            ecs.add_client_error("run_task", "ThrottlingException", "Rate exceeded", 400)
+        arn = world.start(SUCCESS)
+        result = world.runner.wait_for_result(arn, timeout=60)
+        ecs.assert_no_pending_responses()
+
+    assert result.error.type == "orchestrator.errors.EcsUnavailable"
+    assert "Rate exceeded" in result.error.message
+    assert result.error.message.endswith("(attempt 1 of 1)")
+
+
+def test_backoff_is_exponential_capped_jittered_and_the_same_on_every_replay():
+    arn = "arn:aws:lambda:us-east-1:1:function:f:1/durable-execution/a/b"
+    waits = [backoff_seconds(arn, n, base=30, cap=300) for n in range(1, 7)]
+    assert waits == [backoff_seconds(arn, n, base=30, cap=300) for n in range(1, 7)]
+    for n, wait in enumerate(waits, start=1):
+        ceiling = min(300, 30 * 2 ** (n - 1))
+        assert ceiling / 2 <= wait <= ceiling
+    others = {backoff_seconds(f"{arn}-{i}", 3, base=30, cap=300) for i in range(20)}
+    assert len(others) > 5  # executions do not retry in lockstep
+    assert backoff_seconds(arn, 1, base=1, cap=1) == 1
+
+
+# -- reconcile on callback timeout: the STOPPED event never reached the relay ----------------------
+
+
+@pytest.mark.parametrize("task_timeout", [2])
+def test_lost_success_event_is_recovered_by_reconcile_with_the_worker_result(world):
+    arn = world.start({"message": "event lost", "processingTime": 1})
+    task = world.started_task()
+    # The task stops with exit 0 and a result, but its event is never delivered
+    world.finish_without_event(task, exit_code=0, result={"recovered": True})
+
+    result = world.runner.wait_for_result(arn, timeout=30)
+
+    assert result.status is InvocationStatus.SUCCEEDED
+    body = json.loads(result.result)
+    assert (body["completedBy"], body["result"], body["exitCode"]) == ("reconcile", {"recovered": True}, 0)
+    assert result.get_callback("task-completion #1").status is OperationStatus.TIMED_OUT
+    assert result.get_step("reconcile-task #1").status is OperationStatus.SUCCEEDED
+    assert "stop-timed-out-task #1" not in [op.name for op in result.operations]
+    assert world.callbacks.sent == []
+    assert len(world.run_task_calls) == 1
+
+
+@pytest.mark.parametrize("task_timeout", [2])
+def test_lost_failure_event_is_recovered_by_reconcile_with_its_outcome(world):
+    arn = world.start({"message": "event lost", "processingTime": 1})
+    world.finish_without_event(world.started_task(), exit_code=2, reason="job failed")
+
+    result = world.runner.wait_for_result(arn, timeout=30)
+
+    assert result.error.type == "orchestrator.errors.WorkerFailed"
+    assert "exited with code 2" in result.error.message
+
+
+@pytest.mark.parametrize("task_timeout", [2])
+def test_task_unknown_to_ecs_at_reconcile_fails_with_task_timed_out(world):
+    with Stubber(workflow.ecs_client()) as ecs:
+        ecs.add_response(
+            "run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/w/gone"}]}
+        )
+        ecs.add_response(
+            "describe_tasks",
+            {
+                "tasks": [],
+                "failures": [{"arn": "arn:aws:ecs:us-east-1:123456789012:task/w/gone", "reason": "MISSING"}],
+            },
+        )
+        arn = world.start({"message": "lost", "processingTime": 1})
+        result = world.runner.wait_for_result(arn, timeout=30)
+        ecs.assert_no_pending_responses()
+
+    assert result.error.type == "orchestrator.errors.TaskTimedOut"
+    assert "ECS no longer knows it" in result.error.message
+    assert "stop-timed-out-task #1" not in [op.name for op in result.operations]
