@@ -23,13 +23,15 @@ class ConfigError(ValueError):
 class RelayConfig:
     cluster_arn: str
     results_bucket: str
+    # Unqualified ARN of the orchestrator: only its executions' tasks are ever stopped.
+    orchestrator_function_arn: str = ""
     results_prefix: str = DEFAULT_RESULTS_PREFIX
     started_by_marker: str = DEFAULT_STARTED_BY_MARKER
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RelayConfig:
         env = os.environ if env is None else env
-        missing = [name for name in ("CLUSTER_ARN", "RESULTS_BUCKET") if not env.get(name)]
+        missing = [name for name in _REQUIRED if not env.get(name)]
         if missing:
             raise ConfigError(f"missing environment variables: {', '.join(missing)}")
         try:
@@ -39,9 +41,18 @@ class RelayConfig:
         return cls(
             cluster_arn=env["CLUSTER_ARN"],
             results_bucket=env["RESULTS_BUCKET"],
+            orchestrator_function_arn=env["ORCHESTRATOR_FUNCTION_ARN"],
             results_prefix=normalize_results_prefix(env.get("RESULTS_PREFIX", DEFAULT_RESULTS_PREFIX)),
             started_by_marker=marker,
         )
 
+    def is_orchestrator(self, function_arn: str) -> bool:
+        """The orchestrator itself, or any version or alias of it."""
+        ours = self.orchestrator_function_arn
+        return bool(ours) and (function_arn == ours or function_arn.startswith(f"{ours}:"))
+
     def owns_result(self, uri: str) -> bool:
         return owns_result(uri, self.results_bucket, self.results_prefix)
+
+
+_REQUIRED = ("CLUSTER_ARN", "RESULTS_BUCKET", "ORCHESTRATOR_FUNCTION_ARN")

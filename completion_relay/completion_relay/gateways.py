@@ -77,3 +77,20 @@ class TaskGateway:
         answer = self.ecs_client.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
         tasks = answer.get("tasks") or []
         return tasks[0] if tasks else None
+
+    def running(self, cluster_arn: str, started_by: str) -> list[str]:
+        """ARNs of the tasks with exactly this startedBy that ECS has not stopped yet."""
+        pages = self.ecs_client.get_paginator("list_tasks").paginate(
+            cluster=cluster_arn, startedBy=started_by, desiredStatus="RUNNING"
+        )
+        return [arn for page in pages for arn in page.get("taskArns", [])]
+
+    def stop(self, cluster_arn: str, task_arn: str, reason: str) -> bool:
+        """StopTask; False if ECS no longer knows the task."""
+        try:
+            self.ecs_client.stop_task(cluster=cluster_arn, task=task_arn, reason=reason[:255])
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("InvalidParameterException", "ClientException"):
+                return False
+            raise
+        return True

@@ -1,4 +1,4 @@
-"""Lambda entry point of the completion relay: EventBridge "ECS Task State Change" -> callback."""
+"""Lambda entry point of the completion relay: EventBridge events -> callback completion / task stop."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ _METRIC_BY_ACTION = {
     "succeeded": "TasksSucceeded",
     "failed": "TasksFailed",
     "already-closed": "DuplicateCompletions",
+    "cancelled": "TasksCancelled",
     "ignored": "IgnoredEvents",
 }
 

@@ -1,6 +1,10 @@
-"""Turn one "ECS Task State Change" event into at most one durable callback completion.
+"""The relay's two jobs, one per EventBridge rule.
 
-The event may be a duplicate, arrive out of order, or not be ours at all: every path ends in a
+- "ECS Task State Change" (STOPPED): complete the task's durable callback, at most once.
+- "Durable Execution Status Change" (STOPPED, TIMED_OUT, FAILED): stop the ECS tasks the ended
+  execution still runs, since no code of the execution runs any more to do it (cancellation).
+
+An event may be a duplicate, arrive out of order, or not be ours at all: every path ends in a
 RelayResult that says what was done and why, which the handler logs and counts.
 """
 
@@ -14,12 +18,16 @@ from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway, Delivery, TaskGateway
 from ecs_contract.completion import ResultReader, success_completion
 from ecs_contract.decide import decide
-from ecs_contract.names import has_marker, is_callback_id, redact
+from ecs_contract.names import has_marker, is_callback_id, redact, started_by
 from ecs_contract.outcome import Ignored, TaskFailed
 from ecs_contract.task import MalformedTask, Task, parse_task
 
 ECS_SOURCE = "aws.ecs"
 TASK_STATE_CHANGE = "ECS Task State Change"
+LAMBDA_SOURCE = "aws.lambda"
+EXECUTION_STATUS_CHANGE = "Durable Execution Status Change"
+# An execution in one of these states runs no more code: its tasks would run on, unwatched.
+ENDED_STATUSES = frozenset({"STOPPED", "TIMED_OUT", "FAILED"})
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,7 @@ class Gateways:
 
 @dataclass(frozen=True)
 class RelayResult:
-    action: str  # "succeeded" | "failed" | "already-closed" | "ignored"
+    action: str  # "succeeded" | "failed" | "already-closed" | "cancelled" | "ignored"
     reason: str = ""
     task_arn: str | None = None
     error_type: str | None = None
@@ -45,8 +53,11 @@ class RelayResult:
 def relay_event(event: object, config: RelayConfig, gateways: Gateways) -> RelayResult:
     if not isinstance(event, Mapping):
         return RelayResult("ignored", "event is not an object")
-    if event.get("source") != ECS_SOURCE or event.get("detail-type") != TASK_STATE_CHANGE:
-        return RelayResult("ignored", f"not an ECS task state change: {event.get('detail-type')!r}")
+    kind = (event.get("source"), event.get("detail-type"))
+    if kind == (LAMBDA_SOURCE, EXECUTION_STATUS_CHANGE):
+        return stop_tasks_of_ended_execution(event.get("detail"), config, gateways)
+    if kind != (ECS_SOURCE, TASK_STATE_CHANGE):
+        return RelayResult("ignored", f"not an event the relay handles: {event.get('detail-type')!r}")
     try:
         task = parse_task(event.get("detail"))
     except MalformedTask as e:
@@ -90,6 +101,33 @@ def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResu
     )
     delivery = gateways.callbacks.succeed(callback_id, completion.payload)
     return _delivered(delivery, "succeeded", reason=completion.reason, **common)
+
+
+def stop_tasks_of_ended_execution(detail: object, config: RelayConfig, gateways: Gateways) -> RelayResult:
+    """Stop what an ended execution left running: the tasks whose startedBy names that execution.
+
+    Found with ListTasks(startedBy=...) in our cluster, never by scanning it. An execution that
+    ended normally has no task left, so this costs one ListTasks call.
+    """
+    if not isinstance(detail, Mapping):
+        return RelayResult("ignored", "execution status change without a detail object")
+    execution_arn, status = detail.get("durableExecutionArn"), detail.get("status")
+    function_arn = detail.get("functionArn")
+    if not isinstance(execution_arn, str) or not execution_arn or not isinstance(function_arn, str):
+        return RelayResult("ignored", "execution status change without durableExecutionArn / functionArn")
+    if not config.is_orchestrator(function_arn):
+        return RelayResult("ignored", "execution of another function")
+    if status not in ENDED_STATUSES:
+        return RelayResult("ignored", f"execution is {status}, which leaves nothing to stop")
+    marker = started_by(config.started_by_marker, execution_arn)
+    tasks = gateways.tasks.running(config.cluster_arn, marker)
+    reason = f"durable execution {status}"
+    stopped = [arn for arn in tasks if gateways.tasks.stop(config.cluster_arn, arn, reason)]
+    if not stopped:
+        return RelayResult("ignored", f"execution {status}; no task of it is running")
+    return RelayResult(
+        "cancelled", f"execution {status}; stopped {len(stopped)} task(s)", task_arn=", ".join(stopped)
+    )
 
 
 def _delivered(delivery: Delivery, action: str, **fields: Any) -> RelayResult:

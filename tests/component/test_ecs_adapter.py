@@ -7,7 +7,6 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from ecs_contract.limits import LimitExceeded
 from ecs_contract.names import client_token
 from orchestrator import ecs_tasks
 from orchestrator.config import OrchestratorConfig
@@ -58,14 +57,16 @@ def test_run_task_request_shape(ecs):
 
 def test_overrides_over_the_ecs_limit_are_refused_before_any_call(ecs):
     client, _ = ecs  # the Stubber fails the test if RunTask were called
-    with pytest.raises(LimitExceeded, match="8192"):
-        ecs_tasks.run_task(
-            client,
-            CONFIG,
-            callback_id=CALLBACK_ID,
-            job_json='"' + "x" * 8192 + '"',
-            started_by="durable-ecs/a",
-        )
+    answer = ecs_tasks.run_task(
+        client,
+        CONFIG,
+        callback_id=CALLBACK_ID,
+        job_json='"' + "x" * 8192 + '"',
+        started_by="durable-ecs/a",
+    )
+    failure = answer["failure"]
+    assert failure["ErrorType"] == "TaskStartRejected"  # terminal: asking again cannot help
+    assert "8192" in failure["ErrorMessage"] and '"retryable":false' in failure["ErrorData"]
 
 
 def test_stop_task_of_a_task_ecs_forgot_is_not_an_error(ecs):

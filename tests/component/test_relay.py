@@ -19,7 +19,7 @@ from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway, CallbackNotDelivered, TaskGateway
 from completion_relay.relay import Gateways, relay_event
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
-from ecs_contract.names import redact
+from ecs_contract.names import redact, started_by
 from ecs_contract.s3_results import ResultGateway
 from tests.conftest import load_event, moto_worker_cluster
 
@@ -28,7 +28,8 @@ BUCKET = "example-results-bucket"
 SAMPLE = load_event("ecs/stopped-success")
 CALLBACK_ID = "Ab3dEfGh1jKlMnOpQrStUvWxYz0123456789+/ExampleOpaqueCallbackId=="
 RESULT_KEY = "results/9f2c6a1e0b7d4e55a1b2c3d4e5f60718.json"
-CONFIG = RelayConfig(cluster_arn=CLUSTER, results_bucket=BUCKET)
+ORCHESTRATOR = "arn:aws:lambda:us-west-2:111122223333:function:durable-ecs-Orchestrator"
+CONFIG = RelayConfig(cluster_arn=CLUSTER, results_bucket=BUCKET, orchestrator_function_arn=ORCHESTRATOR)
 
 
 @pytest.fixture
@@ -194,7 +195,7 @@ def test_throttling_and_server_errors_are_raised_so_delivery_retries(aws, code, 
         (event(clusterArn="arn:aws:ecs:us-west-2:111122223333:cluster/Other"), "another cluster"),
         (event(startedBy="someone-else/123"), "startedBy marker"),
         (event(startedBy=None), "startedBy marker"),
-        (dict(event(), source="aws.ec2"), "not an ECS task state change"),
+        (dict(event(), source="aws.ec2"), "not an event the relay handles"),
         (event(containers="oops"), "malformed task detail"),
         (
             event(
@@ -262,6 +263,7 @@ def test_handler_logs_and_counts_without_leaking_the_callback_id(aws, monkeypatc
     monkeypatch.setattr(relay_handler, "gateways", lambda: gateways)
     monkeypatch.setenv("CLUSTER_ARN", CLUSTER)
     monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
+    monkeypatch.setenv("ORCHESTRATOR_FUNCTION_ARN", ORCHESTRATOR)
     stub.add_response("send_durable_execution_callback_failure", {})
 
     answer = relay_handler.handler(event("ecs/stopped-nonzero-exit"), FakeLambdaContext())
@@ -288,3 +290,80 @@ def test_an_unreachable_callback_api_is_retried_without_the_callback_id_in_the_e
     assert "EndpointConnectionError" in message and redact(CALLBACK_ID) in message
     assert CALLBACK_ID not in message and quote(CALLBACK_ID, safe="") not in message
     assert raised.value.__cause__ is None and raised.value.__suppress_context__  # no chained original
+
+
+# -- cancellation: an ended execution's tasks are stopped -----------------------------------------
+
+
+@pytest.fixture
+def cluster_with_tasks():
+    """moto ECS with tasks of two executions of ours and one task of somebody else."""
+    with mock_aws():
+        cluster = moto_worker_cluster("workers")
+        ecs = boto3.client("ecs")
+        ended = load_event("lambda/execution-stopped")["detail"]["durableExecutionArn"]
+        other = ended.replace("9f7d84c9", "00000000")
+
+        def run(started: str) -> str:
+            network = {
+                "awsvpcConfiguration": {
+                    "subnets": [cluster.subnet],
+                    "securityGroups": [cluster.security_group],
+                }
+            }
+            task = ecs.run_task(
+                cluster=cluster.arn, taskDefinition="worker", launchType="FARGATE",
+                startedBy=started, networkConfiguration=network,
+            )  # fmt: skip
+            return task["tasks"][0]["taskArn"]
+
+        tasks = {
+            "ended": run(started_by("durable-ecs", ended)),
+            "other-execution": run(started_by("durable-ecs", other)),
+            "not-ours": run("someone-else"),
+        }
+        config = RelayConfig(
+            cluster_arn=cluster.arn, results_bucket=BUCKET, orchestrator_function_arn=ORCHESTRATOR
+        )
+        yield ecs, config, tasks
+
+
+def desired(ecs, cluster_arn: str, arn: str) -> str:
+    return ecs.describe_tasks(cluster=cluster_arn, tasks=[arn])["tasks"][0]["desiredStatus"]
+
+
+@pytest.mark.parametrize("status", ["STOPPED", "TIMED_OUT", "FAILED"])
+def test_an_ended_execution_has_its_task_stopped_and_no_other(cluster_with_tasks, status):
+    ecs, config, tasks = cluster_with_tasks
+    sample = event("lambda/execution-stopped", status=status)
+    gateways = Gateways(callbacks=None, tasks=TaskGateway(ecs), results=None)  # type: ignore[arg-type]
+
+    outcome = relay_event(sample, config, gateways)
+
+    assert (outcome.action, outcome.task_arn) == ("cancelled", tasks["ended"])
+    assert f"execution {status}; stopped 1 task(s)" == outcome.reason
+    assert desired(ecs, config.cluster_arn, tasks["ended"]) == "STOPPED"
+    stopped = ecs.describe_tasks(cluster=config.cluster_arn, tasks=[tasks["ended"]])["tasks"][0]
+    assert stopped["stoppedReason"] == f"durable execution {status}"
+    assert desired(ecs, config.cluster_arn, tasks["other-execution"]) == "RUNNING"
+    assert desired(ecs, config.cluster_arn, tasks["not-ours"]) == "RUNNING"
+    # A second delivery of the same event finds nothing left to stop
+    assert relay_event(sample, config, gateways).action == "ignored"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"status": "RUNNING"}, "leaves nothing to stop"),
+        ({"status": "SUCCEEDED"}, "leaves nothing to stop"),
+        ({"functionArn": "arn:aws:lambda:us-west-2:111122223333:function:other:1"}, "another function"),
+        ({"functionArn": ORCHESTRATOR + "-evil:1"}, "another function"),
+        ({"durableExecutionArn": None}, "without durableExecutionArn"),
+    ],
+)
+def test_execution_events_that_ask_for_nothing_stop_nothing(cluster_with_tasks, changes, reason):
+    ecs, config, tasks = cluster_with_tasks
+    gateways = Gateways(callbacks=None, tasks=TaskGateway(ecs), results=None)  # type: ignore[arg-type]
+    outcome = relay_event(event("lambda/execution-stopped", **changes), config, gateways)
+    assert outcome.action == "ignored" and reason in outcome.reason
+    assert {desired(ecs, config.cluster_arn, arn) for arn in tasks.values()} == {"RUNNING"}

@@ -50,7 +50,17 @@ def test_orchestrator_config_errors_name_the_variable(changes, message):
 
 
 def test_relay_config_and_result_ownership():
-    config = RelayConfig.from_env({"CLUSTER_ARN": "c", "RESULTS_BUCKET": "b", "RESULTS_PREFIX": "out"})
+    orchestrator = "arn:aws:lambda:us-east-1:1:function:orch"
+    config = RelayConfig.from_env(
+        {
+            "CLUSTER_ARN": "c",
+            "RESULTS_BUCKET": "b",
+            "RESULTS_PREFIX": "out",
+            "ORCHESTRATOR_FUNCTION_ARN": orchestrator,
+        }
+    )
+    assert config.is_orchestrator(orchestrator) and config.is_orchestrator(f"{orchestrator}:7")
+    assert not config.is_orchestrator(f"{orchestrator}-other") and not config.is_orchestrator("x")
     assert config.results_prefix == "out/"
     assert config.owns_result("s3://b/out/x.json")
     assert not config.owns_result("s3://b/other/x.json")
@@ -58,6 +68,6 @@ def test_relay_config_and_result_ownership():
     assert not config.owns_result("s3://bb/out/x.json")
 
 
-def test_relay_config_requires_cluster_and_bucket():
-    with pytest.raises(RelayConfigError, match="CLUSTER_ARN, RESULTS_BUCKET"):
+def test_relay_config_requires_cluster_bucket_and_orchestrator():
+    with pytest.raises(RelayConfigError, match="CLUSTER_ARN, RESULTS_BUCKET, ORCHESTRATOR_FUNCTION_ARN"):
         RelayConfig.from_env({})

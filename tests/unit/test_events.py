@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from completion_relay.relay import ENDED_STATUSES
 from ecs_contract.decide import decide
 from ecs_contract.outcome import ErrorType, Ignored, TaskSucceeded
 from ecs_contract.task import parse_task
@@ -20,6 +21,11 @@ ECS_EVENTS = {
     "ecs/stopped-spot-interruption": ErrorType.TASK_INTERRUPTED,
     "ecs/running": Ignored,
 }
+# Lambda's durable execution status changes: does the cancellation rule's status filter take it?
+LAMBDA_EVENTS = {
+    "lambda/execution-stopped": True,
+    "lambda/execution-running": False,
+}
 INVOKE_PAYLOADS = {
     "invoke/success": True,
     "invoke/worker-failure": True,
@@ -29,7 +35,15 @@ INVOKE_PAYLOADS = {
 
 def test_every_sample_is_classified():
     on_disk = {str(p.relative_to(EVENTS).with_suffix("")) for p in EVENTS.rglob("*.json")}
-    assert on_disk == set(ECS_EVENTS) | set(INVOKE_PAYLOADS)
+    assert on_disk == set(ECS_EVENTS) | set(INVOKE_PAYLOADS) | set(LAMBDA_EVENTS)
+
+
+@pytest.mark.parametrize(("name", "ended"), LAMBDA_EVENTS.items())
+def test_lambda_sample_is_an_execution_status_change(name, ended):
+    event = load_event(name)
+    assert (event["source"], event["detail-type"]) == ("aws.lambda", "Durable Execution Status Change")
+    assert (event["detail"]["status"] in ENDED_STATUSES) is ended
+    assert event["detail"]["durableExecutionArn"].startswith(event["detail"]["functionArn"] + "/")
 
 
 @pytest.mark.parametrize(("name", "expected"), ECS_EVENTS.items())

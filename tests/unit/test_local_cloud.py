@@ -28,6 +28,7 @@ NAMES = Names(
         "DeadLetterQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:dlq",
         "WorkerLogGroup": "/t/worker",
         "WorkerRepository": "repo",
+        "Orchestrator.Arn": "arn:aws:lambda:us-east-1:123456789012:function:Orchestrator",
     },
 )
 
@@ -46,9 +47,15 @@ def test_functions_come_from_the_template_with_code_layer_and_environment():
     relay = functions["CompletionRelay"]
     assert relay.durable is None
     assert relay.on_failure_arn == NAMES.refs["DeadLetterQueue.Arn"]
-    (rule,) = relay.rules
-    assert rule.pattern["detail"]["clusterArn"] == [NAMES.refs["Cluster.Arn"]]
-    assert rule.pattern["detail"]["startedBy"] == [{"prefix": "durable-ecs/"}]
+    task_stopped, execution_ended = relay.rules
+    assert task_stopped.pattern["detail"]["clusterArn"] == [NAMES.refs["Cluster.Arn"]]
+    assert task_stopped.pattern["detail"]["startedBy"] == [{"prefix": "durable-ecs/"}]
+    orchestrator_arn = NAMES.refs["Orchestrator.Arn"]
+    assert execution_ended.pattern["detail"]["functionArn"] == [
+        orchestrator_arn,
+        {"prefix": f"{orchestrator_arn}:"},
+    ]
+    assert relay.environment["ORCHESTRATOR_FUNCTION_ARN"] == orchestrator_arn
 
 
 def test_parameters_can_be_overridden_but_only_existing_ones():
