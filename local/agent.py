@@ -6,6 +6,7 @@ copies the worker's output into CloudWatch Logs (moto) as the awslogs driver wou
 process ends records the real exit code and timings on the task in moto, marks it STOPPED and
 publishes the "ECS Task State Change" event, built from ``describe_tasks`` like ECS builds it.
 A task stopped through the API (StopTask) gets SIGTERM, then SIGKILL after ``stop_timeout``.
+Armed faults (``faults.py``) stop a task before it starts, or interrupt it as Fargate Spot does.
 """
 
 from __future__ import annotations
@@ -26,12 +27,21 @@ from typing import Any
 
 from moto.ecs.models import ecs_backends
 
+from local.faults import Faults, job_message
 from local.journal import Journal, iso
 from local.seed import CREDENTIALS
 from local.template import ROOT, TaskDefinition
 
 WORKER_PATH = [ROOT / "worker", ROOT / "contract"]
 ESSENTIAL_EXITED = "Essential container in task exited"
+# Reasons as ECS words them (stoppedReason), for the faults that keep a task from starting.
+START_FAILURES = {
+    "never-start": "CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+    "failed to resolve ref local/worker:missing: not found",
+    "no-capacity": "Capacity is unavailable at this time. Please try again later or in a different "
+    "availability zone",
+}
+SPOT_INTERRUPTED = "Your Spot Task was interrupted."
 
 
 @dataclass
@@ -42,6 +52,7 @@ class RunningTask:
     log_stream: str
     started: float = field(default_factory=time.monotonic)
     stop_requested: bool = False
+    interrupted: bool = False
 
 
 class TaskAgent:
@@ -56,12 +67,14 @@ class TaskAgent:
         account: str,
         region: str,
         poll_interval: float = 0.05,
+        faults: Faults | None = None,
         stop_timeout: float = 2.0,
     ) -> None:
         self.cluster_arn, self.td = cluster_arn, task_definition
         self.ecs, self.logs = clients("ecs"), clients("logs")
         self.publish, self.worker_env, self.state_dir = publish, worker_env, state_dir
         self.account, self.region = account, region
+        self.faults = faults or Faults()
         self.poll_interval, self.stop_timeout = poll_interval, stop_timeout
         self.running: dict[str, RunningTask] = {}
         self.seen: set[str] = set()
@@ -139,6 +152,11 @@ class TaskAgent:
         for override in described.get("overrides", {}).get("containerOverrides", []):
             if override.get("name") == container.name:
                 env.update({e["name"]: e["value"] for e in override.get("environment", [])})
+        message = job_message(env)
+        for kind, reason in START_FAILURES.items():
+            if self.faults.fire(kind, message):
+                self._fail_to_start(arn, reason, fault=kind)
+                return
         task_id = arn.rsplit("/", 1)[1]
         workdir = self.state_dir / "tasks" / task_id
         workdir.mkdir(parents=True, exist_ok=True)
@@ -166,6 +184,21 @@ class TaskAgent:
         self._journal(arn, "RUNNING", pid=process.pid)
         self._emit(arn)
         threading.Thread(target=self._watch, args=(task,), name=f"task-{task_id[:8]}", daemon=True).start()
+        if self.faults.fire("spot-interruption", message):
+            task.interrupted = task.stop_requested = True  # Fargate reclaims it: SIGTERM, then SIGKILL
+            moto_task.desired_status = "STOPPED"
+            threading.Thread(target=self._terminate, args=(task,), daemon=True).start()
+
+    def _fail_to_start(self, arn: str, reason: str, fault: str) -> None:
+        """The task stops before its container starts: no exit code, stopCode TaskFailedToStart."""
+        moto_task = self._moto_task(arn)
+        moto_task.created_at = moto_task.stopping_at = moto_task.stopped_at = _utcnow()
+        moto_task.last_status = moto_task.desired_status = "STOPPED"
+        moto_task.stop_code, moto_task.stopped_reason = "TaskFailedToStart", reason
+        moto_task.containers[0].exitCode = None
+        moto_task.containers[0].last_status = "STOPPED"
+        self._journal(arn, "STOPPED", exitCode=None, started=False, fault=fault)
+        self._emit(arn)
 
     def _watch(self, task: RunningTask) -> None:
         group = self.td.containers[0].log_group
@@ -184,7 +217,9 @@ class TaskAgent:
         moto_task = self._moto_task(task.arn)
         now = _utcnow()
         moto_task.stopping_at = moto_task.execution_stopped_at = moto_task.stopped_at = now
-        if task.stop_requested:
+        if task.interrupted:
+            moto_task.stop_code, moto_task.stopped_reason = "SpotInterruption", SPOT_INTERRUPTED
+        elif task.stop_requested:
             moto_task.stop_code = "UserInitiated"  # moto kept StopTask's reason
         else:
             moto_task.stop_code = "EssentialContainerExited"

@@ -7,7 +7,8 @@ Delivery follows what EventBridge and Lambda do for an EventBridge -> Lambda tar
 - if the invoke cannot be made at all (endpoint down, throttled, 5xx), the rule's RetryPolicy
   applies, then the rule's dead-letter queue.
 Retry delays are scaled down (``base_delay``) so a local run does not wait minutes.
-Every delivery attempt is appended to ``events.jsonl`` in the state folder.
+Every delivery attempt is appended to ``events.jsonl`` in the state folder. Armed faults
+(``faults.py``) can duplicate or lose a task's STOPPED event, or fail the target's invocation.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from moto.events.models import EventPattern
 
+from local.faults import DUPLICATES, Faults, event_job_message
 from local.journal import Journal, iso
 from local.seed import lambda_arn
 from local.template import EventRule, Function
@@ -45,6 +47,7 @@ class EventBus:
         journal: Path,
         base_delay: float = 0.2,
         max_age_seconds: float = 60.0,
+        faults: Faults | None = None,
     ) -> None:
         self.routes = [
             Route(rule, f, EventPattern.load(json.dumps(rule.pattern)))
@@ -54,6 +57,7 @@ class EventBus:
         self.lambda_client, self.sqs = lambda_client, sqs_client
         self.journal = Journal(journal)
         self.base_delay, self.max_age = base_delay, max_age_seconds
+        self.faults = faults or Faults()
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="event-delivery")
         self.stopping = threading.Event()
 
@@ -61,9 +65,23 @@ class EventBus:
         """Publish one event; returns how many rules matched (delivery happens in the background)."""
         matched = [r for r in self.routes if r.pattern.matches_event(event)]  # type: ignore[arg-type]
         self._record(event, None, "published", matched=[r.rule.name for r in matched])
+        copies = 1
+        if self._is_stopped_task(event):
+            message = event_job_message(event)
+            if self.faults.fire("drop-stopped", message):
+                self._record(event, None, "lost", fault="drop-stopped")
+                return 0
+            if self.faults.fire("duplicate-stopped", message):
+                copies = DUPLICATES
         for route in matched:
-            self.pool.submit(self._deliver, route, event)
+            for _ in range(copies):
+                self.pool.submit(self._deliver, route, event)
         return len(matched)
+
+    @staticmethod
+    def _is_stopped_task(event: dict[str, Any]) -> bool:
+        detail = event.get("detail") or {}
+        return event.get("detail-type") == "ECS Task State Change" and detail.get("lastStatus") == "STOPPED"
 
     def stop(self) -> None:
         self.stopping.set()
@@ -74,25 +92,29 @@ class EventBus:
         function_errors = transport_errors = 0
         while not self.stopping.is_set():
             attempt = function_errors + transport_errors + 1
-            try:
-                resp = self.lambda_client.invoke(
-                    FunctionName=route.function.logical_id, Payload=json.dumps(event).encode()
-                )
-            except (ClientError, BotoCoreError) as e:
-                transport_errors += 1
-                self._record(event, route, "invoke-failed", attempt=attempt, error=str(e))
-                too_old = time.monotonic() - started > min(self.max_age, route.rule.max_event_age_seconds)
-                if transport_errors > route.rule.retry_attempts or too_old:
-                    self._dead_letter_rule(route, event, e)
-                    return
-                self._backoff(transport_errors)
-                continue
-            payload = resp["Payload"].read()
-            if "FunctionError" not in resp:
+            extra: dict[str, Any] = {}
+            if self._is_stopped_task(event) and self.faults.fire("relay-error", event_job_message(event)):
+                payload, failed, extra = b'{"errorMessage": "injected fault"}', True, {"fault": "relay-error"}
+            else:
+                try:
+                    resp = self.lambda_client.invoke(
+                        FunctionName=route.function.logical_id, Payload=json.dumps(event).encode()
+                    )
+                except (ClientError, BotoCoreError) as e:
+                    transport_errors += 1
+                    self._record(event, route, "invoke-failed", attempt=attempt, error=str(e))
+                    too_old = time.monotonic() - started > min(self.max_age, route.rule.max_event_age_seconds)
+                    if transport_errors > route.rule.retry_attempts or too_old:
+                        self._dead_letter_rule(route, event, e)
+                        return
+                    self._backoff(transport_errors)
+                    continue
+                payload, failed = resp["Payload"].read(), "FunctionError" in resp
+            if not failed:
                 self._record(event, route, "delivered", attempt=attempt, response=_short(payload))
                 return
-            function_errors += 1
-            self._record(event, route, "function-error", attempt=attempt, error=_short(payload))
+            function_errors += 1  # the function failed: Lambda's async retries apply
+            self._record(event, route, "function-error", attempt=attempt, error=_short(payload), **extra)
             if function_errors > route.function.async_retry_attempts:
                 self._dead_letter_function(route, event, payload, function_errors)
                 return
@@ -156,6 +178,7 @@ class EventBus:
             detailType=event.get("detail-type"),
             taskArn=detail.get("taskArn"),
             lastStatus=detail.get("lastStatus"),
+            **({"executionArn": detail["durableExecutionArn"]} if "durableExecutionArn" in detail else {}),
             rule=route.rule.name if route else None,
             outcome=outcome,
             **extra,

@@ -10,12 +10,15 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
 from local import proc, targets
+from local.faults import KINDS
+from local.redrive import redrive
 from local.scenarios import SCENARIOS
 from local.template import ROOT
 from local.timeline import Follower, follow, render
@@ -138,6 +141,23 @@ def cmd_runner(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fault(args: argparse.Namespace) -> int:
+    state = _state(args.state_dir)
+    if state is None:
+        print("local cloud is not running", file=sys.stderr)
+        return 1
+    spec = json.dumps({"kind": args.kind, "message": args.message, "count": args.count}).encode()
+    request = urllib.request.Request(f"{state['control']}/faults", data=spec, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            fault = json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        print(f"error: {json.loads(e.read()).get('error')}", file=sys.stderr)
+        return 2
+    print(f"armed: {fault['kind']} x{fault['count']} for jobs with message {fault['message']!r}")
+    return 0
+
+
 # -- executions -----------------------------------------------------------------------------
 def _target(args: argparse.Namespace) -> targets.Target:
     if args.target == "aws":
@@ -202,6 +222,22 @@ def cmd_execution(args: argparse.Namespace) -> int:
         print(render(entry, entries[0].at))
     print(summary(follower.execution))
     return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """StopDurableExecution; the relay's cancellation rule then stops the execution's task."""
+    target = _target(args)
+    target.lambda_client.stop_durable_execution(
+        DurableExecutionArn=args.arn,
+        Error={"ErrorType": "StoppedByUser", "ErrorMessage": args.reason},
+    )
+    print(f"stopped {args.arn}")
+    return 0
+
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    report = redrive(_target(args), sys.stdout)
+    return 1 if report.failed else 0
 
 
 def cmd_follow(args: argparse.Namespace) -> int:
@@ -301,13 +337,21 @@ def parser() -> argparse.ArgumentParser:
     )
     command("status", cmd_status, "is the local cloud up, and where does it listen")
     command("durable-runner", cmd_runner, "stop, start or restart the local durable runner").add_argument(
-        "action", choices=("stop", "start", "restart")
+        "action", choices=("stop", "start", "restart", "kill")
     )
+    c = command("fault", cmd_fault, "arm a fault for the tasks of one job (local cloud only)")
+    c.add_argument("kind", choices=sorted(KINDS), help="; ".join(f"{k}: {v}" for k, v in KINDS.items()))
+    c.add_argument("--message", required=True, help="the job input's 'message' whose tasks it hits")
+    c.add_argument("--count", type=int, default=1, help="how many times it fires (default 1)")
     c = with_target(command("invoke", cmd_invoke, "start an orchestration; prints the execution ARN at once"))
     c.add_argument("payload", type=Path, help="a JSON payload file, e.g. events/invoke/success.json")
     c.add_argument("--name", help="the durable execution's name (default: generated)")
     c = with_target(command("execution", cmd_execution, "an execution's status, history and result"))
     c.add_argument("arn", help="the durable execution ARN")
+    c = with_target(command("stop", cmd_stop, "stop an execution; its running task is stopped too"))
+    c.add_argument("arn", help="the durable execution ARN")
+    c.add_argument("--reason", default="stopped by the user", help="recorded as the execution's error")
+    with_target(command("redrive", cmd_redrive, "hand the dead-letter queue's events back to the relay"))
     c = with_target(command("follow", cmd_follow, "follow an execution live until it ends"))
     c.add_argument("arn", help="the durable execution ARN")
     c.add_argument("--timeout", type=float, default=3600, help="give up after this many seconds")

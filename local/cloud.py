@@ -27,6 +27,8 @@ from local import proc
 from local.agent import TaskAgent, worker_base_env
 from local.bus import EventBus
 from local.durable import DurableRunner
+from local.executions import ExecutionWatcher
+from local.faults import FaultError, Faults
 from local.functions import LambdaEndpoint, Runtime
 from local.seed import ACCOUNT, CREDENTIALS, REGION, client, seed
 
@@ -77,8 +79,13 @@ class LocalCloud:
         self.runner.start({**os.environ, **CREDENTIALS})
 
         lambda_client = client("lambda", self.endpoint.url, retries={"max_attempts": 1}, read_timeout=120)
+        self.faults = Faults()
         self.bus = EventBus(
-            functions, lambda_client, client("sqs", self.moto_url), self.state_dir / "events.jsonl"
+            functions,
+            lambda_client,
+            client("sqs", self.moto_url),
+            self.state_dir / "events.jsonl",
+            faults=self.faults,
         )
         (td_id,) = template.of_type("AWS::ECS::TaskDefinition")
         self.agent = TaskAgent(
@@ -90,8 +97,17 @@ class LocalCloud:
             state_dir=self.state_dir,
             account=ACCOUNT,
             region=REGION,
+            faults=self.faults,
         )
         self.agent.start()
+        self.watcher = ExecutionWatcher(
+            [f for f in functions.values() if f.durable is not None],
+            client("lambda", self.runner.url, retries={"max_attempts": 1}),
+            self.bus.put,
+            ACCOUNT,
+            REGION,
+        )
+        self.watcher.start()
         self.control = ThreadingHTTPServer(("127.0.0.1", 0), self._control_handler())
         self.control.daemon_threads = True
         threading.Thread(target=self.control.serve_forever, args=(0.05,), name="control", daemon=True).start()
@@ -134,6 +150,7 @@ class LocalCloud:
             self.state_file.unlink(missing_ok=True)
             for name, step in (
                 ("control", lambda: self.control.shutdown()),
+                ("watcher", lambda: self.watcher.stop()),
                 ("agent", lambda: self.agent.stop()),
                 ("bus", lambda: self.bus.stop()),
                 ("runner", lambda: self.runner.stop()),
@@ -181,13 +198,23 @@ class LocalCloud:
                     self._reply(200, {"durableRunner": cloud.runner.running})
                 elif self.path == "/tasks":
                     self._reply(200, cloud.agent.pids())
+                elif self.path == "/faults":
+                    self._reply(200, cloud.faults.listing())
                 else:
                     self._reply(404, {"error": f"no {self.path}"})
 
             def do_POST(self) -> None:
-                if self.path == "/durable-runner/stop":
-                    cloud.runner.stop()
+                if self.path in ("/durable-runner/stop", "/durable-runner/kill"):
+                    cloud.runner.stop(kill=self.path.endswith("/kill"))
                     self._reply(200, {"durableRunner": False})
+                elif self.path == "/faults":
+                    try:
+                        spec = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                        fault = cloud.faults.arm(spec.get("kind"), spec.get("message"), spec.get("count", 1))
+                    except (ValueError, AttributeError, FaultError) as e:
+                        self._reply(400, {"error": str(e)})
+                        return
+                    self._reply(200, fault.__dict__)
                 elif self.path == "/durable-runner/start":
                     if not cloud.runner.running:
                         cloud.runner.start({**os.environ, **CREDENTIALS})

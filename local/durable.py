@@ -68,9 +68,14 @@ class DurableRunner:
         except OSError:
             return False
 
-    def stop(self) -> None:
+    def stop(self, kill: bool = False) -> None:
+        """Stop the runner (SIGTERM, then SIGKILL); ``kill``: SIGKILL at once, as a crash would."""
         if self.process is not None:
-            proc.stop(self.process)
+            if kill:
+                self.process.kill()
+                self.process.wait()
+            else:
+                proc.stop(self.process)
             self.process = None
 
     @property

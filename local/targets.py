@@ -44,6 +44,7 @@ class Target:
     lambda_client: Any  # Invoke and the durable execution APIs
     ecs: Any
     logs: Any
+    sqs: Any  # the dead-letter queue
     worker_logs: WorkerLogs
     poll_interval: float
     journal: Path | None = None  # the local cloud's event-delivery record, if any
@@ -88,6 +89,7 @@ def local(state_dir: Path) -> Target:
         lambda_client=seed.client("lambda", state["lambda"], retries=retries),
         ecs=seed.client("ecs", state["moto"], retries=retries),
         logs=seed.client("logs", state["moto"], retries=retries),
+        sqs=seed.client("sqs", state["moto"], retries=retries),
         worker_logs=worker_logs(outputs["WorkerLogGroupName"]),
         poll_interval=0.1,
         journal=Path(state["stateDir"]) / "events.jsonl",
@@ -112,6 +114,7 @@ def aws(stack: str, region: str | None = None, session: Any = None) -> Target:
         lambda_client=session.client("lambda"),
         ecs=session.client("ecs"),
         logs=session.client("logs"),
+        sqs=session.client("sqs"),
         worker_logs=worker_logs(outputs["WorkerLogGroupName"]),
         poll_interval=2.0,
     )

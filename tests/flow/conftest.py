@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from ecs_contract.names import DEFAULT_STARTED_BY_MARKER, started_by
 from local import targets
 from local.cli import start
 from tests.conftest import ROOT, poll
@@ -22,6 +23,11 @@ from tests.conftest import ROOT, poll
 # A callback id is base64 of {"arn": ...}: logged only shortened ("eyJh...#hash").
 WHOLE_CALLBACK_ID = re.compile(r"eyJhcm4iOi[A-Za-z0-9+/=%]{40,}")
 TASK_TIMEOUT = 8  # seconds: short enough for the timeout test, long enough for a loaded CI machine
+PARAMETERS = {
+    "TaskTimeoutSeconds": TASK_TIMEOUT,
+    "RetryDelaySeconds": 1,  # a retried attempt starts a second or two later, not 30 s
+    "RetryMaxDelaySeconds": 2,
+}
 
 
 def cli(state_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -41,10 +47,44 @@ class Cloud:
     state: dict[str, Any]
     target: targets.Target
 
-    def control(self, path: str, method: str = "GET") -> Any:
-        request = urllib.request.Request(self.state["control"] + path, method=method)
+    def control(self, path: str, method: str = "GET", body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.state["control"] + path, data=data, method=method)
         with urllib.request.urlopen(request, timeout=60) as r:
             return json.loads(r.read())
+
+    def arm(self, kind: str, message: str, count: int = 1) -> None:
+        """Arm a fault for the tasks of the job whose input has this "message" (local/faults.py)."""
+        self.control("/faults", "POST", {"kind": kind, "message": message, "count": count})
+
+    def tasks_of(self, arn: str) -> list[dict[str, Any]]:
+        """Every task the execution started (found by its startedBy, as the relay finds them)."""
+        ecs, marker = self.target.ecs, started_by(DEFAULT_STARTED_BY_MARKER, arn)
+        arns = [
+            a
+            for status in ("RUNNING", "STOPPED")
+            for a in ecs.list_tasks(cluster=self.target.cluster, startedBy=marker, desiredStatus=status)[
+                "taskArns"
+            ]
+        ]
+        return list(ecs.describe_tasks(cluster=self.target.cluster, tasks=arns)["tasks"]) if arns else []
+
+    def deliveries(self, task_arn: str) -> list[dict[str, Any]]:
+        """The EventBridge stand-in's record of the task's STOPPED event (events.jsonl)."""
+        lines = (self.state_dir / "events.jsonl").read_text().splitlines()
+        records = [json.loads(line) for line in lines]
+        return [r for r in records if r.get("taskArn") == task_arn and r.get("lastStatus") == "STOPPED"]
+
+    def relay_actions(self, task_arn: str) -> list[str]:
+        """What the relay did with this task's events, from its log ("relay: <action>" lines)."""
+        log = self.state_dir / "logs" / "CompletionRelay.log"
+        actions = []
+        for line in log.read_text().splitlines():
+            if line.startswith("{") and '"relay: ' in line:
+                record = json.loads(line)
+                if task_arn in str(record.get("task_arn", "")):
+                    actions.append(record["message"].removeprefix("relay: "))
+        return sorted(actions)
 
     def start(self, payload: dict[str, Any]) -> str:
         return start(self.target, json.dumps(payload).encode())
@@ -89,6 +129,25 @@ class Cloud:
         ) + len(self.target.ecs.list_tasks(cluster=self.target.cluster)["taskArns"])
 
 
+def kinds(history: list[dict[str, Any]]) -> list[str]:
+    """The history as "EventType name" strings, bookkeeping (invocations, step starts) left out."""
+    skip = {"InvocationCompleted", "StepStarted"}
+    return [
+        e["EventType"] if e["EventType"].startswith("Execution") else f"{e['EventType']} {e.get('Name')}"
+        for e in history
+        if e["EventType"] not in skip
+    ]
+
+
+def step_result(history: list[dict[str, Any]], name: str) -> Any:
+    (event,) = [e for e in history if e["EventType"] == "StepSucceeded" and e.get("Name") == name]
+    return json.loads(event["StepSucceededDetails"]["Result"]["Payload"])
+
+
+def error_type(execution: dict[str, Any]) -> str:
+    return str(execution["Error"]["ErrorType"]).rsplit(".", 1)[-1]
+
+
 def group_members(pgid: int) -> list[str]:
     """Live (not zombie) processes of a process group, from /proc."""
     members = []
@@ -105,7 +164,7 @@ def group_members(pgid: int) -> list[str]:
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     state_dir = tmp_path_factory.mktemp("local-cloud")
-    up = cli(state_dir, "up", "--parameter", f"TaskTimeoutSeconds={TASK_TIMEOUT}")
+    up = cli(state_dir, "up", *[arg for k, v in PARAMETERS.items() for arg in ("--parameter", f"{k}={v}")])
     assert up.returncode == 0, up.stdout + up.stderr
     state = json.loads((state_dir / "state.json").read_text())
     try:

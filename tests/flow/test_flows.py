@@ -11,35 +11,15 @@ import json
 import os
 import re
 import signal
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from local.timeline import follow
 from tests.conftest import load_event, poll
-from tests.flow.conftest import TASK_TIMEOUT, Cloud
+from tests.flow.conftest import TASK_TIMEOUT, Cloud, error_type, kinds, step_result
 
 pytestmark = pytest.mark.flow
-
-
-def kinds(history: list[dict[str, Any]]) -> list[str]:
-    """The history as "EventType name" strings, bookkeeping (invocations, step starts) left out."""
-    skip = {"InvocationCompleted", "StepStarted"}
-    return [
-        e["EventType"] if e["EventType"].startswith("Execution") else f"{e['EventType']} {e.get('Name')}"
-        for e in history
-        if e["EventType"] not in skip
-    ]
-
-
-def step_result(history: list[dict[str, Any]], name: str) -> Any:
-    (event,) = [e for e in history if e["EventType"] == "StepSucceeded" and e.get("Name") == name]
-    return json.loads(event["StepSucceededDetails"]["Result"]["Payload"])
-
-
-def error_type(execution: dict[str, Any]) -> str:
-    return str(execution["Error"]["ErrorType"]).rsplit(".", 1)[-1]
 
 
 def test_success_returns_the_workers_result(cloud: Cloud) -> None:

@@ -1,0 +1,169 @@
+"""Fault injection on the local cloud (local/faults.py): each fault ends in the right outcome, and
+no callback or task is lost or doubled: every callback created is closed exactly once, and the
+tasks the execution started are exactly the ones its start-task steps recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.conftest import poll
+from tests.flow.conftest import Cloud, cli, kinds
+
+pytestmark = pytest.mark.flow
+
+CLOSED = ("CallbackSucceeded", "CallbackFailed", "CallbackTimedOut")
+
+
+def job(label: str, seconds: int = 1) -> dict[str, Any]:
+    """A job with a message of its own, so a fault armed for it hits nothing else."""
+    return {"message": f"{label}-{uuid.uuid4().hex[:8]}", "processingTime": seconds}
+
+
+def ledger(cloud: Cloud, arn: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The history and the tasks, after checking that nothing was lost or doubled."""
+    history = cloud.history(arn)
+    created = [e["Name"] for e in history if e["EventType"] == "CallbackStarted"]
+    closed = [e["Name"] for e in history if e["EventType"] in CLOSED]
+    assert len(set(created)) == len(created) and sorted(closed) == sorted(created), (created, closed)
+    recorded = [
+        json.loads(e["StepSucceededDetails"]["Result"]["Payload"]).get("taskArn")
+        for e in history
+        if e["EventType"] == "StepSucceeded" and e["Name"].startswith("start-task #")
+    ]
+    tasks = cloud.tasks_of(arn)
+    assert sorted(t["taskArn"] for t in tasks) == sorted(a for a in recorded if a)
+    return history, tasks
+
+
+def result_of(execution: dict[str, Any]) -> dict[str, Any]:
+    assert execution["Status"] == "SUCCEEDED", execution
+    return dict(json.loads(execution["Result"]))
+
+
+def test_duplicate_deliveries_complete_the_callback_once(cloud: Cloud) -> None:
+    payload = job("dup")
+    cloud.arm("duplicate-stopped", payload["message"])
+    arn = cloud.start(payload)
+    result = result_of(cloud.wait(arn))
+    _, (task,) = ledger(cloud, arn)
+    delivered = poll(
+        lambda: [d for d in cloud.deliveries(task["taskArn"]) if d["outcome"] == "delivered"][2:] and True,
+        what="all three deliveries",
+    )
+    assert delivered
+    assert cloud.relay_actions(task["taskArn"]) == ["already-closed", "already-closed", "succeeded"]
+    assert (result["attempts"], result["completedBy"]) == (1, "event")
+
+
+@pytest.mark.slow
+def test_a_lost_completion_event_is_recovered_by_reconcile(cloud: Cloud) -> None:
+    payload = job("lost")
+    cloud.arm("drop-stopped", payload["message"])
+    arn = cloud.start(payload)
+    result = result_of(cloud.wait(arn, timeout=60))
+    history, (task,) = ledger(cloud, arn)
+    assert result["completedBy"] == "reconcile"
+    assert result["result"]["processedMessage"] == payload["message"].upper()  # read from S3 anyway
+    assert [d["outcome"] for d in cloud.deliveries(task["taskArn"])] == ["published", "lost"]
+    assert cloud.relay_actions(task["taskArn"]) == []  # the relay never heard of it
+    assert kinds(history)[-3:] == [
+        "CallbackTimedOut task-completion #1",
+        "StepSucceeded reconcile-task #1",
+        "ExecutionSucceeded",
+    ]
+
+
+def test_a_relay_failing_twice_is_retried_and_then_completes(cloud: Cloud) -> None:
+    payload = job("flaky")
+    cloud.arm("relay-error", payload["message"], count=2)
+    arn = cloud.start(payload)
+    result_of(cloud.wait(arn))
+    _, (task,) = ledger(cloud, arn)
+    outcomes = [d["outcome"] for d in cloud.deliveries(task["taskArn"])]
+    assert outcomes == ["published", "function-error", "function-error", "delivered"]
+    assert cloud.relay_actions(task["taskArn"]) == ["succeeded"]
+
+
+@pytest.mark.slow
+def test_durable_runner_killed_and_restarted_mid_task(cloud: Cloud) -> None:
+    payload = job("runner-killed", seconds=3)
+    arn = cloud.start(payload)
+    task_arn, _ = cloud.worker_pid()
+    assert cloud.control("/durable-runner/kill", "POST") == {"durableRunner": False}
+    assert cloud.task(task_arn)["lastStatus"] == "RUNNING"  # killed while the task runs
+    assert cloud.control("/durable-runner/start", "POST") == {"durableRunner": True}
+    result = result_of(cloud.wait(arn))
+    _, tasks = ledger(cloud, arn)
+    assert [t["taskArn"] for t in tasks] == [task_arn] and result["attempts"] == 1
+
+
+def test_a_sigkilled_worker_fails_once_with_its_exit_code(cloud: Cloud) -> None:
+    arn = cloud.start(job("sigkill", seconds=6))
+    task_arn, pid = cloud.worker_pid()
+    os.kill(pid, signal.SIGKILL)
+    execution = cloud.wait(arn)
+    assert execution["Status"] == "FAILED" and execution["Error"]["ErrorType"].endswith("WorkerFailed")
+    _, (task,) = ledger(cloud, arn)
+    assert task["containers"][0]["exitCode"] == 137
+    assert cloud.relay_actions(task_arn) == ["failed"]
+
+
+def test_a_task_that_never_starts_fails_without_a_retry(cloud: Cloud) -> None:
+    payload = job("no-image")
+    cloud.arm("never-start", payload["message"])
+    arn = cloud.start(payload)
+    execution = cloud.wait(arn)
+    assert execution["Status"] == "FAILED"
+    assert execution["Error"]["ErrorType"].endswith("TaskFailedToStart")
+    assert "CannotPullContainerError" in execution["Error"]["ErrorMessage"]
+    _, (task,) = ledger(cloud, arn)
+    assert (task["stopCode"], task["containers"][0].get("exitCode")) == ("TaskFailedToStart", None)
+    assert cloud.relay_actions(task["taskArn"]) == ["failed"]
+
+
+def test_no_capacity_at_start_is_retried_and_the_second_task_succeeds(cloud: Cloud) -> None:
+    payload = job("no-capacity")
+    cloud.arm("no-capacity", payload["message"])
+    arn = cloud.start(payload)
+    result = result_of(cloud.wait(arn))
+    history, tasks = ledger(cloud, arn)
+    assert result["attempts"] == 2 and len(tasks) == 2
+    assert "WaitSucceeded backoff #1" in kinds(history)
+
+
+def test_a_spot_interruption_is_retried_and_the_second_task_succeeds(cloud: Cloud) -> None:
+    payload = job("spot", seconds=2)
+    cloud.arm("spot-interruption", payload["message"])
+    arn = cloud.start(payload)
+    result = result_of(cloud.wait(arn))
+    history, tasks = ledger(cloud, arn)
+    interrupted = [t for t in tasks if t["stopCode"] == "SpotInterruption"]
+    assert result["attempts"] == 2 and len(tasks) == 2 and len(interrupted) == 1
+    assert result["taskArn"] != interrupted[0]["taskArn"]
+    assert "CallbackFailed task-completion #1" in kinds(history)
+    assert "CallbackSucceeded task-completion #2" in kinds(history)
+    assert result["result"]["processedMessage"] == payload["message"].upper()
+
+
+def test_an_execution_stopped_by_the_user_has_its_task_stopped(cloud: Cloud) -> None:
+    arn = cloud.start(job("cancelled", seconds=6))
+    task_arn, _ = cloud.worker_pid()
+    stop = cli(cloud.state_dir, "stop", arn)
+    assert stop.returncode == 0, stop.stderr
+    assert cloud.execution(arn)["Status"] == "STOPPED"
+    # The status change reaches the relay's second rule, which stops the task (no polling anywhere)
+    task = poll(lambda: (t := cloud.task(task_arn))["lastStatus"] == "STOPPED" and t, what="the task to stop")
+    assert (task["stopCode"], task["stoppedReason"]) == ("UserInitiated", "durable execution STOPPED")
+    actions = poll(lambda: len(a := cloud.relay_actions(task_arn)) == 2 and a, what="both relay actions")
+    # Then the task's own STOPPED event completes the callback of a stopped execution: the local
+    # runner accepts it ("failed" = TaskStopped sent), Lambda may answer it as closed; either way
+    # the execution stays STOPPED.
+    assert actions in (["cancelled", "failed"], ["already-closed", "cancelled"])
+    assert cloud.execution(arn)["Status"] == "STOPPED"
+    assert [t["taskArn"] for t in cloud.tasks_of(arn)] == [task_arn]
