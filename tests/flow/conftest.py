@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -119,7 +120,8 @@ class Cloud:
         """Dead-letter records (Lambda's on-failure destination format) about one task."""
         sqs = boto3.client("sqs", endpoint_url=self.state["moto"], region_name=self.state["region"])
         url = self.state["outputs"]["DeadLetterQueueUrl"]
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        peek = {"MaxNumberOfMessages": 10, "VisibilityTimeout": 0}  # look without hiding them
+        messages = sqs.receive_message(QueueUrl=url, **peek).get("Messages", [])
         records = [json.loads(m["Body"]) for m in messages]
         return [r for r in records if r.get("requestPayload", {}).get("resources") == [task_arn]]
 
@@ -161,15 +163,15 @@ def group_members(pgid: int) -> list[str]:
     return members
 
 
-@pytest.fixture(scope="session")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    state_dir = tmp_path_factory.mktemp("local-cloud")
-    up = cli(state_dir, "up", *[arg for k, v in PARAMETERS.items() for arg in ("--parameter", f"{k}={v}")])
+@contextlib.contextmanager
+def running_cloud(state_dir: Path, parameters: dict[str, Any]) -> Iterator[Cloud]:
+    """A local cloud started and stopped with the CLI; on the way out, checks what it left behind."""
+    up = cli(state_dir, "up", *[arg for k, v in parameters.items() for arg in ("--parameter", f"{k}={v}")])
     assert up.returncode == 0, up.stdout + up.stderr
     state = json.loads((state_dir / "state.json").read_text())
     try:
         yield Cloud(state_dir, state, targets.local(state_dir))
-        # After every flow test: no log or record the local cloud wrote holds a whole callback id.
+        # After the tests: no log or record the local cloud wrote holds a whole callback id.
         leaks = [
             f"{path.relative_to(state_dir)}: {match[:24]}..."
             for path in state_dir.rglob("*")
@@ -183,3 +185,9 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         # Everything the cloud started (runtimes, durable runner, workers) is in its process group.
         assert group_members(state["pid"]) == [], "the local cloud left processes behind"
         assert not (state_dir / "state.json").exists()
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    with running_cloud(tmp_path_factory.mktemp("local-cloud"), PARAMETERS) as running:
+        yield running

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from local.timeline import follow
 from tests.conftest import load_event, poll
-from tests.flow.conftest import TASK_TIMEOUT, Cloud, error_type, kinds, step_result
+from tests.flow.conftest import TASK_TIMEOUT, Cloud, cli, error_type, kinds, step_result
 
 pytestmark = pytest.mark.flow
 
@@ -131,13 +131,14 @@ def test_completion_that_cannot_be_delivered_is_dead_lettered_and_can_be_redrive
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 3  # 1 try + 2 async retries
     assert cloud.execution(arn)["Status"] == "RUNNING"  # nothing completed it, nothing lost it
-    relay = cloud.state["outputs"]["CompletionRelayFunctionName"]
-    redrive = json.dumps(record["requestPayload"])
-    reply = cloud.target.lambda_client.invoke(FunctionName=relay, Payload=redrive)
-    assert "FunctionError" not in reply, reply["Payload"].read()
+    redrive = cli(cloud.state_dir, "redrive")  # the README's redrive command
+    assert redrive.returncode == 0, redrive.stdout + redrive.stderr
+    assert f"redriven: ECS Task State Change STOPPED {task_arn} -> relay succeeded" in redrive.stdout
+    assert "1 redriven, 0 still failing" in redrive.stdout
     execution = cloud.wait(arn)
     assert execution["Status"] == "SUCCEEDED"
     assert kinds(cloud.history(arn))[-2:] == ["CallbackSucceeded task-completion #1", "ExecutionSucceeded"]
+    assert not cloud.dead_letters(task_arn)  # redriven records leave the queue
 
 
 def test_follow_prints_the_timeline_and_progress_while_the_task_runs(cloud: Cloud) -> None:

@@ -14,7 +14,7 @@ from tests.flow.conftest import group_members
 pytestmark = pytest.mark.flow
 README = (ROOT / "README.md").read_text()
 SECTION = README.split("## Run it on your machine", 1)[1].split("\n## ", 1)[0]
-BASH, CLI_BLOCK = re.findall(r"```bash\n(.*?)```", SECTION, flags=re.S)[:2]
+BASH, CLI_BLOCK, FAULT_BLOCK = re.findall(r"```bash\n(.*?)```", SECTION, flags=re.S)[:3]
 (DEMO_OUTPUT,) = re.findall(r"```text\n(.*?)```", SECTION, flags=re.S)
 
 
@@ -50,15 +50,29 @@ def test_make_demo_prints_what_the_readme_shows_and_leaves_nothing_running(tmp_p
     assert group_members(pid) == []
 
 
-def test_the_readme_cli_commands_run_as_written(tmp_path):
-    script = "set -euo pipefail\n" + CLI_BLOCK
+def run_block(block: str, tmp_path: os.PathLike[str]) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        ["bash", "-c", script], cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=180,
-        check=False,
+        ["bash", "-c", "set -euo pipefail\n" + block], cwd=ROOT, env=env(tmp_path), capture_output=True,
+        text=True, timeout=180, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_the_readme_cli_commands_run_as_written(tmp_path):
+    done = run_block(CLI_BLOCK, tmp_path)
     assert "durable runner running" in done.stdout  # status
     assert "execution SUCCEEDED" in done.stdout  # follow, then execution
     assert "durable runner: start -> {'durableRunner': True}" in done.stdout
     assert "3 scenario(s) on local" in done.stdout
+    assert done.stdout.rstrip().endswith("local cloud stopped")
+
+
+def test_the_readme_fault_commands_run_as_written(tmp_path):
+    done = run_block(FAULT_BLOCK, tmp_path)
+    assert "armed: spot-interruption x1 for jobs with message 'Hello from durable ECS'" in done.stdout
+    assert '"attempts": 2' in done.stdout  # follow: the interrupted task was retried, and succeeded
+    assert "callback 'task-completion #2' created" in done.stdout
+    assert "stopped " in done.stdout
+    assert "0 redriven, 0 still failing" in done.stdout
     assert done.stdout.rstrip().endswith("local cloud stopped")
