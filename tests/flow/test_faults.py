@@ -109,7 +109,9 @@ def test_a_sigkilled_worker_fails_once_with_its_exit_code(cloud: Cloud) -> None:
     os.kill(pid, signal.SIGKILL)
     execution = cloud.wait(arn)
     assert execution["Status"] == "FAILED" and execution["Error"]["ErrorType"].endswith("WorkerFailed")
-    _, (task,) = ledger(cloud, arn)
+    assert "137" in execution["Error"]["ErrorMessage"]  # 128 + SIGKILL, as a container reports it
+    history, (task,) = ledger(cloud, arn)
+    assert "CallbackFailed task-completion #1" in kinds(history)
     assert task["containers"][0]["exitCode"] == 137
     assert cloud.relay_actions(task_arn) == ["failed"]
 

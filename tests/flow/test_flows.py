@@ -65,17 +65,6 @@ def test_invalid_input_starts_no_task(cloud: Cloud) -> None:
     assert cloud.task_count() == before
 
 
-def test_sigkilled_worker_fails_the_execution(cloud: Cloud) -> None:
-    arn = cloud.start({"message": "killed", "processingTime": TASK_TIMEOUT - 1})
-    task_arn, pid = cloud.worker_pid()
-    os.kill(pid, signal.SIGKILL)
-    execution = cloud.wait(arn)
-    assert execution["Status"] == "FAILED" and error_type(execution) == "WorkerFailed"
-    assert "137" in execution["Error"]["ErrorMessage"]  # 128 + SIGKILL, as a container reports it
-    assert "CallbackFailed task-completion #1" in kinds(cloud.history(arn))
-    assert cloud.task(task_arn)["containers"][0]["exitCode"] == 137
-
-
 @pytest.mark.slow
 def test_callback_timeout_stops_the_task(cloud: Cloud) -> None:
     arn = cloud.start({"message": "hangs", "processingTime": 1})
