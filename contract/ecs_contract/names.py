@@ -22,7 +22,7 @@ _EXECUTION_DIGEST_CHARS = 32
 _MARKER_MAX = STARTED_BY_MAX - _EXECUTION_DIGEST_CHARS - 1
 
 # What the Lambda API accepts as a callback id (botocore's model): base64, 1..1024 chars.
-_CALLBACK_ID_PATTERN = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+_CALLBACK_ID_PATTERN = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 CALLBACK_ID_MAX = 1024
 
 
@@ -61,7 +61,8 @@ def is_callback_id(value: object) -> bool:
     return (
         isinstance(value, str)
         and 0 < len(value) <= CALLBACK_ID_MAX
-        and bool(_CALLBACK_ID_PATTERN.match(value))
+        # fullmatch: with match() and "$", a trailing newline would pass ("$" matches before it).
+        and bool(_CALLBACK_ID_PATTERN.fullmatch(value))
     )
 
 

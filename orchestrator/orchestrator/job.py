@@ -39,10 +39,13 @@ def parse_job(event: object, task_timeout_seconds: int) -> JobInput:
                 f"({task_timeout_seconds} s)"
             )
     job = JobInput(payload=event)
-    size = len(job.to_json())
+    # Measured as it travels: a JSON string inside the overrides' JSON, where every quote,
+    # backslash and \uXXXX escape of the job's own JSON takes one more character.
+    size = len(json.dumps(job.to_json()))
     if size > MAX_JOB_INPUT_CHARS:
         raise InvalidInput(
-            f"job input is {size} chars of JSON; at most {MAX_JOB_INPUT_CHARS} fit in the ECS "
-            "container overrides. Store large input in S3 and pass its URI instead."
+            f"job input is {size} chars as JSON escaped into the task's environment; at most "
+            f"{MAX_JOB_INPUT_CHARS} fit in the ECS container overrides. "
+            "Store large input in S3 and pass its URI instead."
         )
     return job
