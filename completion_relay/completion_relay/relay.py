@@ -117,7 +117,7 @@ def stop_tasks_of_ended_execution(detail: object, config: RelayConfig, gateways:
         return RelayResult("ignored", "execution status change without durableExecutionArn / functionArn")
     if not config.is_orchestrator(function_arn):
         return RelayResult("ignored", "execution of another function")
-    if status not in ENDED_STATUSES:
+    if not isinstance(status, str) or status not in ENDED_STATUSES:  # a list or dict is unhashable
         return RelayResult("ignored", f"execution is {status}, which leaves nothing to stop")
     marker = started_by(config.started_by_marker, execution_arn)
     tasks = gateways.tasks.running(config.cluster_arn, marker)
