@@ -334,7 +334,7 @@ def assert_well_formed_completion(call: tuple[str, str, Any, Delivery]) -> None:
 # ------------------------------------------------------------------ properties: any input
 
 
-@settings(FAST, max_examples=200)
+@settings(FAST, max_examples=150)
 @given(event=mutated_samples() | wrongly_typed() | json_values, stored=stored_results)
 def test_no_event_however_malformed_makes_the_relay_raise_and_all_it_sends_is_well_formed(event, stored):
     fakes = Fakes(results=FakeResults(stored))
