@@ -1,0 +1,1 @@
+"""Benchmarks of the design against the seeds' polling pattern (``python -m bench``; not deployed)."""
