@@ -143,7 +143,11 @@ class World:
         if not arns:
             return []
         tasks = self.ecs.describe_tasks(cluster=self.cluster_arn, tasks=arns)["tasks"]
-        return [t for t in tasks if t["startedBy"].startswith("durable-ecs/") and t["taskArn"] not in self.describes]
+        return [
+            t
+            for t in tasks
+            if t["startedBy"].startswith("durable-ecs/") and t["taskArn"] not in self.describes
+        ]
 
     def stop_ours(self, runner: DurableFunctionTestRunner, callbacks: RunnerCallbacks) -> None:
         """Play the worker (result object) and ECS (STOPPED event), then run the real relay."""
@@ -159,7 +163,9 @@ class World:
         detail["containers"] = [{"name": "worker", "lastStatus": "STOPPED", "exitCode": 0}]
         event = {"source": "aws.ecs", "detail-type": "ECS Task State Change", "id": "e", "detail": detail}
         gateways = Gateways(callbacks, TaskGateway(self.ecs), ResultGateway(self.s3))  # type: ignore[arg-type]
-        relayed = relay_event(event, RelayConfig(cluster_arn=self.cluster_arn, results_bucket=BUCKET), gateways)
+        relayed = relay_event(
+            event, RelayConfig(cluster_arn=self.cluster_arn, results_bucket=BUCKET), gateways
+        )
         assert relayed.action == "succeeded", relayed
 
 
@@ -168,7 +174,7 @@ def world() -> Iterator[World]:
     saved = dict(os.environ)
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S105 - moto's fake account
+        AWS_SECRET_ACCESS_KEY="bench",  # moto's fake account
         AWS_DEFAULT_REGION="us-east-1",
         POWERTOOLS_TRACE_DISABLED="true",
         POWERTOOLS_METRICS_NAMESPACE="DurableEcsTasksBench",
@@ -187,7 +193,7 @@ def world() -> Iterator[World]:
         polling_orchestrator.ecs_client.cache_clear()
         os.environ.clear()
         os.environ.update(saved)
-        for log, level in zip(quiet, levels):
+        for log, level in zip(quiet, levels, strict=True):
             log.setLevel(level)
 
 
@@ -244,7 +250,8 @@ def measure(durations: dict[str, int], repeats: int, measure_polling_up_to: int)
             }
             if polling_runs:
                 row["polling"] = _describe_runs(polling_runs)
-                row["ratio"] = summary([p.operations / o.operations for o, p in zip(ours_runs, polling_runs)])
+                pairs = zip(ours_runs, polling_runs, strict=True)
+                row["ratio"] = summary([p.operations / o.operations for o, p in pairs])
                 per_poll += [(polls_for(seconds), r) for r in polling_runs]
             rows[label] = row
     model = _per_poll_model(per_poll)
@@ -257,7 +264,11 @@ def measure(durations: dict[str, int], repeats: int, measure_polling_up_to: int)
                 "checkpoint_bytes": {"median": round(model["base_bytes"] + model["bytes_per_poll"] * n)},
                 "checkpoint_calls": {"median": round(model["base_calls"] + model["calls_per_poll"] * n)},
             }
-            row["ratio"] = {"median": round(row["polling"]["operations"]["median"] / row["ours"]["operations"]["median"], 1)}
+            row["ratio"] = {
+                "median": round(
+                    row["polling"]["operations"]["median"] / row["ours"]["operations"]["median"], 1
+                )
+            }
     return {"durations": rows, "per_poll_model": model}
 
 
@@ -278,7 +289,7 @@ def _per_poll_model(samples: list[tuple[int, Run]]) -> dict[str, float]:
     def fit(ys: list[float]) -> tuple[float, float]:
         xs = [float(n) for n, _ in samples]
         mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
         return my - slope * mx, slope
 
     base_ops, ops = fit([r.operations for _, r in samples])

@@ -31,7 +31,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ecs_contract.names import JOB_INPUT_ENV, RESULT_URI_ENV, WORKER_CONTAINER_NAME
 
 POLL_SECONDS = 5  # the seeds' interval
-CONFIG_ENV = ("CLUSTER_ARN", "TASK_DEFINITION", "SUBNETS", "SECURITY_GROUPS", "ASSIGN_PUBLIC_IP", "RESULTS_BUCKET")
+CONFIG_ENV = (
+    "CLUSTER_ARN",
+    "TASK_DEFINITION",
+    "SUBNETS",
+    "SECURITY_GROUPS",
+    "ASSIGN_PUBLIC_IP",
+    "RESULTS_BUCKET",
+)
 STARTED_BY = "polling-baseline"  # not our marker: the completion relay's rule never matches it
 STEP_CONFIG = StepConfig(
     serdes=JsonSerDes(),
@@ -90,7 +97,8 @@ def start_task(step: StepContext, env: dict[str, str], job_json: str, token: str
 @durable_step
 def describe_task(step: StepContext, cluster: str, task_arn: str) -> dict[str, Any]:
     task = ecs_client().describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"][0]
-    worker = next((c for c in task.get("containers", []) if c.get("name") == WORKER_CONTAINER_NAME), {})
+    containers = task.get("containers", [])
+    worker: dict[str, Any] = next((c for c in containers if c.get("name") == WORKER_CONTAINER_NAME), {})
     return {"lastStatus": task["lastStatus"], "exitCode": worker.get("exitCode")}
 
 

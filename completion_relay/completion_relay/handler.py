@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway, TaskGateway
-from completion_relay.observability import logger, metrics, tracer
+from completion_relay.observability import logger, metrics, traced
 from completion_relay.relay import Gateways, RelayResult, relay_event
 from ecs_contract.s3_results import ResultGateway
 
@@ -37,7 +37,7 @@ def gateways() -> Gateways:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     config = RelayConfig.from_env()

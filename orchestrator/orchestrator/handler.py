@@ -8,12 +8,12 @@ from aws_durable_execution_sdk_python import DurableContext, durable_execution
 
 from orchestrator.config import OrchestratorConfig
 from orchestrator.job import parse_job
-from orchestrator.observability import logger, metrics, tracer
+from orchestrator.observability import logger, metrics, traced
 from orchestrator.workflow import run_job
 
 
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @durable_execution
 def handler(event: Any, context: DurableContext) -> dict[str, Any]:
     context.set_logger(logger)

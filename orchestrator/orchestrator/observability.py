@@ -5,11 +5,29 @@ template's POWERTOOLS_* variables still tune log level and namespace per stack.
 """
 
 import os
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 SERVICE = "orchestrator"
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "DurableEcsTasks"))
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def traced(handler: Handler) -> Handler:
+    """An X-Ray subsegment around the handler where tracing is on: in Lambda (Tracing: Active).
+
+    Elsewhere (tests, the local cloud, SAM local, POWERTOOLS_TRACE_DISABLED=true: Powertools' own
+    rule) the X-Ray SDK is not even imported: its import builds two botocore X-Ray clients for its
+    sampler, ~0.2 s of every cold start (bench/BENCHMARKS.md, measurement 3).
+    """
+    disabled = os.getenv("POWERTOOLS_TRACE_DISABLED", "false").lower() in ("1", "true", "yes", "on")
+    if disabled or not os.getenv("LAMBDA_TASK_ROOT") or os.getenv("AWS_SAM_LOCAL"):
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE).capture_lambda_handler(capture_response=False)(handler)
