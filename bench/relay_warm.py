@@ -48,7 +48,7 @@ def measure(events: int, warmup: int = 200) -> dict[str, Any]:
     gateways = Gateways(instant, instant, instant)  # type: ignore[arg-type]
     samples: list[float] = []
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        streams = [(h, h.setStream(sink)) for h in logger.handlers if hasattr(h, "setStream")]  # type: ignore[attr-defined]
+        streams = [(h, h.setStream(sink)) for h in logger.handlers if hasattr(h, "setStream")]
         try:
             for i in range(warmup + events):
                 started = time.perf_counter_ns()
