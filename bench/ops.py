@@ -31,7 +31,7 @@ from aws_durable_execution_sdk_python.execution import InvocationStatus
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from moto import mock_aws
 
-from bench import polling_orchestrator
+from bench.polling import polling_orchestrator
 from bench.stats import deadline_poll, summary
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery, ResultGateway, TaskGateway

@@ -50,6 +50,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         command.append("--skip-time")
     for key, value in args.parameter:
         command += ["--parameter", f"{key}={value}"]
+    for overlay in args.overlay:
+        command += ["--overlay", str(overlay.resolve())]
     started = time.monotonic()
     with log.open("wb") as out:
         child = subprocess.Popen(
@@ -109,7 +111,12 @@ def _reap(pid: int) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from local.cloud import LocalCloud  # moto and the servers load only here
 
-    LocalCloud(args.state_dir, skip_time=args.skip_time, parameters=dict(args.parameter)).serve()
+    LocalCloud(
+        args.state_dir,
+        skip_time=args.skip_time,
+        parameters=dict(args.parameter),
+        overlays=tuple(args.overlay),
+    ).serve()
     return 0
 
 
@@ -270,7 +277,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Start the local cloud (unless it is up), run two scenarios, stop what it started."""
     started_here = _state(args.state_dir) is None
     if started_here:
-        up = argparse.Namespace(state_dir=args.state_dir, skip_time=False, timeout=60, parameter=[])
+        up = argparse.Namespace(
+            state_dir=args.state_dir, skip_time=False, timeout=60, parameter=[], overlay=[]
+        )
         if cmd_up(up) != 0:
             return 1
     try:
@@ -331,6 +340,15 @@ def parser() -> argparse.ArgumentParser:
             type=_parameter,
             metavar="KEY=VALUE",
             help="override a template.yaml parameter, e.g. TaskTimeoutSeconds=30 (repeatable)",
+        )
+        c.add_argument(
+            "--overlay",
+            action="append",
+            default=[],
+            type=Path,
+            metavar="TEMPLATE",
+            help="also host this template's functions (adds resources, never replaces one; repeatable), "
+            "e.g. bench/template-overlay.yaml",
         )
     command("down", cmd_down, "stop the local cloud and everything it started").add_argument(
         "--timeout", type=float, default=30, help="seconds to wait before killing it"

@@ -37,9 +37,14 @@ STACK = "local"
 
 class LocalCloud:
     def __init__(
-        self, state_dir: Path, skip_time: bool = False, parameters: dict[str, str] | None = None
+        self,
+        state_dir: Path,
+        skip_time: bool = False,
+        parameters: dict[str, str] | None = None,
+        overlays: tuple[Path, ...] = (),
     ) -> None:
         self.state_dir, self.skip_time, self.parameters = state_dir, skip_time, parameters or {}
+        self.overlays = overlays  # extra functions (template.load), e.g. the bench's polling baseline
         self.state_file = state_dir / "state.json"
         self.stopped = threading.Event()
         self._stop_lock = threading.Lock()
@@ -58,7 +63,7 @@ class LocalCloud:
         self.moto_url = f"http://{host}:{port}"
         # Tasks stay as the agent sets them: describe_tasks must not move them along by itself.
         state_manager.set_transition("ecs::task", {"progression": "manual", "times": sys.maxsize})
-        template = seed(lambda s: client(s, self.moto_url), STACK, self.parameters)
+        template = seed(lambda s: client(s, self.moto_url), STACK, self.parameters, self.overlays)
         functions = template.functions()
 
         runner_port = proc.free_port()

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from local import proc
+from local.journal import Journal
 from local.template import Function
 
 _HOP_HEADERS = {"transfer-encoding", "content-length", "connection", "server", "date"}
@@ -68,6 +69,9 @@ class Runtime:
         self.process: Popen[bytes] = proc.start(args, state_dir / "logs" / f"{function.logical_id}.log", env)
         self.port_file = port_file
         self.port = 0
+        # When each invocation began and ended (the bench's latency hops), keyed by what the payload
+        # names: an EventBridge event's id, or the durable execution an invocation drives.
+        self.journal = Journal(state_dir / "invocations.jsonl")
 
     def wait_ready(self, timeout: float) -> None:
         def ready() -> int | None:
@@ -80,6 +84,8 @@ class Runtime:
         self.port = proc.wait_for(f"function {self.function.logical_id}", ready, timeout)
 
     def invoke(self, payload: bytes, invoked_as: str, request_id: str) -> Reply:
+        subject = _subject(payload)
+        self.journal.write(function=self.function.logical_id, requestId=request_id, phase="start", **subject)
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.function.timeout_seconds + 60)
         try:
             conn.request(
@@ -89,10 +95,27 @@ class Runtime:
             body = resp.read()
         finally:
             conn.close()
+            self.journal.write(
+                function=self.function.logical_id, requestId=request_id, phase="end", **subject
+            )
         headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id}
         if resp.getheader("X-Function-Error"):
             headers["X-Amz-Function-Error"] = "Unhandled"
         return Reply(200, body, headers)
+
+
+def _subject(payload: bytes) -> dict[str, str]:
+    """What an invocation is about: the event's id, or the durable execution's ARN (never the
+    payload itself, which can hold a callback id)."""
+    try:
+        body = json.loads(payload) if payload else None
+    except ValueError:
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    if isinstance(body.get("DurableExecutionArn"), str):
+        return {"executionArn": body["DurableExecutionArn"]}
+    return {"eventId": body["id"]} if isinstance(body.get("id"), str) else {}
 
 
 class LambdaEndpoint:

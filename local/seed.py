@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -32,9 +33,12 @@ def lambda_arn(name: str, qualifier: str | None = None) -> str:
     return f"{arn}:{qualifier}" if qualifier else arn
 
 
-def seed(clients: Any, stack: str, parameters: dict[str, Any] | None = None) -> Template:
+def seed(
+    clients: Any, stack: str, parameters: dict[str, Any] | None = None, overlays: tuple[Path, ...] = ()
+) -> Template:
     """Create the cluster, network, bucket, log group, queue, task definition and rules; return the
-    template resolved against them. ``clients(service)`` returns a boto3 client bound to moto."""
+    template (plus `overlays`, see ``template.load``) resolved against them. ``clients(service)``
+    returns a boto3 client bound to moto."""
     ecs, ec2, s3, logs, sqs, events = (clients(s) for s in ("ecs", "ec2", "s3", "logs", "sqs", "events"))
     cluster_arn = ecs.create_cluster(clusterName=f"{stack}-cluster")["cluster"]["clusterArn"]
     subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
@@ -47,7 +51,7 @@ def seed(clients: Any, stack: str, parameters: dict[str, Any] | None = None) -> 
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    doc = load()
+    doc = load(overlays=overlays)
     # Functions are named by their logical id in the local cloud.
     functions = {k: v for k, v in doc["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
     aliases = {

@@ -43,7 +43,20 @@ def _intrinsic(loader: _Loader, suffix: str, node: yaml.Node) -> dict[str, Any]:
 _Loader.add_multi_constructor("!", _intrinsic)
 
 
-def load(path: Path = TEMPLATE) -> dict[str, Any]:
+def load(path: Path = TEMPLATE, overlays: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The template; each overlay's Resources are added to it (e.g. the bench's polling baseline,
+    ``bench/template-overlay.yaml``). An overlay may add resources, never replace one."""
+    doc = _read(path)
+    for overlay in overlays:
+        extra = _read(overlay)["Resources"]
+        clash = sorted(set(extra) & set(doc["Resources"]))
+        if clash:
+            raise TemplateError(f"{overlay} would replace {', '.join(clash)} of {path.name}")
+        doc["Resources"].update(extra)
+    return doc
+
+
+def _read(path: Path) -> dict[str, Any]:
     with path.open() as f:
         doc = yaml.load(f, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     if not isinstance(doc, dict) or "Resources" not in doc:

@@ -6,25 +6,14 @@ Needs a python3.13 interpreter (Lambda's durable runtime) and the package regist
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from bench.size import python313_dir
 from tests.conftest import ROOT
 from tests.contract.test_template import FUNCTIONS, SAM
-
-
-def python313_dir() -> Path | None:
-    """A directory holding a working `python3.13`: on PATH, or a pyenv-installed 3.13."""
-    candidates = [shutil.which("python3.13")]
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates += [str(p) for p in sorted(pyenv_root.glob("versions/3.13*/bin/python3.13"))]
-    for candidate in filter(None, candidates):
-        if subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False).returncode == 0:
-            return Path(candidate).parent
-    return None
 
 
 def size_mb(path: Path) -> float:

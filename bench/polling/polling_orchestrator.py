@@ -10,8 +10,8 @@ random-dependent outside them; each poll's operations are named by their index, 
 deterministic. Each DescribeTasks step checkpoints only what the loop needs (status and exit
 code), the leanest fair baseline; returning the whole task would checkpoint ~2 KB per poll.
 
-Hosted on the local cloud by ``bench/template-overlay.yaml`` (CodeUri ``bench/``, handler
-``polling_orchestrator.handler``) and in-process as ``bench.polling_orchestrator``.
+Hosted on the local cloud by ``bench/template-overlay.yaml`` (CodeUri ``bench/polling/``, handler
+``polling_orchestrator.handler``) and in-process as ``bench.polling.polling_orchestrator``.
 """
 
 from __future__ import annotations

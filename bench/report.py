@@ -1,0 +1,284 @@
+"""Figures from results.json: ``chart.png`` and the tables between the markers of BENCHMARKS.md.
+
+matplotlib is a dev dependency (requirements/dev.txt), imported here only: never in a function.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+BEGIN, END = "<!-- figures:begin (python -m bench report) -->", "<!-- figures:end -->"
+# USD per million durable operations, us-east-1 (see BENCHMARKS.md "Cost" for the source).
+PRICE_PER_MILLION_OPS = 8.00
+HOPS = ("event emitted", "relay invoked", "callback sent", "handler resumed", "execution succeeded")
+
+
+def _m(cell: dict[str, Any] | None, key: str = "median") -> Any:
+    return None if not cell else cell.get(key)
+
+
+def _fmt(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and digits == 0 and abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}" if isinstance(value, float | int) else str(value)
+
+
+def cost_per_1000(ops: float, price: float) -> float:
+    return ops * 1000 * price / 1e6
+
+
+def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) for every target of issue 5 the results speak to."""
+    out: list[tuple[str, str, bool | None]] = []
+    if "ops" in r:
+        rows = r["ops"]["durations"]
+        ours = [_m(row["ours"]["operations"]) for row in rows.values()]
+        out.append(
+            (
+                "ours: constant, <= 4 operations (first-try success)",
+                f"{sorted(set(ours))}",
+                len(set(ours)) == 1 and max(ours) <= 4,
+            )
+        )
+        if "1 h" in rows:
+            ratio = _m(rows["1 h"]["ratio"])
+            out.append(("1 h task: polling / ours >= 300x", f"{ratio:.0f}x", ratio >= 300))
+    if "local" in r:
+        total = r["local"]["latency"]["ours"]["total"]
+        out.append(
+            ("local completion-to-resume p50 <= 100 ms", f"{total['p50']:.0f} ms", total["p50"] <= 100)
+        )
+        out.append(
+            ("local completion-to-resume p99 <= 500 ms", f"{total['p99']:.0f} ms", total["p99"] <= 500)
+        )
+        for n, row in r["local"]["scale"].items():
+            ok = row["succeeded"] == row["started"] == row["tasks_run"] == row["callbacks_sent"]
+            out.append(
+                (
+                    f"scale {n}: all complete, callbacks sent = tasks run",
+                    f"{row['succeeded']}/{row['started']} succeeded, {row['callbacks_sent']} callbacks, {row['tasks_run']} tasks",
+                    ok,
+                )
+            )
+    if "coldstart" in r:
+        c = r["coldstart"]
+        for name, limit in (
+            ("relay", 1.5),
+            ("relay+tracing", 1.5),
+            ("orchestrator", 2.0),
+            ("orchestrator+tracing", 2.0),
+        ):
+            if name in c:
+                ratio = _m(c[name]["ratio_total"])
+                out.append((f"cold start {name} <= {limit}x baseline", f"{ratio:.2f}x", ratio <= limit))
+    if "relay" in r:
+        p50 = r["relay"]["ms"]["p50"]
+        out.append(("relay warm cost per event p50 < 1 ms", f"{p50:.3f} ms", p50 < 1))
+    return out
+
+
+def markdown(r: dict[str, Any], price: float) -> str:
+    lines = [BEGIN, ""]
+    meta = r.get("meta", {})
+    lines += [
+        f"Run {meta.get('date', '?')} at commit `{meta.get('commit', '?')}`, Python {meta.get('python', '?')}, {meta.get('machine', '?')}.",
+        "",
+    ]
+    lines += ["### Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for target, measured, met in targets(r):
+        lines.append(f"| {target} | {measured} | {'yes' if met else 'NO'} |")
+    lines.append("")
+    if "ops" in r:
+        lines += [
+            "### 1. Durable operations, checkpoint bytes and cost per orchestration",
+            "",
+            f"Median of the runs (n in `results.json`); cost at ${price:.2f} per million operations. "
+            "*e* = extrapolated from the measured per-poll cost "
+            f"({r['ops']['per_poll_model'].get('ops_per_poll', '?')} operations and "
+            f"{r['ops']['per_poll_model'].get('bytes_per_poll', '?')} checkpoint bytes per poll).",
+            "",
+            "| task duration | polls | ops ours | ops polling | polling / ours | checkpoint bytes ours | checkpoint bytes polling | USD per 1,000 ours | USD per 1,000 polling |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for label, row in r["ops"]["durations"].items():
+            ours, polling = row["ours"], row["polling"]
+            e = " *e*" if polling.get("extrapolated") else ""
+            o_ops, p_ops = _m(ours["operations"]), _m(polling["operations"])
+            lines.append(
+                f"| {label} | {row['polls']:,} | {_fmt(o_ops)} | {_fmt(p_ops)}{e} | {_m(row['ratio']):,.0f}x{e} "
+                f"| {_fmt(_m(ours['checkpoint_bytes']))} | {_fmt(_m(polling['checkpoint_bytes']))}{e} "
+                f"| {cost_per_1000(o_ops, price):.3f} | {cost_per_1000(p_ops, price):.2f}{e} |"
+            )
+        lines.append("")
+    if "local" in r:
+        lat = r["local"]["latency"]
+        lines += [
+            "### 2. Completion-to-resume latency on the local cloud (worker exit to execution SUCCEEDED)",
+            "",
+            f"{lat['orchestrations']} orchestrations of each, {lat['concurrency']} of each in flight, after one "
+            f"unrecorded warm-up of each (its cold first run: ours {lat['cold_first']['ours_ms']:.0f} ms, "
+            f"polling {lat['cold_first']['polling_ms']:.0f} ms).",
+            "",
+            "| ms | p50 | p95 | p99 | max |",
+            "|---|---|---|---|---|",
+        ]
+        for name in ("ours", "polling"):
+            t = lat[name]["total"]
+            lines.append(f"| {name} | {t['p50']:.0f} | {t['p95']:.0f} | {t['p99']:.0f} | {t['max']:.0f} |")
+        lines += [
+            "",
+            "Ours, by hop (each hop's own percentiles; they do not add up to the total's):",
+            "",
+            "| hop (ms) | p50 | p95 | p99 |",
+            "|---|---|---|---|",
+        ]
+        for hop in HOPS:
+            h = lat["ours"][hop]
+            lines.append(f"| {hop} | {h['p50']:.0f} | {h['p95']:.0f} | {h['p99']:.0f} |")
+        lines += ["", "Polling, by hop:", "", "| hop (ms) | p50 | p95 | p99 |", "|---|---|---|---|"]
+        for hop in ("next poll due", "poll and return"):
+            h = lat["polling"][hop]
+            lines.append(f"| {hop} | {h['p50']:.0f} | {h['p95']:.0f} | {h['p99']:.0f} |")
+        lines.append("")
+    if "coldstart" in r:
+        lines += [
+            "### 3. Cold start (fresh interpreter: import, clients, one event against local endpoints)",
+            "",
+            "| variant | import s | clients s | event s | in-process total s | process wall s | peak RSS MB | total / baseline (pairwise) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for name, c in r["coldstart"].items():
+            spread = c["ratio_total"]
+            lines.append(
+                f"| {name} | {_m(c['import']):.3f} | {_m(c['clients']):.3f} | {_m(c['event']):.3f} | {_m(c['total']):.3f} "
+                f"| {_m(c['process']):.3f} | {_m(c['peak_rss_mb']):.0f} | {spread['median']:.2f}x ({spread['min']:.2f}-{spread['max']:.2f}) |"
+            )
+        lines.append("")
+    if "relay" in r:
+        m = r["relay"]["ms"]
+        lines += [
+            "### 4. Relay warm cost per event (parse + decide + log + metric, no network)",
+            "",
+            f"{m['n']:,} events: p50 {m['p50']:.3f} ms, p95 {m['p95']:.3f} ms, p99 {m['p99']:.3f} ms, max {m['max']:.3f} ms.",
+            "",
+        ]
+    if "local" in r:
+        lines += [
+            "### 5. Scale on the local cloud (started together)",
+            "",
+            "| started | succeeded | tasks run | callbacks sent | wall s | orchestrations/s | CPU s by process | ours' share of CPU |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for n, row in r["local"]["scale"].items():
+            cpu = ", ".join(
+                f"{k} {v:.0f}"
+                for k, v in sorted(row["cpu_seconds_by_process"].items(), key=lambda kv: -kv[1])
+                if v >= 0.5
+            )
+            lines.append(
+                f"| {n} | {row['succeeded']} | {row['tasks_run']} | {row['callbacks_sent']} | {row['wall_seconds']:.1f} "
+                f"| {row['throughput_per_s']:.1f} | {cpu} | {row['cpu_share_ours']:.1%} |"
+            )
+        lines.append("")
+    if "size" in r:
+        lines += ["### 6. Deployment size (`sam build`)", ""]
+        if "skipped" in r["size"] or "failed" in r["size"]:
+            lines += [f"Not measured: {r['size'].get('skipped') or 'sam build failed'}", ""]
+        else:
+            lines += ["| package | unzipped MB | zipped MB | largest entries |", "|---|---|---|---|"]
+            for name, pkg in r["size"].items():
+                top = ", ".join(
+                    f"{e['name']} {e['mb']:.1f} MB ({e['share']:.0%})" for e in pkg["largest"][:4]
+                )
+                lines.append(f"| {name} | {pkg['unzipped_mb']:.1f} | {pkg['zipped_mb']:.1f} | {top} |")
+            lines.append("")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def chart(r: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    fig.suptitle("Callback (ours) vs polling every 5 s: durable operations, latency, cold start", fontsize=13)
+    ax = axes[0][0]
+    if "ops" in r:
+        rows = r["ops"]["durations"]
+        xs = [row["seconds"] for row in rows.values()]
+        ours = [_m(row["ours"]["operations"]) for row in rows.values()]
+        polling = [_m(row["polling"]["operations"]) for row in rows.values()]
+        ax.plot(xs, ours, "o-", color="tab:green", label="ours (callback)")
+        ax.plot(xs, polling, "s-", color="tab:red", label="polling (5 s)")
+        for x, y, row in zip(xs, polling, rows.values(), strict=True):
+            if row["polling"].get("extrapolated"):
+                ax.plot([x], [y], "s", color="white", markeredgecolor="tab:red")
+            ax.annotate(
+                f"{_m(row['ratio']):,.0f}x", (x, y), textcoords="offset points", xytext=(-8, 6), fontsize=8
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(xs, list(rows))
+        ax.set_xlabel("task duration (hollow: extrapolated)")
+        ax.set_ylabel("durable operations per orchestration")
+        ax.set_title("1. Billed durable operations")
+        ax.legend()
+    ax = axes[0][1]
+    if "local" in r:
+        lat = r["local"]["latency"]
+        keys = ("p50", "p95", "p99")
+        for i, (name, color) in enumerate((("ours", "tab:green"), ("polling", "tab:red"))):
+            values = [lat[name]["total"][k] for k in keys]
+            bars = ax.bar([j + i * 0.38 for j in range(3)], values, 0.36, color=color, label=name)
+            ax.bar_label(bars, fmt="%.0f", fontsize=8)
+        ax.axhline(100, color="grey", linestyle=":", linewidth=1)
+        ax.set_xticks([j + 0.19 for j in range(3)], keys)
+        ax.set_yscale("log")
+        ax.set_ylabel("ms, worker exit to execution SUCCEEDED")
+        ax.set_title(f"2. Completion-to-resume, local ({lat['orchestrations']} each; dotted: 100 ms)")
+        ax.legend()
+        ax = axes[1][0]
+        p50 = [lat["ours"][h]["p50"] for h in HOPS]
+        p95 = [lat["ours"][h]["p95"] for h in HOPS]
+        ax.barh(list(HOPS), p95, color="tab:olive", alpha=0.35, label="p95")
+        ax.barh(list(HOPS), p50, color="tab:green", label="p50")
+        for y, v in enumerate(p50):
+            ax.annotate(f"{v:.0f}", (v, y), xytext=(3, -3), textcoords="offset points", fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("ms")
+        ax.set_title("2. Ours by hop: where the time goes")
+        ax.legend()
+    ax = axes[1][1]
+    if "coldstart" in r:
+        c = r["coldstart"]
+        names = list(c)
+        totals = [_m(c[n]["total"]) for n in names]
+        bars = ax.bar(range(len(names)), totals, color=["grey"] + ["tab:blue"] * (len(names) - 1))
+        ax.bar_label(bars, labels=[f"{_m(c[n]['ratio_total']):.2f}x" for n in names], fontsize=8)
+        base = _m(c["baseline"]["total"])
+        ax.axhline(1.5 * base, color="tab:orange", linestyle=":", linewidth=1, label="1.5x baseline (relay)")
+        ax.axhline(
+            2.0 * base, color="tab:red", linestyle=":", linewidth=1, label="2x baseline (orchestrator)"
+        )
+        ax.set_xticks(range(len(names)), [n.replace("+", "\n+") for n in names], fontsize=8)
+        ax.set_ylabel("s, median: import + clients + one event")
+        ax.set_title("3. Cold start vs import boto3 + one call")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(r: dict[str, Any], out: Path, page: Path, price: float = PRICE_PER_MILLION_OPS) -> None:
+    chart(r, out / "chart.png")
+    text = page.read_text() if page.exists() else f"{BEGIN}\n{END}\n"
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{page} has no {BEGIN} ... {END} block for the figures")
+    before, rest = text.split(BEGIN, 1)
+    after = rest.split(END, 1)[1]
+    page.write_text(before + markdown(r, price) + after)
