@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # --no-compile: byte-code is written on first import instead, for the modules used (saves ~15 s)
 PIP_FLAGS := --quiet --disable-pip-version-check --no-compile
 
-.PHONY: test lint unit demo build lock clean
+.PHONY: test lint unit demo bench build lock clean
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed lint
 	$(PY) -m pytest
@@ -19,6 +19,11 @@ lint: $(VENV)/.installed
 # The README's "run it" command: the local cloud up, two scenarios with their timelines, down.
 demo: $(VENV)/.installed
 	$(PY) -m local demo
+
+# The benchmark suite (bench/, BENCHMARKS.md): raw results in bench/results/, figures redrawn.
+# Needs .venv-sam (sam build) too; about 20 min on 2 cores.
+bench: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(PY) -m bench all
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit
