@@ -181,7 +181,12 @@ def variants(moto_url: str, durable_url: str) -> list[Variant]:
         "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
     }
     detail = RELAY_EVENT["detail"]
-    relay_env = {**base, "CLUSTER_ARN": detail["clusterArn"], "RESULTS_BUCKET": "example-results-bucket"}
+    relay_env = {
+        **base,
+        "CLUSTER_ARN": detail["clusterArn"],
+        "RESULTS_BUCKET": "example-results-bucket",
+        "ORCHESTRATOR_FUNCTION_ARN": EXECUTION_ARN.split(":live/")[0],
+    }
     orchestrator_env = {
         **base,
         "CLUSTER_ARN": "bench",

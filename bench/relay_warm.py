@@ -17,9 +17,10 @@ from typing import Any
 from bench.stats import tail
 from completion_relay import handler as relay_handler
 from completion_relay.config import RelayConfig
-from completion_relay.gateways import Delivery, StoredResult
+from completion_relay.gateways import Delivery
 from completion_relay.observability import logger, metrics
 from completion_relay.relay import Gateways, relay_event
+from ecs_contract.completion import StoredResult
 from local.template import ROOT
 
 EVENT = json.loads((ROOT / "events" / "ecs" / "stopped-success.json").read_text())
