@@ -31,6 +31,7 @@ from typing import Any
 
 import boto3
 
+from bench.moto_world import worker_cluster
 from bench.stats import summary
 from local.template import ROOT
 
@@ -151,17 +152,8 @@ def endpoints() -> Iterator[tuple[str, str]]:
         bucket, _, key = env["RESULT_S3_URI"].removeprefix("s3://").partition("/")
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_object(Bucket=bucket, Key=key, Body=b'{"processedMessage": "HELLO"}')
-        ecs.create_cluster(clusterName="bench")
-        ecs.register_task_definition(
-            family="worker",
-            requiresCompatibilities=["FARGATE"],
-            networkMode="awsvpc",
-            cpu="256",
-            memory="512",
-            containerDefinitions=[{"name": "worker", "image": "worker:latest", "memory": 512}],
-        )
-        os.environ["BENCH_SUBNET"] = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
-        os.environ["BENCH_GROUP"] = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
+        cluster = worker_cluster(ecs, ec2)
+        os.environ["BENCH_SUBNET"], os.environ["BENCH_GROUP"] = cluster.subnet, cluster.security_group
         yield moto_url, f"http://127.0.0.1:{stub.server_address[1]}"
     finally:
         stub.shutdown()

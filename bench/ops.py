@@ -31,6 +31,7 @@ from aws_durable_execution_sdk_python.execution import InvocationStatus
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from moto import mock_aws
 
+from bench.moto_world import worker_cluster
 from bench.polling import polling_orchestrator
 from bench.stats import deadline_poll, summary
 from completion_relay.config import RelayConfig
@@ -104,22 +105,13 @@ class World:
     def __init__(self) -> None:
         self.ecs, self.s3, ec2 = boto3.client("ecs"), boto3.client("s3"), boto3.client("ec2")
         self.s3.create_bucket(Bucket=BUCKET)
-        self.cluster_arn = self.ecs.create_cluster(clusterName="bench")["cluster"]["clusterArn"]
-        self.ecs.register_task_definition(
-            family="worker",
-            requiresCompatibilities=["FARGATE"],
-            networkMode="awsvpc",
-            cpu="256",
-            memory="512",
-            containerDefinitions=[{"name": "worker", "image": "worker:latest", "memory": 512}],
-        )
-        subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
-        group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
+        cluster = worker_cluster(self.ecs, ec2)
+        self.cluster_arn = cluster.arn
         os.environ.update(
             CLUSTER_ARN=self.cluster_arn,
             TASK_DEFINITION="worker",
-            SUBNETS=subnet,
-            SECURITY_GROUPS=group,
+            SUBNETS=cluster.subnet,
+            SECURITY_GROUPS=cluster.security_group,
             RESULTS_BUCKET=BUCKET,
             TASK_TIMEOUT_SECONDS=str(2 * max(DURATIONS.values())),
         )

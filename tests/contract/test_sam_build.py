@@ -5,14 +5,11 @@ Needs a python3.13 interpreter (Lambda's durable runtime) and the package regist
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from bench.size import python313_dir
-from tests.conftest import ROOT
+from bench.size import python313_dir, sam_build
 from tests.contract.test_template import FUNCTIONS, SAM
 
 
@@ -22,20 +19,11 @@ def size_mb(path: Path) -> float:
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    python313 = python313_dir()
-    if python313 is None:
+    if python313_dir() is None:
         pytest.skip("no python3.13 on this machine: `sam build` needs Lambda's runtime version")
     assert SAM.exists(), "run `make test`: it installs the SAM CLI into .venv-sam"
     build_dir = tmp_path_factory.mktemp("sam") / "build"
-    done = subprocess.run(
-        [str(SAM), "build", "--template-file", str(ROOT / "template.yaml"), "--build-dir", str(build_dir)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{python313}{os.pathsep}{os.environ['PATH']}"},
-        timeout=600,
-    )
+    done = sam_build(build_dir)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return build_dir
 
