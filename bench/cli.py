@@ -88,7 +88,7 @@ def run_local(s: Sizes, out: Path) -> dict[str, Any]:
             "ours_ms": warm["ours"]["total"]["p50"],
             "polling_ms": warm["polling"]["total"]["p50"],
         }
-        scale = onlocal.scale(cloud, s.scale, timeout=max(300.0, 2.0 * max(s.scale)))
+        scale = onlocal.scale(cloud, s.scale, timeout=max(300.0, 3.0 * max(s.scale)))
     return {"latency": lat, "scale": scale, "state_dir": str(state_dir)}
 
 

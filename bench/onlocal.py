@@ -13,10 +13,13 @@ runner, agent and bus. Timestamps come from the records the local cloud keeps:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -221,10 +224,56 @@ def _role(cmdline: str, is_leader: bool) -> str:
     return "other"
 
 
-def scale(cloud: Cloud, sizes: list[int], timeout: float) -> dict[str, Any]:
+def available_mb() -> float:
+    with open("/proc/meminfo") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:")) / 1024
+
+
+def workers(pgid: int) -> list[int]:
+    """Pids of the running workers of this local cloud (its process group) only."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"worker.entrypoint" not in cmdline.read_bytes():
+                continue
+            stat = (cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(stat[2]) == pgid:
+            pids.append(int(cmdline.parent.name))
+    return pids
+
+
+class Watch(threading.Thread):
+    """Every 0.2 s: the machine's available memory and how many workers run. Every worker is a real
+    process (~50 MB); if the machine runs short (below `floor_mb`), this cloud's workers are killed,
+    by pid, so the run fails instead of the machine (the executions then fail with exit code 137)."""
+
+    def __init__(self, pgid: int, floor_mb: float) -> None:
+        super().__init__(daemon=True)
+        self.pgid, self.floor_mb = pgid, floor_mb
+        self.peak_workers, self.min_available_mb, self.aborted = 0, available_mb(), False
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            running = workers(self.pgid)
+            free = available_mb()
+            self.peak_workers = max(self.peak_workers, len(running))
+            self.min_available_mb = min(self.min_available_mb, free)
+            if free < self.floor_mb:
+                self.aborted = True
+                for pid in running:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+
+
+def scale(cloud: Cloud, sizes: list[int], timeout: float, floor_mb: float = 3000) -> dict[str, Any]:
     out: dict[str, Any] = {}
     pgid = int(cloud.state["pid"])
     for n in sizes:
+        watch = Watch(pgid, floor_mb)
+        watch.start()
         tasks_before = _count(cloud, "tasks.jsonl", "STOPPED")
         sent_before = _relay_sent(cloud)
         cpu_before = cpu_seconds(pgid)
@@ -239,6 +288,7 @@ def scale(cloud: Cloud, sizes: list[int], timeout: float) -> dict[str, Any]:
         final = wait_all(cloud, arns, timeout)
         wall = time.monotonic() - started
         cpu_after = cpu_seconds(pgid)
+        watch.done.set()
         # The bus and the agent write their records just after the fact: let the last ones land.
         _await_records(cloud, tasks_before + len(final))
         succeeded = sum(1 for s in final.values() if s == "SUCCEEDED")
@@ -252,6 +302,9 @@ def scale(cloud: Cloud, sizes: list[int], timeout: float) -> dict[str, Any]:
             "invoke_seconds": round(invoked, 2),
             "wall_seconds": round(wall, 2),
             "throughput_per_s": round(succeeded / wall, 2),
+            "peak_running_workers": watch.peak_workers,
+            "min_available_memory_mb": round(watch.min_available_mb),
+            "aborted_low_memory": watch.aborted,
             "cpu_seconds_by_process": cpu,
             "cpu_share_ours": round(
                 sum(v for k, v in cpu.items() if "(ours)" in k) / max(0.001, sum(cpu.values())), 3

@@ -56,6 +56,7 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         )
         for n, row in r["local"]["scale"].items():
             ok = row["succeeded"] == row["started"] == row["tasks_run"] == row["callbacks_sent"]
+            ok = ok and not row.get("aborted_low_memory")
             out.append(
                 (
                     f"scale {n}: all complete, callbacks sent = tasks run",
@@ -169,8 +170,8 @@ def markdown(r: dict[str, Any], price: float) -> str:
         lines += [
             "### 5. Scale on the local cloud (started together)",
             "",
-            "| started | succeeded | tasks run | callbacks sent | wall s | orchestrations/s | CPU s by process | ours' share of CPU |",
-            "|---|---|---|---|---|---|---|---|",
+            "| started | succeeded | tasks run | callbacks sent | wall s | orchestrations/s | peak workers running | CPU s by process | ours' share of CPU |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for n, row in r["local"]["scale"].items():
             cpu = ", ".join(
@@ -180,7 +181,7 @@ def markdown(r: dict[str, Any], price: float) -> str:
             )
             lines.append(
                 f"| {n} | {row['succeeded']} | {row['tasks_run']} | {row['callbacks_sent']} | {row['wall_seconds']:.1f} "
-                f"| {row['throughput_per_s']:.1f} | {cpu} | {row['cpu_share_ours']:.1%} |"
+                f"| {row['throughput_per_s']:.1f} | {row.get('peak_running_workers', '-')} | {cpu} | {row['cpu_share_ours']:.1%} |"
             )
         lines.append("")
     if "size" in r:
