@@ -81,6 +81,28 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     return out
 
 
+def ordered(r: dict[str, Any]) -> dict[str, Any]:
+    """results.json keeps its keys sorted: put durations, variants and sizes back in reading order."""
+    r = dict(r)
+    if "ops" in r:
+        rows = r["ops"]["durations"]
+        r["ops"] = {**r["ops"], "durations": dict(sorted(rows.items(), key=lambda kv: kv[1]["seconds"]))}
+    if "coldstart" in r:
+        order = ["baseline", "relay", "relay+tracing", "orchestrator", "orchestrator+tracing"]
+        r["coldstart"] = {
+            k: r["coldstart"][k]
+            for k in sorted(
+                r["coldstart"], key=lambda k: (k not in order, order.index(k) if k in order else 0, k)
+            )
+        }
+    if "local" in r:
+        r["local"] = {
+            **r["local"],
+            "scale": dict(sorted(r["local"]["scale"].items(), key=lambda kv: int(kv[0]))),
+        }
+    return r
+
+
 def markdown(r: dict[str, Any], price: float) -> str:
     lines = [BEGIN, ""]
     meta = r.get("meta", {})
@@ -276,6 +298,7 @@ def chart(r: dict[str, Any], path: Path) -> None:
 
 
 def write(r: dict[str, Any], out: Path, page: Path, price: float = PRICE_PER_MILLION_OPS) -> None:
+    r = ordered(r)
     chart(r, out / "chart.png")
     text = page.read_text() if page.exists() else f"{BEGIN}\n{END}\n"
     if BEGIN not in text or END not in text:

@@ -91,6 +91,12 @@ class TaskAgent:
     def install_stop_hook(self) -> None:
         """Make moto's StopTask behave like ECS for the tasks this agent runs."""
         backend = ecs_backends[self.account][self.region]
+        # moto's ECS backend is not thread-safe: DescribeTasks iterates a cluster's task table while
+        # a concurrent RunTask adds to it ("dictionary changed size during iteration", a 500). With
+        # a few hundred tasks at once that lost launches and STOPPED events. One lock for the table.
+        table_lock = threading.RLock()
+        for name in ("run_task", "describe_tasks", "list_tasks"):
+            setattr(backend, name, _serialized(getattr(backend, name), table_lock))
         moto_stop_task = backend.stop_task
 
         def stop_task(cluster_str: str, task_str: str, reason: str) -> Any:
@@ -265,6 +271,14 @@ class TaskAgent:
     def pids(self) -> dict[str, int]:
         with self._lock:
             return {arn: t.process.pid for arn, t in self.running.items()}
+
+
+def _serialized(method: Callable[..., Any], lock: threading.RLock) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    return call
 
 
 def _utcnow() -> datetime:
