@@ -88,6 +88,9 @@ def run_local(s: Sizes, out: Path) -> dict[str, Any]:
             "ours_ms": warm["ours"]["total"]["p50"],
             "polling_ms": warm["polling"]["total"]["p50"],
         }
+        # Ours again, one at a time: the design's latency without our own other workers on the CPU.
+        alone = onlocal.latency(cloud, s.latency_orchestrations, 1, kinds=(onlocal.OURS,))
+        lat["ours_alone"] = alone["ours"]
         scale = onlocal.scale(cloud, s.scale, timeout=max(300.0, 3.0 * max(s.scale)))
     return {"latency": lat, "scale": scale, "state_dir": str(state_dir)}
 
@@ -145,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = json.loads(results_file.read_text()) if results_file.exists() else {}
     if parts:
         results["meta"] = meta(sizes)
+    for part in parts:  # each part says when and at which commit it ran: parts can be rerun alone
+        results.setdefault("runs", {})[part] = {k: results["meta"][k] for k in ("date", "commit")}
     for part in parts:
         started = time.monotonic()
         print(f"bench: {part} ...", flush=True)

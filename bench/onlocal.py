@@ -126,9 +126,11 @@ def run_one(cloud: Cloud, function: str, timeout: float) -> str:
     return arn
 
 
-def latency(cloud: Cloud, orchestrations: int, concurrency: int) -> dict[str, Any]:
+def latency(
+    cloud: Cloud, orchestrations: int, concurrency: int, kinds: tuple[str, ...] = (OURS, POLLING)
+) -> dict[str, Any]:
     """`orchestrations` of each kind, `concurrency` of each in flight at a time, interleaved."""
-    jobs = [OURS, POLLING] * orchestrations
+    jobs = list(kinds) * orchestrations
     with ThreadPoolExecutor(max_workers=2 * concurrency) as pool:
         arns = list(pool.map(lambda f: (f, run_one(cloud, f, 300)), jobs))
     stopped = {
@@ -143,7 +145,7 @@ def latency(cloud: Cloud, orchestrations: int, concurrency: int) -> dict[str, An
     for r in cloud.records("invocations.jsonl"):
         if r["phase"] == "start":
             starts.setdefault(r.get("eventId") or r.get("executionArn") or "", []).append(_at(r["at"]))
-    rows: dict[str, list[dict[str, float]]] = {OURS: [], POLLING: []}
+    rows: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
     for function, arn in arns:
         h = history(cloud, arn)
         [done] = _events(h, "ExecutionSucceeded")
@@ -175,6 +177,8 @@ def latency(cloud: Cloud, orchestrations: int, concurrency: int) -> dict[str, An
         rows[function].append(row)
     out: dict[str, Any] = {"orchestrations": orchestrations, "concurrency": concurrency}
     for function, name in ((OURS, "ours"), (POLLING, "polling")):
+        if function not in kinds:
+            continue
         keys = rows[function][0].keys()
         out[name] = {k: tail([r[k] * (1 if k == "polls" else 1000) for r in rows[function]], 1) for k in keys}
     return out
