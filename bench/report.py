@@ -284,12 +284,16 @@ def chart(r: dict[str, Any], path: Path) -> None:
     if "local" in r:
         lat = r["local"]["latency"]
         keys = ("p50", "p95", "p99")
-        for i, (name, color) in enumerate((("ours", "tab:green"), ("polling", "tab:red"))):
+        series = [("ours_alone", "ours alone", "tab:olive"), ("ours", "ours", "tab:green")]
+        series += [("polling", "polling", "tab:red")]
+        series = [x for x in series if x[0] in lat]
+        width = 0.8 / len(series)
+        for i, (name, label, color) in enumerate(series):
             values = [lat[name]["total"][k] for k in keys]
-            bars = ax.bar([j + i * 0.38 for j in range(3)], values, 0.36, color=color, label=name)
-            ax.bar_label(bars, fmt="%.0f", fontsize=8)
+            bars = ax.bar([j + i * width for j in range(3)], values, width * 0.95, color=color, label=label)
+            ax.bar_label(bars, fmt="%.0f", fontsize=7)
         ax.axhline(100, color="grey", linestyle=":", linewidth=1)
-        ax.set_xticks([j + 0.19 for j in range(3)], keys)
+        ax.set_xticks([j + width * (len(series) - 1) / 2 for j in range(3)], keys)
         ax.set_yscale("log")
         ax.set_ylabel("ms, worker exit to execution SUCCEEDED")
         ax.set_title(f"2. Completion-to-resume, local ({lat['orchestrations']} each; dotted: 100 ms)")
@@ -303,7 +307,7 @@ def chart(r: dict[str, Any], path: Path) -> None:
             ax.annotate(f"{v:.0f}", (v, y), xytext=(3, -3), textcoords="offset points", fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("ms")
-        ax.set_title("2. Ours by hop: where the time goes")
+        ax.set_title(f"2. Ours by hop ({lat['concurrency']} in flight with polling's)")
         ax.legend()
     ax = axes[1][1]
     if "coldstart" in r:
