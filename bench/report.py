@@ -299,15 +299,17 @@ def chart(r: dict[str, Any], path: Path) -> None:
         ax.set_title(f"2. Completion-to-resume, local ({lat['orchestrations']} each; dotted: 100 ms)")
         ax.legend()
         ax = axes[1][0]
-        p50 = [lat["ours"][h]["p50"] for h in HOPS]
-        p95 = [lat["ours"][h]["p95"] for h in HOPS]
+        hops_of = "ours_alone" if "ours_alone" in lat else "ours"
+        p50 = [lat[hops_of][h]["p50"] for h in HOPS]
+        p95 = [lat[hops_of][h]["p95"] for h in HOPS]
         ax.barh(list(HOPS), p95, color="tab:olive", alpha=0.35, label="p95")
         ax.barh(list(HOPS), p50, color="tab:green", label="p50")
         for y, v in enumerate(p50):
             ax.annotate(f"{v:.0f}", (v, y), xytext=(3, -3), textcoords="offset points", fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("ms")
-        ax.set_title(f"2. Ours by hop ({lat['concurrency']} in flight with polling's)")
+        how = "alone, 1 in flight" if hops_of == "ours_alone" else f"{lat['concurrency']} in flight"
+        ax.set_title(f"2. Ours by hop ({how}): where the time goes")
         ax.legend()
     ax = axes[1][1]
     if "coldstart" in r:
