@@ -8,7 +8,7 @@ the execution learns of the end up to one poll interval late.
 It follows the same replay rules as ours: AWS calls only inside steps, nothing time- or
 random-dependent outside them; each poll's operations are named by their index, which is
 deterministic. Each DescribeTasks step checkpoints only what the loop needs (status and exit
-code), the leanest fair baseline; returning the whole task would checkpoint ~2 KB per poll.
+code), the leanest fair baseline; returning the whole task would checkpoint ~2.5 KB per poll.
 
 Hosted on the local cloud by ``bench/template-overlay.yaml`` (CodeUri ``bench/polling/``, handler
 ``polling_orchestrator.handler``) and in-process as ``bench.polling.polling_orchestrator``.
