@@ -136,31 +136,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_runner(args: argparse.Namespace) -> int:
+def _post(args: argparse.Namespace, path: str, body: dict[str, Any] | None = None) -> Any:
+    """POST to the running local cloud's control API; its JSON answer."""
     state = _state(args.state_dir)
     if state is None:
-        print("local cloud is not running", file=sys.stderr)
-        return 1
-    for action in ("stop", "start") if args.action == "restart" else (args.action,):
-        request = urllib.request.Request(f"{state['control']}/durable-runner/{action}", method="POST")
+        raise targets.TargetError("the local cloud is not running: start it with `python -m local up`")
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{state['control']}{path}", data=data, method="POST")
+    try:
         with urllib.request.urlopen(request, timeout=60) as r:
-            print(f"durable runner: {action} -> {json.loads(r.read())}")
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        raise targets.TargetError(json.loads(e.read()).get("error", str(e))) from None
+
+
+def cmd_runner(args: argparse.Namespace) -> int:
+    for action in ("stop", "start") if args.action == "restart" else (args.action,):
+        print(f"durable runner: {action} -> {_post(args, f'/durable-runner/{action}')}")
     return 0
 
 
 def cmd_fault(args: argparse.Namespace) -> int:
-    state = _state(args.state_dir)
-    if state is None:
-        print("local cloud is not running", file=sys.stderr)
-        return 1
-    spec = json.dumps({"kind": args.kind, "message": args.message, "count": args.count}).encode()
-    request = urllib.request.Request(f"{state['control']}/faults", data=spec, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as r:
-            fault = json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        print(f"error: {json.loads(e.read()).get('error')}", file=sys.stderr)
-        return 2
+    fault = _post(args, "/faults", {"kind": args.kind, "message": args.message, "count": args.count})
     print(f"armed: {fault['kind']} x{fault['count']} for jobs with message {fault['message']!r}")
     return 0
 

@@ -12,6 +12,7 @@ The history names every operation with its attempt: "task-completion #1", "start
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -214,7 +215,7 @@ def _succeeded(completion: Any, task_arn: str, completed_by: str) -> dict[str, A
 def _final_error(failure: TaskFailed, attempt: int, max_attempts: int) -> TaskError:
     if attempt > 1 or failure.retryable:
         suffix = f" (attempt {attempt} of {max_attempts})"
-        failure = TaskFailed(**{**failure.__dict__, "message": failure.message + suffix})
+        failure = replace(failure, message=failure.message + suffix)
     return error_for(failure)
 
 

@@ -101,9 +101,18 @@ def test_every_command_has_help(command: list[str]):
     assert "usage: python -m local" in done.stdout
 
 
-def test_commands_need_a_running_cloud_and_say_how_to_start_it(tmp_path: Path):
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["invoke", "events/invoke/success.json"],
+        ["fault", "drop-stopped", "--message", "m"],
+        ["durable-runner", "restart"],
+        ["redrive"],
+    ],
+)
+def test_commands_need_a_running_cloud_and_say_how_to_start_it(tmp_path: Path, command: list[str]):
     done = subprocess.run(
-        [sys.executable, "-m", "local", "--state-dir", str(tmp_path), "invoke", "events/invoke/success.json"],
+        [sys.executable, "-m", "local", "--state-dir", str(tmp_path), *command],
         cwd=ROOT,
         capture_output=True,
         text=True,
