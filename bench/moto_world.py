@@ -1,4 +1,4 @@
-"""The ECS and network pieces both in-moto benches need: a cluster and a Fargate "worker" task
+"""The ECS and network pieces the in-moto benches and tests need: a cluster and a Fargate "worker" task
 definition shaped like template.yaml's, and the default VPC's first subnet and security group."""
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ class WorkerCluster:
     arn: str
     subnet: str
     security_group: str
+
+    def network(self) -> dict[str, Any]:
+        """RunTask's networkConfiguration for this cluster's subnet and security group."""
+        return {"awsvpcConfiguration": {"subnets": [self.subnet], "securityGroups": [self.security_group]}}
 
 
 def worker_cluster(ecs: Any, ec2: Any, name: str = "bench") -> WorkerCluster:

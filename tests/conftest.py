@@ -5,45 +5,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3
 import pytest
 
+from bench.moto_world import WorkerCluster, worker_cluster
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class MotoCluster:
-    arn: str
-    subnet: str
-    security_group: str
-
-    def network(self) -> dict[str, Any]:
-        return {"awsvpcConfiguration": {"subnets": [self.subnet], "securityGroups": [self.security_group]}}
-
-
-def moto_worker_cluster(name: str) -> MotoCluster:
+def moto_worker_cluster(name: str) -> WorkerCluster:
     """Inside mock_aws: a cluster and a Fargate "worker" task definition shaped like template.yaml's."""
-    ecs, ec2 = boto3.client("ecs"), boto3.client("ec2")
-    arn = ecs.create_cluster(clusterName=name)["cluster"]["clusterArn"]
-    ecs.register_task_definition(
-        family="worker",
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{"name": "worker", "image": "worker:latest", "memory": 512}],
-    )
-    return MotoCluster(
-        arn=arn,
-        subnet=ec2.describe_subnets()["Subnets"][0]["SubnetId"],
-        security_group=ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"],
-    )
+    return worker_cluster(boto3.client("ecs"), boto3.client("ec2"), name)
 
 
 def poll(

@@ -305,15 +305,9 @@ def cluster_with_tasks():
         other = ended.replace("9f7d84c9", "00000000")
 
         def run(started: str) -> str:
-            network = {
-                "awsvpcConfiguration": {
-                    "subnets": [cluster.subnet],
-                    "securityGroups": [cluster.security_group],
-                }
-            }
             task = ecs.run_task(
                 cluster=cluster.arn, taskDefinition="worker", launchType="FARGATE",
-                startedBy=started, networkConfiguration=network,
+                startedBy=started, networkConfiguration=cluster.network(),
             )  # fmt: skip
             return task["tasks"][0]["taskArn"]
 
