@@ -17,6 +17,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ class EventBus:
         base_delay: float = 0.2,
         max_age_seconds: float = 60.0,
         faults: Faults | None = None,
+        destination_client: Callable[[Function], Any] | None = None,
     ) -> None:
         self.routes = [
             Route(rule, f, EventPattern.load(json.dumps(rule.pattern)))
@@ -55,6 +57,8 @@ class EventBus:
             for rule in f.rules
         ]
         self.lambda_client, self.sqs = lambda_client, sqs_client
+        # Lambda sends to a function's on-failure destination with the function's execution role.
+        self.destination_client = destination_client or (lambda _function: sqs_client)
         self.journal = Journal(journal)
         self.base_delay, self.max_age = base_delay, max_age_seconds
         self.faults = faults or Faults()
@@ -145,7 +149,15 @@ class EventBus:
             },
             "responsePayload": _json_or_text(error),
         }
-        self._send(route.function.on_failure_arn, json.dumps(record), {})
+        try:
+            self._send(
+                route.function.on_failure_arn, json.dumps(record), {}, self.destination_client(route.function)
+            )
+        except ClientError as e:  # e.g. the role may not send to it: Lambda drops the record
+            self._record(
+                event, route, "destination-failed", queue=route.function.on_failure_arn, error=str(e)
+            )
+            return
         self._record(event, route, "dead-lettered", queue=route.function.on_failure_arn)
 
     def _dead_letter_rule(self, route: Route, event: dict[str, Any], error: Exception) -> None:
@@ -162,10 +174,10 @@ class EventBus:
         self._send(route.rule.dead_letter_arn, json.dumps(event), attrs)
         self._record(event, route, "dead-lettered", queue=route.rule.dead_letter_arn)
 
-    def _send(self, queue_arn: str, body: str, attrs: dict[str, str]) -> None:
+    def _send(self, queue_arn: str, body: str, attrs: dict[str, str], sender: Any = None) -> None:
         name = queue_arn.rsplit(":", 1)[1]
-        url = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        self.sqs.send_message(
+        url = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]  # the service knows its queue
+        (sender or self.sqs).send_message(
             QueueUrl=url,
             MessageBody=body,
             MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()},

@@ -52,6 +52,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         command += ["--parameter", f"{key}={value}"]
     for overlay in args.overlay:
         command += ["--overlay", str(overlay.resolve())]
+    for statement in args.drop_statement:
+        command += ["--drop-statement", statement]
     started = time.monotonic()
     with log.open("wb") as out:
         child = subprocess.Popen(
@@ -116,6 +118,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         skip_time=args.skip_time,
         parameters=dict(args.parameter),
         overlays=tuple(args.overlay),
+        drop_statements=tuple(args.drop_statement),
     ).serve()
     return 0
 
@@ -275,7 +278,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started_here = _state(args.state_dir) is None
     if started_here:
         up = argparse.Namespace(
-            state_dir=args.state_dir, skip_time=False, timeout=60, parameter=[], overlay=[]
+            state_dir=args.state_dir, skip_time=False, timeout=60, parameter=[], overlay=[], drop_statement=[]
         )
         if cmd_up(up) != 0:
             return 1
@@ -346,6 +349,14 @@ def parser() -> argparse.ArgumentParser:
             metavar="TEMPLATE",
             help="also host this template's functions (adds resources, never replaces one; repeatable), "
             "e.g. bench/template-overlay.yaml",
+        )
+        c.add_argument(
+            "--drop-statement",
+            action="append",
+            default=[],
+            metavar="HOLDER/SID",
+            help="leave this IAM statement out of its role, e.g. Orchestrator/RunWorkerTasks (repeatable; "
+            "GET /iam on the control API lists them)",
         )
     command("down", cmd_down, "stop the local cloud and everything it started").add_argument(
         "--timeout", type=float, default=30, help="seconds to wait before killing it"

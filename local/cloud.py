@@ -20,16 +20,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 from moto.moto_api import state_manager
-from moto.server import ThreadedMotoServer
 
 from local import proc
 from local.agent import TaskAgent, worker_base_env
+from local.authz import AuthorizingMotoServer, LambdaGate, Place, moto_task_definitions
 from local.bus import EventBus
 from local.durable import DurableRunner
 from local.executions import ExecutionWatcher
 from local.faults import FaultError, Faults
 from local.functions import LambdaEndpoint, Runtime
+from local.iam import LocalIam
 from local.seed import ACCOUNT, CREDENTIALS, REGION, client, seed
 
 STACK = "local"
@@ -42,9 +44,11 @@ class LocalCloud:
         skip_time: bool = False,
         parameters: dict[str, str] | None = None,
         overlays: tuple[Path, ...] = (),
+        drop_statements: tuple[str, ...] = (),
     ) -> None:
         self.state_dir, self.skip_time, self.parameters = state_dir, skip_time, parameters or {}
         self.overlays = overlays  # extra functions (template.load), e.g. the bench's polling baseline
+        self.drop_statements = drop_statements  # IAM statements left out, e.g. "Orchestrator/RunWorkerTasks"
         self.state_file = state_dir / "state.json"
         self.stopped = threading.Event()
         self._stop_lock = threading.Lock()
@@ -57,7 +61,9 @@ class LocalCloud:
                 shutil.rmtree(old) if old.is_dir() else old.unlink()
         (self.state_dir / "logs").mkdir()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        place = Place(ACCOUNT, REGION)
+        # moto behind an IAM gate: the calls of the functions and the worker are authorized.
+        self.moto = AuthorizingMotoServer(place, moto_task_definitions(place))
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         self.moto_url = f"http://{host}:{port}"
@@ -65,16 +71,20 @@ class LocalCloud:
         state_manager.set_transition("ecs::task", {"progression": "manual", "times": sys.maxsize})
         template = seed(lambda s: client(s, self.moto_url), STACK, self.parameters, self.overlays)
         functions = template.functions()
+        # IAM: each function runs with its template role, the worker with its task role (local/iam.py).
+        self.iam = LocalIam.from_template(template, self.drop_statements)
+        self.moto.gate.iam = self.iam
 
         runner_port = proc.free_port()
         self.endpoint = LambdaEndpoint(
             functions, {}, lambda *a: self.runner.start_execution(*a), f"http://127.0.0.1:{runner_port}"
         )
+        self.endpoint.authorize = LambdaGate(self.iam, f"http://127.0.0.1:{runner_port}", place)
         self.runner = DurableRunner(
             runner_port, self.endpoint.url, self.state_dir, REGION, ACCOUNT, self.skip_time
         )
         runtimes = {
-            f.logical_id: Runtime(f, {**self.function_env(), **f.environment}, self.state_dir)
+            f.logical_id: Runtime(f, {**self.function_env(f.logical_id), **f.environment}, self.state_dir)
             for f in functions.values()
         }
         for runtime in runtimes.values():
@@ -91,14 +101,17 @@ class LocalCloud:
             client("sqs", self.moto_url),
             self.state_dir / "events.jsonl",
             faults=self.faults,
+            # Lambda sends a function's failed events to its destination with the function's role.
+            destination_client=lambda f: self.role_client("sqs", self.iam.function_credentials(f.logical_id)),
         )
         (td_id,) = template.of_type("AWS::ECS::TaskDefinition")
+        task_role = self.iam.role_of_arn(str(template.task_definition(td_id).task_role_arn))
         self.agent = TaskAgent(
             cluster_arn=template.r.names.refs["Cluster.Arn"],
             task_definition=template.task_definition(td_id),
             clients=lambda s: client(s, self.moto_url),
             publish=self.bus.put,
-            worker_env=worker_base_env(self.moto_url, REGION),
+            worker_env={**worker_base_env(self.moto_url, REGION), **self.iam.credentials(task_role).env()},
             state_dir=self.state_dir,
             account=ACCOUNT,
             region=REGION,
@@ -133,19 +146,30 @@ class LocalCloud:
         tmp.replace(self.state_file)
         return state
 
-    def function_env(self) -> dict[str, str]:
-        """What Lambda gives every function, with AWS pointed at this machine."""
+    def function_env(self, function_id: str) -> dict[str, str]:
+        """What Lambda gives a function, with AWS pointed at this machine: its role's credentials."""
         return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
             "TZ": ":UTC",
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
-            **CREDENTIALS,
-            "AWS_ENDPOINT_URL": self.moto_url,  # ECS, S3, SQS, Logs: moto
-            "AWS_ENDPOINT_URL_LAMBDA": self.runner.url,  # the durable APIs (checkpoints, callbacks)
+            **self.iam.function_credentials(function_id).env(),
+            "AWS_ENDPOINT_URL": self.moto_url,  # ECS, S3, SQS, Logs: moto, behind the IAM gate
+            # The durable APIs (checkpoints, callbacks): the Lambda endpoint authorizes, then forwards.
+            "AWS_ENDPOINT_URL_LAMBDA": self.endpoint.url,
             "PYTHONUNBUFFERED": "1",
         }
+
+    def role_client(self, service: str, credentials: Any) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.moto_url,
+            region_name=REGION,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+        )
 
     # -- stop -------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -205,6 +229,8 @@ class LocalCloud:
                     self._reply(200, cloud.agent.pids())
                 elif self.path == "/faults":
                     self._reply(200, cloud.faults.listing())
+                elif self.path == "/iam":
+                    self._reply(200, {"statements": cloud.iam.statement_ids(), "dropped": cloud.iam.dropped})
                 else:
                     self._reply(404, {"error": f"no {self.path}"})
 
@@ -220,6 +246,18 @@ class LocalCloud:
                         self._reply(400, {"error": str(e)})
                         return
                     self._reply(200, fault.__dict__)
+                elif self.path in ("/iam/drop", "/iam/restore"):  # as an admin editing the roles would
+                    try:
+                        spec = json.loads(
+                            self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}"
+                        )
+                        if self.path == "/iam/restore":
+                            cloud.iam.restore()
+                        cloud.iam.drop(spec.get("statements", []))
+                    except (ValueError, AttributeError) as e:
+                        self._reply(400, {"error": str(e)})
+                        return
+                    self._reply(200, {"dropped": cloud.iam.dropped})
                 elif self.path == "/durable-runner/start":
                     if not cloud.runner.running:
                         cloud.runner.start({**os.environ, **CREDENTIALS})

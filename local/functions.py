@@ -129,6 +129,8 @@ class LambdaEndpoint:
         durable_url: str,
     ) -> None:
         self.functions, self.runtimes, self.start_execution = functions, runtimes, start_execution
+        # IAM for role-signed calls (local/authz.py LambdaGate): a refusal, or None to go on.
+        self.authorize: Callable[[str, str, Any, bytes], Reply | None] | None = None
         self.durable = urlsplit(durable_url)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
@@ -175,6 +177,9 @@ class LambdaEndpoint:
             conn.close()
 
     def route(self, method: str, path: str, headers: Any, body: bytes) -> Reply:
+        refused = self.authorize(method, path, headers, body) if self.authorize else None
+        if refused is not None:
+            return refused
         url = urlsplit(path)
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
         if parts[0] == "2025-12-01":

@@ -90,6 +90,9 @@ def seed(
             networkMode="awsvpc",
             cpu=td.cpu,
             memory=td.memory,
+            # RunTask passes these roles: the caller needs iam:PassRole on them (local/authz.py).
+            **({"taskRoleArn": td.task_role_arn} if td.task_role_arn else {}),
+            **({"executionRoleArn": td.execution_role_arn} if td.execution_role_arn else {}),
             containerDefinitions=[
                 {
                     "name": c.name,

@@ -201,6 +201,8 @@ class TaskDefinition:
     cpu: str
     memory: str
     containers: tuple[Container, ...]
+    task_role_arn: str | None = None  # TaskRoleArn: the worker's credentials
+    execution_role_arn: str | None = None  # ExecutionRoleArn: the platform's (image pull, logs)
 
 
 class Template:
@@ -297,4 +299,8 @@ class Template:
             cpu=str(self.r.resolve(props["Cpu"])),
             memory=str(self.r.resolve(props["Memory"])),
             containers=tuple(containers),
+            task_role_arn=self.r.resolve(props["TaskRoleArn"]) if "TaskRoleArn" in props else None,
+            execution_role_arn=(
+                self.r.resolve(props["ExecutionRoleArn"]) if "ExecutionRoleArn" in props else None
+            ),
         )
