@@ -81,6 +81,7 @@ def seed(
     template = Template(
         Names(stack=stack, region=REGION, account=ACCOUNT, refs=refs, parameters=parameters or {}), doc
     )
+    template.check_rules()  # as CloudFormation does before it creates anything
 
     for logical_id in template.of_type("AWS::ECS::TaskDefinition"):
         td = template.task_definition(logical_id)

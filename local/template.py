@@ -134,6 +134,18 @@ class Resolver:
         if key == "Fn::Equals":
             left, right = self.resolve(arg)
             return left == right
+        if key == "Fn::Not":
+            (value,) = self.resolve(arg)
+            return not value
+        if key in ("Fn::And", "Fn::Or"):
+            values = [bool(v) for v in self.resolve(arg)]
+            return all(values) if key == "Fn::And" else any(values)
+        if key == "Fn::EachMemberEquals":  # Rules only: every member of the list equals the value
+            items, value = self.resolve(arg)
+            return all(item == value for item in items)
+        if key == "Fn::Contains":  # Rules only: the value is one of the list
+            items, value = self.resolve(arg)
+            return value in items
         if key == "Fn::Select":
             index, items = self.resolve(arg)
             return items[int(index)]
@@ -212,6 +224,19 @@ class Template:
         self.doc = dict(doc if doc is not None else load())
         self.r = Resolver(self.doc, names)
         self.resources: dict[str, Any] = self.doc["Resources"]
+
+    def check_rules(self) -> None:
+        """Refuse the parameters as CloudFormation does: each rule whose RuleCondition holds must have
+        every Assert true, else the stack is not created and the AssertDescription says why."""
+        failed = [
+            f"{name}: {assertion.get('AssertDescription', 'assertion failed')}"
+            for name, rule in self.doc.get("Rules", {}).items()
+            if self.r.resolve(rule.get("RuleCondition", True))
+            for assertion in rule.get("Assertions", [])
+            if not self.r.resolve(assertion["Assert"])
+        ]
+        if failed:
+            raise TemplateError("template parameters refused by its Rules:\n  " + "\n  ".join(failed))
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v.get("Type") == kind}

@@ -253,12 +253,28 @@ def test_orchestrator_may_pass_only_the_two_task_roles_to_ecs():
     assert pass_role["Condition"]["StringEquals"]["iam:PassedToService"] == "ecs-tasks.amazonaws.com"
 
 
+@pytest.mark.parametrize("function", ["Orchestrator", "CompletionRelay"])
+def test_who_reads_results_may_list_them_so_a_missing_one_is_a_404_not_a_403(function):
+    """S3 answers GetObject of a missing key with 403 AccessDenied unless the caller has s3:ListBucket
+    (GetObject, "Permissions"); the listing is confined to the results prefix."""
+    granted = list(statements(FUNCTIONS[function]))
+    assert any("s3:GetObject" in actions(s) for s in granted)
+    [listing] = [s for s in granted if "s3:ListBucket" in actions(s)]
+    assert listing["Resource"] == {"Fn::GetAtt": ["ResultsBucket", "Arn"]}
+    prefix = function_env(function)["RESULTS_PREFIX"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": f"{prefix}*"}}
+
+
 @pytest.fixture(scope="module")
 def translated() -> dict[str, Any]:
     """The CloudFormation the SAM translator makes of template.yaml (in the SAM CLI's venv)."""
+    return sam_translate(ROOT / "template.yaml")
+
+
+def sam_translate(path: Path) -> dict[str, Any]:
     assert SAM_PYTHON.exists(), "run `make test`: it installs the SAM CLI into .venv-sam"
     done = subprocess.run(
-        [str(SAM_PYTHON), str(Path(__file__).with_name("sam_translate.py")), str(ROOT / "template.yaml")],
+        [str(SAM_PYTHON), str(Path(__file__).with_name("sam_translate.py")), str(path)],
         capture_output=True,
         text=True,
         check=True,
@@ -273,6 +289,44 @@ def test_sam_gives_the_orchestrator_the_durable_execution_policy(translated):
     assert set(function["DurableConfig"]) == {"ExecutionTimeout", "RetentionPeriodInDays"}
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert "OrchestratorAliaslive" in translated["Resources"]
+
+
+def _translate(template_text: str, tmp_path: Path, name: str) -> dict[str, Any]:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(template_text)
+    return sam_translate(path)
+
+
+def _published_versions(translated: dict[str, Any]) -> dict[str, str]:
+    """Function -> logical id of the AWS::Lambda::Version its alias points at (a new id: a new version)."""
+    return {
+        r["Properties"]["FunctionName"]["Ref"]: name
+        for name, r in translated["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Version"
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "old", "new"),
+    [
+        # `sam deploy` uploads a changed layer under a new key: a new LayerVersion for the function.
+        (
+            "the contract layer's content",
+            "ContentUri: contract/",
+            "ContentUri: s3://placeholder-bucket/contract-v2",
+        ),
+        ("the orchestrator's Timeout", "Timeout: 60", "Timeout: 61"),
+    ],
+)
+def test_a_change_the_function_runs_with_publishes_a_new_version(change, old, new, tmp_path):
+    """The alias `live` must never keep running an old contract or configuration: every change that the
+    function runs with publishes a new version (AutoPublishAlias alone ignores layers and Timeout)."""
+    text = (ROOT / "template.yaml").read_text()
+    assert text.count(old) == 1, f"the test's edit {old!r} no longer fits template.yaml"
+    before = _published_versions(_translate(text, tmp_path, "before"))
+    after = _published_versions(_translate(text.replace(old, new), tmp_path, "after"))
+    assert "Orchestrator" in before, "the orchestrator publishes no version"
+    assert after["Orchestrator"] != before["Orchestrator"], f"{change} changed but the version did not"
 
 
 # ------------------------------------------------------------------ the worker image

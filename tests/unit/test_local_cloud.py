@@ -133,3 +133,29 @@ def test_a_payload_that_is_not_json_is_refused_before_anything_starts(tmp_path: 
 
 def test_down_when_nothing_runs_is_fine(tmp_path: Path):
     assert cli.main(["--state-dir", str(tmp_path), "down"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("parameters", "refused_by"),
+    [
+        ({"SubnetIds": "subnet-1,subnet-2"}, "SubnetsNeedASecurityGroupOrTheirVpc"),
+        ({"AssignPublicIp": "DISABLED"}, "CreatedVpcNeedsPublicIps"),
+    ],
+)
+def test_parameter_combinations_that_cannot_work_are_refused_with_what_to_change(parameters, refused_by):
+    """As CloudFormation does with the template's Rules, before anything is created."""
+    with pytest.raises(TemplateError, match=refused_by) as refused:
+        Template(replace(NAMES, parameters=parameters)).check_rules()
+    assert "set " in str(refused.value)  # the description says what to change
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {},
+        {"SubnetIds": "subnet-1", "SecurityGroupId": "sg-1"},
+        {"SubnetIds": "subnet-1", "WorkerVpcId": "vpc-1", "AssignPublicIp": "DISABLED"},
+    ],
+)
+def test_parameter_combinations_that_work_pass_the_rules(parameters):
+    Template(replace(NAMES, parameters=parameters)).check_rules()
