@@ -507,6 +507,11 @@ def test_each_function_and_the_worker_has_its_own_role_and_credentials(iam: Loca
             False,
         ),
         ("WorkerTaskRole", Request("lambda:SendDurableExecutionCallbackSuccess", EXECUTION), False),
+        # ListWorkerResults: a missing result is 404, not 403, for both readers (and only for them)
+        ("OrchestratorRole", list_bucket("t-results", "results/x.json"), True),
+        ("CompletionRelayRole", list_bucket("t-results", "results/x.json"), True),
+        ("CompletionRelayRole", list_bucket("t-results", "elsewhere/x.json"), False),
+        ("WorkerTaskRole", list_bucket("t-results", "results/x.json"), False),
     ],
 )
 def test_the_template_roles_grant_what_they_say_and_nothing_else(
