@@ -13,14 +13,16 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
 from ecs_contract.names import RESULT_URI_ENV
+from local import targets
 from tests.conftest import poll
-from tests.flow.conftest import Cloud, running_cloud
+from tests.flow.conftest import Cloud, cli, running_cloud
 
 pytestmark = pytest.mark.flow
 
@@ -261,3 +263,18 @@ def test_with_every_statement_restored_a_job_succeeds(iam_cloud: Cloud) -> None:
     arn = iam_cloud.start(job("all"))
     assert iam_cloud.wait(arn)["Status"] == "SUCCEEDED"
     assert iam_cloud.control("/iam")["dropped"] == []
+
+
+def test_up_can_leave_a_statement_out_and_refuses_one_that_does_not_exist(tmp_path: Path) -> None:
+    bad = cli(tmp_path / "bad", "up", "--drop-statement", "Orchestrator/RunWorkerTask")
+    assert bad.returncode == 1 and "no statement Orchestrator/RunWorkerTask;" in bad.stderr
+    assert "Orchestrator/RunWorkerTasks" in bad.stderr  # it names the ones there are
+    up = cli(tmp_path / "good", "up", "--drop-statement", "Orchestrator/RunWorkerTasks")
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        state = json.loads((tmp_path / "good" / "state.json").read_text())
+        cloud = Cloud(tmp_path / "good", state, targets.local(tmp_path / "good"))
+        assert cloud.control("/iam")["dropped"] == ["Orchestrator/RunWorkerTasks"]
+        failed_with(cloud, cloud.start(job("up")), "ecs:RunTask")
+    finally:
+        assert cli(tmp_path / "good", "down").returncode == 0
