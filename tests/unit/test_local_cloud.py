@@ -133,3 +133,11 @@ def test_a_payload_that_is_not_json_is_refused_before_anything_starts(tmp_path: 
 
 def test_down_when_nothing_runs_is_fine(tmp_path: Path):
     assert cli.main(["--state-dir", str(tmp_path), "down"]) == 0
+
+
+def test_a_function_s_reserved_concurrency_comes_from_the_template():
+    doc = load()
+    doc["Resources"]["CompletionRelay"]["Properties"]["ReservedConcurrentExecutions"] = 3
+    functions = Template(NAMES, doc).functions()
+    assert functions["CompletionRelay"].reserved_concurrency == 3
+    assert functions["Orchestrator"].reserved_concurrency is None  # the account's unreserved pool
