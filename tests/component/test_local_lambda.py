@@ -22,7 +22,7 @@ from aws_durable_execution_sdk_python_testing.invoker import create_lambda_clien
 from botocore.exceptions import ClientError
 
 from local import proc
-from local.functions import LambdaEndpoint, Runtime
+from local.functions import Environments, LambdaEndpoint
 from local.seed import ACCOUNT, REGION, client, lambda_arn
 from local.template import Function
 from tests.conftest import poll
@@ -85,24 +85,24 @@ class LocalLambda:
 @contextlib.contextmanager
 def local_lambda(state_dir: Path, *functions: Function, concurrency: int = 4) -> Iterator[LocalLambda]:
     env = {"PATH": "/usr/bin:/bin", "AWS_REGION": REGION, "PYTHONUNBUFFERED": "1"}
-    runtimes = {f.logical_id: Runtime(f, env, state_dir) for f in functions}
-    for runtime in runtimes.values():
-        runtime.wait_ready(30)
+    environments = {f.logical_id: Environments(f, env, state_dir, concurrency) for f in functions}
     served: LocalLambda
 
     def start_execution(function: Function, invoked_as: str, name: str | None, payload: bytes) -> str:
         served.started.append(invoked_as)
         return f"{lambda_arn(invoked_as)}/durable-execution/{name or 'x'}/1"
 
-    endpoint = LambdaEndpoint({f.logical_id: f for f in functions}, runtimes, start_execution, "http://127.0.0.1:9")
+    endpoint = LambdaEndpoint(
+        {f.logical_id: f for f in functions}, environments, start_execution, "http://127.0.0.1:9"
+    )
     served = LocalLambda(endpoint, state_dir)
     endpoint.start()
     try:
         yield served
     finally:
         endpoint.stop()
-        for runtime in runtimes.values():
-            proc.stop(runtime.process)
+        for pool in environments.values():
+            pool.close()
 
 
 def started(folder: Path, count: int) -> bool:
