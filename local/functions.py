@@ -121,6 +121,8 @@ class FunctionLog:
 
     def write(self, line: bytes) -> None:
         with self._lock:
+            if self._file.closed:  # a killed environment's last words, after the cloud stopped
+                return
             self._file.write(line if line.endswith(b"\n") else line + b"\n")
             self._file.flush()
 
@@ -143,6 +145,7 @@ class Environment:
         # Lambda's log stream name of an environment: "2024/01/31/[$LATEST]<32 hex digits>".
         self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{self.id}"
         self.invocations = 0
+        self.invoke_began = 0.0
         self.port: int | None = None
         self.init_error: bytes | None = None
         self.init_seconds = 0.0
@@ -228,15 +231,16 @@ class Environment:
     def invoke(self, payload: bytes, invoked_as: str, request_id: str) -> Result:
         timeout = self.function.timeout_seconds
         self.invocations += 1
-        began = time.monotonic()
+        self.invoke_began = time.monotonic()  # Lambda's "Duration" runs from here (Init excluded)
         if self.port is None and self.init_error is None:
-            ready_at = self._await_init(began + INIT_LIMIT_SECONDS + timeout)
+            ready_at = self._await_init(self.started + INIT_LIMIT_SECONDS + timeout)
             if ready_at is None:
                 return self._timed_out(request_id)
             # Init beyond INIT_LIMIT_SECONDS counts against the invocation's Timeout.
             deadline = min(ready_at, self.started + INIT_LIMIT_SECONDS) + timeout
+            self.invoke_began = ready_at
         else:
-            deadline = began + timeout
+            deadline = self.invoke_began + timeout
         if self.init_error is not None:
             if not self.init_error:  # it ended without saying why: its exit status does
                 return self._exited(request_id)
@@ -360,7 +364,10 @@ class Environments:
         with self._cond:
             self._all.add(environment)
             self.created += 1
-        return environment
+            if not self._closed.is_set():
+                return environment
+            self._forget(environment)  # close() ran while it started
+        raise Closed(self.function.logical_id)
 
     def _give_back(self, environment: Environment) -> None:
         with self._cond:
@@ -405,12 +412,11 @@ class Environments:
         self.log.write(
             f"START RequestId: {request_id} Version: $LATEST Environment: {environment.id} ({kind})".encode()
         )
-        began = time.monotonic()
         try:
             result = environment.invoke(payload, invoked_as, request_id)
         finally:
             self._give_back(environment)
-        took = (time.monotonic() - began) * 1000
+        took = (time.monotonic() - environment.invoke_began) * 1000
         self.log.write(f"END RequestId: {request_id}".encode())
         report = f"REPORT RequestId: {request_id}\tDuration: {took:.2f} ms"
         report += f"\tMemory Size: {self.function.memory_mb} MB"

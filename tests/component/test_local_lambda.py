@@ -39,6 +39,7 @@ def probe(
     memory: int = 256,
     durable: dict[str, int] | None = None,
     handler: str = "probe.handler",
+    reserved: int | None = None,
 ) -> Function:
     return Function(
         logical_id=name,
@@ -52,6 +53,7 @@ def probe(
         async_retry_attempts=2,
         on_failure_arn=None,
         rules=(),
+        reserved_concurrency=reserved,
     )
 
 
@@ -199,6 +201,17 @@ def test_at_the_concurrency_cap_a_synchronous_invoke_is_throttled_and_an_event_w
             aws.of(request_id, "start")[0]["environment"]
         }  # one environment served both
         assert first["invocations"] == 1
+
+
+def test_a_function_s_reserved_concurrency_is_its_cap_and_the_throttle_says_so(tmp_path):
+    with local_lambda(tmp_path, probe(reserved=1), concurrency=4) as aws, ThreadPoolExecutor(1) as pool:
+        held = pool.submit(aws.invoke, "Probe", {"hold": str(tmp_path)})
+        poll(lambda: started(tmp_path, 1), what="the first invocation to start")
+        with pytest.raises(ClientError) as refused:
+            aws.invoke("Probe", {})
+        assert refused.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+        (tmp_path / "release").touch()
+        held.result()
 
 
 def test_at_the_cap_the_durable_runner_invocation_waits_for_an_environment(tmp_path):
