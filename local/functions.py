@@ -174,9 +174,12 @@ class Environment:
                 env=env,
                 pass_fds=(ready_w,),
             )
+        except BaseException:
+            os.close(ready_r)
+            raise
         finally:
             os.close(ready_w)
-        self._ready = ready_r
+        self._ready = ready_r  # read (and closed) by the first invocation, in _await_init
         assert self.process.stdout is not None
         threading.Thread(
             target=log.copy, args=(self.process.stdout,), name=f"log-{self.id[:8]}", daemon=True
@@ -191,9 +194,6 @@ class Environment:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        if self._ready >= 0:
-            os.close(self._ready)
-            self._ready = -1
 
     def max_memory_mb(self) -> int | None:
         """Peak resident memory of the environment (VmHWM), Lambda's "Max Memory Used"."""
@@ -209,18 +209,19 @@ class Environment:
     def _await_init(self, deadline: float) -> float | None:
         """Wait for the runtime's "ready" line; returns when it came (monotonic), None past the deadline."""
         line = b""
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._ready], [], [], left)[0]:
-                return None
-            chunk = os.read(self._ready, 4096)
-            if not chunk:
-                break  # the runtime ended without a word: its exit status says why
-            line += chunk
+        try:
+            while not line.endswith(b"\n"):
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self._ready], [], [], left)[0]:
+                    return None
+                chunk = os.read(self._ready, 4096)
+                if not chunk:
+                    break  # the runtime ended without a word: its exit status says why
+                line += chunk
+        finally:
+            os.close(self._ready)
         ready_at = time.monotonic()
         self.init_seconds = ready_at - self.started
-        os.close(self._ready)
-        self._ready = -1
         message = json.loads(line) if line.strip() else {}
         if "port" in message:
             self.port = int(message["port"])
