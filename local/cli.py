@@ -18,6 +18,7 @@ from typing import Any
 
 from local import proc, targets
 from local.faults import KINDS
+from local.functions import DEFAULT_CONCURRENCY
 from local.redrive import redrive
 from local.scenarios import SCENARIOS
 from local.template import ROOT
@@ -52,6 +53,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         command += ["--parameter", f"{key}={value}"]
     for overlay in args.overlay:
         command += ["--overlay", str(overlay.resolve())]
+    command += ["--concurrency", str(args.concurrency)]
     started = time.monotonic()
     with log.open("wb") as out:
         child = subprocess.Popen(
@@ -116,6 +118,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         skip_time=args.skip_time,
         parameters=dict(args.parameter),
         overlays=tuple(args.overlay),
+        concurrency=args.concurrency,
     ).serve()
     return 0
 
@@ -275,7 +278,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started_here = _state(args.state_dir) is None
     if started_here:
         up = argparse.Namespace(
-            state_dir=args.state_dir, skip_time=False, timeout=60, parameter=[], overlay=[]
+            state_dir=args.state_dir,
+            skip_time=False,
+            timeout=60,
+            parameter=[],
+            overlay=[],
+            concurrency=DEFAULT_CONCURRENCY,
         )
         if cmd_up(up) != 0:
             return 1
@@ -346,6 +354,13 @@ def parser() -> argparse.ArgumentParser:
             metavar="TEMPLATE",
             help="also host this template's functions (adds resources, never replaces one; repeatable), "
             "e.g. bench/template-overlay.yaml",
+        )
+        c.add_argument(
+            "--concurrency",
+            type=int,
+            default=DEFAULT_CONCURRENCY,
+            help="execution environments per function unless its ReservedConcurrentExecutions says "
+            f"(default {DEFAULT_CONCURRENCY}); beyond them a synchronous invoke is throttled (429)",
         )
     command("down", cmd_down, "stop the local cloud and everything it started").add_argument(
         "--timeout", type=float, default=30, help="seconds to wait before killing it"

@@ -29,7 +29,7 @@ from local.bus import EventBus
 from local.durable import DurableRunner
 from local.executions import ExecutionWatcher
 from local.faults import FaultError, Faults
-from local.functions import LambdaEndpoint, Runtime
+from local.functions import DEFAULT_CONCURRENCY, Environments, LambdaEndpoint
 from local.seed import ACCOUNT, CREDENTIALS, REGION, client, seed
 
 STACK = "local"
@@ -42,8 +42,10 @@ class LocalCloud:
         skip_time: bool = False,
         parameters: dict[str, str] | None = None,
         overlays: tuple[Path, ...] = (),
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self.state_dir, self.skip_time, self.parameters = state_dir, skip_time, parameters or {}
+        self.concurrency = concurrency  # per function, unless it reserves its own (local/functions.py)
         self.overlays = overlays  # extra functions (template.load), e.g. the bench's polling baseline
         self.state_file = state_dir / "state.json"
         self.stopped = threading.Event()
@@ -73,13 +75,15 @@ class LocalCloud:
         self.runner = DurableRunner(
             runner_port, self.endpoint.url, self.state_dir, REGION, ACCOUNT, self.skip_time
         )
-        runtimes = {
-            f.logical_id: Runtime(f, {**self.function_env(), **f.environment}, self.state_dir)
-            for f in functions.values()
-        }
-        for runtime in runtimes.values():
-            runtime.wait_ready(60)
-        self.endpoint.runtimes.update(runtimes)
+        # Execution environments start on demand, each invocation's cold start as in Lambda.
+        self.endpoint.environments.update(
+            {
+                f.logical_id: Environments(
+                    f, {**self.function_env(), **f.environment}, self.state_dir, self.concurrency
+                )
+                for f in functions.values()
+            }
+        )
         self.endpoint.start()
         self.runner.start({**os.environ, **CREDENTIALS})
 
@@ -160,7 +164,7 @@ class LocalCloud:
                 ("bus", lambda: self.bus.stop()),
                 ("runner", lambda: self.runner.stop()),
                 ("endpoint", lambda: self.endpoint.stop()),
-                ("runtimes", lambda: [proc.stop(r.process) for r in self.endpoint.runtimes.values()]),
+                ("environments", self._stop_environments),
                 ("moto", lambda: self.moto.stop()),
             ):
                 t0 = time.monotonic()
@@ -172,6 +176,14 @@ class LocalCloud:
                         f"local cloud: while stopping: {type(e).__name__}: {e}", file=sys.stderr, flush=True
                     )
             self.stopped.set()
+
+    def _stop_environments(self) -> None:
+        for environments in self.endpoint.environments.values():
+            environments.close()
+            print(
+                f"{environments.function.logical_id}: {environments.created} environment(s) started",
+                flush=True,
+            )
 
     def serve(self) -> None:
         """Start, then block until SIGTERM/SIGINT or ``POST /shutdown``; always stop everything."""
