@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from local.durable import ExecutionNameRefused
 from local.journal import Journal
 from local.runtime import EXIT_OUT_OF_MEMORY
 from local.template import Function
@@ -570,6 +571,8 @@ class LambdaEndpoint:
                 arn = self.start_execution(
                     function, invoked_as, headers.get("X-Amz-Durable-Execution-Name"), body
                 )
+            except ExecutionNameRefused as e:
+                return lambda_error(e.status, e.code, str(e))
             except Exception as e:  # noqa: BLE001 - reported to the caller as Lambda would
                 return lambda_error(502, "ServiceException", f"durable runner refused the execution: {e}")
             return Reply(202, b"", {"X-Amz-Durable-Execution-Arn": arn, "Content-Length": "0"})
