@@ -21,12 +21,13 @@ from typing import IO
 
 from ecs_contract.names import redact
 from local import proc
-from local.template import Function
+from local.template import ROOT, Function
 
 # The runner logs callback ids whole (e.g. "Callback <id> timed out"); they are bearer tokens.
 CALLBACK_ID = re.compile(r"eyJhcm4iOi[A-Za-z0-9+/=%]{40,}")
 
-RUNNER = Path(sys.executable).with_name("dex-local-runner")
+# The runner's CLI, with execution ARNs shaped as Lambda's (local/dex_runner.py).
+RUNNER = [sys.executable, "-m", "local.dex_runner"]
 # botocore Lambda model, InvocationRequest.DurableExecutionName: min 1, max 64, pattern [a-zA-Z0-9-_]+.
 EXECUTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
@@ -54,7 +55,7 @@ class DurableRunner:
 
     def start(self, env: dict[str, str], timeout: float = 30) -> None:
         args = [
-            str(RUNNER), "start-server",
+            *RUNNER, "start-server",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--log-level", "WARNING",  # at INFO it logs whole callback ids
             "--lambda-endpoint", self.lambda_url,
@@ -65,7 +66,12 @@ class DurableRunner:
         ]  # fmt: skip
         log = self.state_dir / "logs" / "durable-runner.log"
         self.process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**env, "AWS_REGION": self.region},
+            cwd=ROOT,  # `-m local.dex_runner`
         )
         assert self.process.stdout is not None
         threading.Thread(target=_copy_redacted, args=(self.process.stdout, log), daemon=True).start()
