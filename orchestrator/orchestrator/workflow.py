@@ -192,32 +192,41 @@ def _after_timeout(
         seen = ctx.step(
             reconcile_task(config, task_arn), name=f"reconcile-task #{attempt}", config=AWS_STEP_CONFIG
         )
-        if "failure" in seen:
-            error = seen["failure"]
-            return TaskFailed.from_callback_error(error["ErrorMessage"], error["ErrorData"])
-        if "completion" in seen:
-            return _succeeded(seen["completion"], task_arn, completed_by="reconcile")
-        if seen["state"] == "unknown":
-            return TaskFailed(
-                ErrorType.TASK_TIMED_OUT, f"{message}; ECS no longer knows it ({task_arn})", task_arn=task_arn
-            )
+    except StepError as e:
+        return _aws_kept_failing(e, message, task_arn)
+    if "failure" in seen:
+        return TaskFailed.from_callback_error(seen["failure"]["ErrorMessage"], seen["failure"]["ErrorData"])
+    if "completion" in seen:
+        return _succeeded(seen["completion"], task_arn, completed_by="reconcile")
+    if seen["state"] == "unknown":
+        return TaskFailed(
+            ErrorType.TASK_TIMED_OUT, f"{message}; ECS no longer knows it ({task_arn})", task_arn=task_arn
+        )
+    try:
         stopped = ctx.step(
             stop_task(config, task_arn, message),
             name=f"stop-timed-out-task #{attempt}",
             config=AWS_STEP_CONFIG,
         )
     except StepError as e:
-        if e.error_type != AWS_UNAVAILABLE_TYPE:
-            raise
-        # Not retryable: the task may still run, and a new attempt would start a second one. The
-        # execution fails, and the relay's cancellation rule stops what it left running.
-        return TaskFailed(
-            ErrorType.ECS_UNAVAILABLE,
-            f"{message}; then AWS kept failing: {e.message} ({task_arn})",
-            task_arn=task_arn,
-        )
+        return _aws_kept_failing(e, message, task_arn)
     fate = "it was stopped" if stopped else "ECS no longer knows it"
     return TaskFailed(ErrorType.TASK_TIMED_OUT, f"{message}; {fate} ({task_arn})", task_arn=task_arn)
+
+
+def _aws_kept_failing(error: StepError, message: str, task_arn: str) -> TaskFailed:
+    """A step after the timeout failed past its retries: EcsUnavailable if AWS was the cause.
+
+    Not retryable: the task may still run, and a new attempt would start a second one. The
+    execution fails, and the relay's cancellation rule stops what it left running.
+    """
+    if error.error_type != AWS_UNAVAILABLE_TYPE:
+        raise error  # a bug or a refusal (e.g. AccessDenied): shown as it is
+    return TaskFailed(
+        ErrorType.ECS_UNAVAILABLE,
+        f"{message}; then AWS kept failing: {error.message} ({task_arn})",
+        task_arn=task_arn,
+    )
 
 
 def _succeeded(completion: Any, task_arn: str, completed_by: str) -> dict[str, Any] | TaskFailed:

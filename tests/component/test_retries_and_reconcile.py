@@ -286,3 +286,21 @@ def test_describe_tasks_failing_past_the_step_retries_at_reconcile_fails_with_ec
     assert result.error.type == "orchestrator.errors.EcsUnavailable"
     assert "DescribeTasks" in result.error.message and "ServerException" in result.error.message
     assert "start-task #2" not in [op.name for op in result.operations]
+
+
+@pytest.mark.parametrize("task_timeout", [2])
+def test_stop_task_failing_past_the_step_retries_after_the_timeout_fails_with_ecs_unavailable(world):
+    task_arn = "arn:aws:ecs:us-east-1:123456789012:task/w/t1"
+    with Stubber(workflow.ecs_client()) as ecs:
+        ecs.add_response("run_task", {"tasks": [{"taskArn": task_arn}]})
+        running = {"taskArn": task_arn, "clusterArn": world.cluster_arn, "lastStatus": "RUNNING"}
+        ecs.add_response("describe_tasks", {"tasks": [running]})
+        for _ in range(4):
+            ecs.add_client_error("stop_task", "ThrottlingException", "Rate exceeded", 400)
+        arn = world.start({"message": "hangs", "processingTime": 1})
+        result = world.runner.wait_for_result(arn, timeout=30)
+        ecs.assert_no_pending_responses()
+
+    assert result.error.type == "orchestrator.errors.EcsUnavailable"
+    assert "StopTask: ThrottlingException" in result.error.message
+    assert "start-task #2" not in [op.name for op in result.operations]
