@@ -18,13 +18,11 @@ from __future__ import annotations
 import io
 import json
 import threading
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, unquote
 
 import botocore.session
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -424,13 +422,12 @@ class LambdaGate:
 
     The durable execution actions authorize on the execution's ARN, ``function:NAME:VERSION/
     durable-execution/NAME/ID`` (Service Authorization Reference, Lambda, resource type "durable
-    execution"). The local runner's execution ARNs are opaque ids, so the execution's function and
-    version are looked up at the runner (once per execution)."""
+    execution"): the ARN the request names, or, for a callback, the execution its id belongs to
+    (the local runner's callback ids name it; the service's are opaque)."""
 
-    def __init__(self, iam: LocalIam, durable_url: str, place: Place) -> None:
-        self.iam, self.durable_url, self.place = iam, durable_url, place
+    def __init__(self, iam: LocalIam, place: Place) -> None:
+        self.iam, self.place = iam, place
         self.routes = _lambda_routes()
-        self._executions: dict[str, str] = {}
 
     def __call__(self, method: str, path: str, headers: Any, body: bytes) -> Reply | None:
         signed = signer(headers.get("Authorization"))
@@ -443,24 +440,16 @@ class LambdaGate:
             if found:
                 params = {k: unquote(v) for k, v in zip(route.labels, found.groups(), strict=True)}
                 params.update({k: v[0] for k, v in parse_qs(query).items()})
-                try:
-                    resource = self._resource(params)
-                except OSError as e:
-                    return lambda_error(502, "ServiceException", f"durable runner unreachable: {e}")
+                resource = self._resource(params)
                 if resource is None:
-                    return None  # no such execution: the runner answers, as the service would
-                action = (
-                    "lambda:InvokeFunction"
-                    if route.operation.startswith("Invoke")
-                    else f"lambda:{route.operation}"
-                )
+                    return None  # a malformed callback id: the runner answers, as the service would
+                name = route.operation
+                action = "lambda:InvokeFunction" if name.startswith("Invoke") else f"lambda:{name}"
                 decision = self.iam.authorize(role, Request(action, resource))
                 return None if decision.allowed else self._refuse(role, decision)
+        message = f"the local cloud cannot authorize {method} {raw_path}, so it refuses it"
         return lambda_error(
-            403,
-            "AccessDeniedException",
-            f"User: {role.principal_arn} is not authorized: "
-            f"the local cloud cannot authorize {method} {raw_path}, so it refuses it",
+            403, "AccessDeniedException", f"User: {role.principal_arn} is not authorized: {message}"
         )
 
     @staticmethod
@@ -472,15 +461,14 @@ class LambdaGate:
 
     def _resource(self, params: dict[str, str]) -> str | None:
         if "DurableExecutionArn" in params:
-            return self._execution(params["DurableExecutionArn"])
+            return params["DurableExecutionArn"]
         if "CallbackId" in params:
             from aws_durable_execution_sdk_python_testing.token import CallbackToken
 
-            try:  # the local runner's callback ids name their execution (the service's are opaque)
-                execution = CallbackToken.from_str(params["CallbackId"]).execution_arn
+            try:
+                return CallbackToken.from_str(params["CallbackId"]).execution_arn
             except (ValueError, KeyError):
                 return None
-            return self._execution(execution)
         if "FunctionName" in params:
             name = params["FunctionName"].rpartition(":function:")[2] or params["FunctionName"]
             bare, _, qualifier = name.partition(":")
@@ -488,22 +476,6 @@ class LambdaGate:
             arn = f"arn:aws:lambda:{self.place.region}:{self.place.account}:function:{bare}"
             return f"{arn}:{qualifier}" if qualifier else arn
         return "*"
-
-    def _execution(self, execution_arn: str) -> str | None:
-        if execution_arn not in self._executions:
-            url = f"{self.durable_url}/2025-12-01/durable-executions/{quote(execution_arn, safe='')}"
-            try:
-                with urllib.request.urlopen(url, timeout=10) as r:
-                    described = json.loads(r.read())
-            except urllib.error.HTTPError as e:
-                if e.code in (400, 404):
-                    return None
-                raise
-            execution_id = execution_arn.split("/", 1)[0]
-            self._executions[execution_arn] = (
-                f"{described['FunctionArn']}/durable-execution/{described['DurableExecutionName']}/{execution_id}"
-            )
-        return self._executions[execution_arn]
 
 
 def moto_task_definitions(place: Place) -> TaskDefinitionLookup:

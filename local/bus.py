@@ -4,8 +4,10 @@ Delivery follows what EventBridge and Lambda do for an EventBridge -> Lambda tar
 - the target is invoked; if the function itself fails, Lambda's async retries apply
   (``EventInvokeConfig.MaximumRetryAttempts``, 2 by default), then the record goes to the
   function's on-failure destination;
-- if the invoke cannot be made at all (endpoint down, throttled, 5xx), the rule's RetryPolicy
-  applies, then the rule's dead-letter queue.
+- a throttled invoke (429, the function at its concurrency limit) waits in Lambda's queue,
+  retried until it runs, as Lambda's asynchronous queue does;
+- if the invoke cannot be made at all (endpoint down, 5xx), the rule's RetryPolicy applies, then
+  the rule's dead-letter queue.
 Retry delays are scaled down (``base_delay``) so a local run does not wait minutes.
 Every delivery attempt is appended to ``events.jsonl`` in the state folder. Armed faults
 (``faults.py``) can duplicate or lose a task's STOPPED event, or fail the target's invocation.
@@ -93,9 +95,9 @@ class EventBus:
 
     def _deliver(self, route: Route, event: dict[str, Any]) -> None:
         started = time.monotonic()
-        function_errors = transport_errors = 0
+        function_errors = transport_errors = throttles = 0
         while not self.stopping.is_set():
-            attempt = function_errors + transport_errors + 1
+            attempt = function_errors + transport_errors + throttles + 1
             extra: dict[str, Any] = {}
             if self._is_stopped_task(event) and self.faults.fire("relay-error", event_job_message(event)):
                 payload, failed, extra = b'{"errorMessage": "injected fault"}', True, {"fault": "relay-error"}
@@ -105,6 +107,14 @@ class EventBus:
                         FunctionName=route.function.logical_id, Payload=json.dumps(event).encode()
                     )
                 except (ClientError, BotoCoreError) as e:
+                    if _throttled(e):
+                        # EventBridge invokes Lambda asynchronously: Lambda's queue accepts the event
+                        # and retries a concurrency throttle itself, for up to the function's
+                        # MaximumEventAgeInSeconds (6 h), so no RetryPolicy try is spent on it.
+                        throttles += 1
+                        self._record(event, route, "throttled", attempt=attempt)
+                        self._backoff(throttles)
+                        continue
                     transport_errors += 1
                     self._record(event, route, "invoke-failed", attempt=attempt, error=str(e))
                     too_old = time.monotonic() - started > min(self.max_age, route.rule.max_event_age_seconds)
@@ -195,6 +205,14 @@ class EventBus:
             outcome=outcome,
             **extra,
         )
+
+
+def _throttled(error: Exception) -> bool:
+    """Invoke's TooManyRequestsException (429): the function is at its concurrency limit."""
+    return isinstance(error, ClientError) and (
+        error.response.get("Error", {}).get("Code") == "TooManyRequestsException"
+        or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 429
+    )
 
 
 def _short(payload: bytes, limit: int = 500) -> str:

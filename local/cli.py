@@ -18,6 +18,7 @@ from typing import Any
 
 from local import proc, targets
 from local.faults import KINDS
+from local.functions import DEFAULT_CONCURRENCY
 from local.redrive import redrive
 from local.scenarios import SCENARIOS
 from local.template import ROOT
@@ -54,6 +55,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         command += ["--overlay", str(overlay.resolve())]
     for statement in args.drop_statement:
         command += ["--drop-statement", statement]
+    command += ["--concurrency", str(args.concurrency)]
     started = time.monotonic()
     with log.open("wb") as out:
         child = subprocess.Popen(
@@ -119,6 +121,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         parameters=dict(args.parameter),
         overlays=tuple(args.overlay),
         drop_statements=tuple(args.drop_statement),
+        concurrency=args.concurrency,
     ).serve()
     return 0
 
@@ -278,7 +281,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started_here = _state(args.state_dir) is None
     if started_here:
         up = argparse.Namespace(
-            state_dir=args.state_dir, skip_time=False, timeout=60, parameter=[], overlay=[], drop_statement=[]
+            state_dir=args.state_dir,
+            skip_time=False,
+            timeout=60,
+            parameter=[],
+            overlay=[],
+            concurrency=DEFAULT_CONCURRENCY,
+            drop_statement=[],
         )
         if cmd_up(up) != 0:
             return 1
@@ -349,6 +358,13 @@ def parser() -> argparse.ArgumentParser:
             metavar="TEMPLATE",
             help="also host this template's functions (adds resources, never replaces one; repeatable), "
             "e.g. bench/template-overlay.yaml",
+        )
+        c.add_argument(
+            "--concurrency",
+            type=int,
+            default=DEFAULT_CONCURRENCY,
+            help="execution environments per function unless its ReservedConcurrentExecutions says "
+            f"(default {DEFAULT_CONCURRENCY}); beyond them a synchronous invoke is throttled (429)",
         )
         c.add_argument(
             "--drop-statement",

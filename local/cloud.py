@@ -30,7 +30,7 @@ from local.bus import EventBus
 from local.durable import DurableRunner
 from local.executions import ExecutionWatcher
 from local.faults import FaultError, Faults
-from local.functions import LambdaEndpoint, Runtime
+from local.functions import DEFAULT_CONCURRENCY, Environments, LambdaEndpoint
 from local.iam import LocalIam
 from local.seed import ACCOUNT, CREDENTIALS, REGION, client, seed
 
@@ -45,8 +45,10 @@ class LocalCloud:
         parameters: dict[str, str] | None = None,
         overlays: tuple[Path, ...] = (),
         drop_statements: tuple[str, ...] = (),
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self.state_dir, self.skip_time, self.parameters = state_dir, skip_time, parameters or {}
+        self.concurrency = concurrency  # per function, unless it reserves its own (local/functions.py)
         self.overlays = overlays  # extra functions (template.load), e.g. the bench's polling baseline
         self.drop_statements = drop_statements  # IAM statements left out, e.g. "Orchestrator/RunWorkerTasks"
         self.state_file = state_dir / "state.json"
@@ -79,17 +81,19 @@ class LocalCloud:
         self.endpoint = LambdaEndpoint(
             functions, {}, lambda *a: self.runner.start_execution(*a), f"http://127.0.0.1:{runner_port}"
         )
-        self.endpoint.authorize = LambdaGate(self.iam, f"http://127.0.0.1:{runner_port}", place)
+        self.endpoint.authorize = LambdaGate(self.iam, place)
         self.runner = DurableRunner(
             runner_port, self.endpoint.url, self.state_dir, REGION, ACCOUNT, self.skip_time
         )
-        runtimes = {
-            f.logical_id: Runtime(f, {**self.function_env(f.logical_id), **f.environment}, self.state_dir)
-            for f in functions.values()
-        }
-        for runtime in runtimes.values():
-            runtime.wait_ready(60)
-        self.endpoint.runtimes.update(runtimes)
+        # Execution environments start on demand, each invocation's cold start as in Lambda.
+        self.endpoint.environments.update(
+            {
+                f.logical_id: Environments(
+                    f, {**self.function_env(f.logical_id), **f.environment}, self.state_dir, self.concurrency
+                )
+                for f in functions.values()
+            }
+        )
         self.endpoint.start()
         self.runner.start({**os.environ, **CREDENTIALS})
 
@@ -184,7 +188,7 @@ class LocalCloud:
                 ("bus", lambda: self.bus.stop()),
                 ("runner", lambda: self.runner.stop()),
                 ("endpoint", lambda: self.endpoint.stop()),
-                ("runtimes", lambda: [proc.stop(r.process) for r in self.endpoint.runtimes.values()]),
+                ("environments", self._stop_environments),
                 ("moto", lambda: self.moto.stop()),
             ):
                 t0 = time.monotonic()
@@ -196,6 +200,14 @@ class LocalCloud:
                         f"local cloud: while stopping: {type(e).__name__}: {e}", file=sys.stderr, flush=True
                     )
             self.stopped.set()
+
+    def _stop_environments(self) -> None:
+        for environments in self.endpoint.environments.values():
+            environments.close()
+            print(
+                f"{environments.function.logical_id}: {environments.created} environment(s) started",
+                flush=True,
+            )
 
     def serve(self) -> None:
         """Start, then block until SIGTERM/SIGINT or ``POST /shutdown``; always stop everything."""

@@ -7,6 +7,7 @@ started again while tasks run: the sqlite file keeps every execution across the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -20,12 +21,23 @@ from typing import IO
 
 from ecs_contract.names import redact
 from local import proc
-from local.template import Function
+from local.template import ROOT, Function
 
 # The runner logs callback ids whole (e.g. "Callback <id> timed out"); they are bearer tokens.
 CALLBACK_ID = re.compile(r"eyJhcm4iOi[A-Za-z0-9+/=%]{40,}")
 
-RUNNER = Path(sys.executable).with_name("dex-local-runner")
+# The runner's CLI, with execution ARNs shaped as Lambda's (local/dex_runner.py).
+RUNNER = [sys.executable, "-m", "local.dex_runner"]
+# botocore Lambda model, InvocationRequest.DurableExecutionName: min 1, max 64, pattern [a-zA-Z0-9-_]+.
+EXECUTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+
+
+class ExecutionNameRefused(ValueError):
+    """Invoke refused for its DurableExecutionName; ``code`` and ``status`` are Lambda's answer."""
+
+    def __init__(self, code: str, status: int, message: str) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
 
 
 class DurableRunner:
@@ -37,10 +49,13 @@ class DurableRunner:
         self.url = f"http://127.0.0.1:{port}"
         self.store = state_dir / "durable-executions.sqlite"
         self.process: Popen[bytes] | None = None
+        # Execution names per function: (function, name) -> (payload digest, execution ARN).
+        self._names: dict[tuple[str, str], tuple[str, str]] = {}
+        self._names_lock = threading.Lock()
 
     def start(self, env: dict[str, str], timeout: float = 30) -> None:
         args = [
-            str(RUNNER), "start-server",
+            *RUNNER, "start-server",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--log-level", "WARNING",  # at INFO it logs whole callback ids
             "--lambda-endpoint", self.lambda_url,
@@ -51,7 +66,12 @@ class DurableRunner:
         ]  # fmt: skip
         log = self.state_dir / "logs" / "durable-runner.log"
         self.process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**env, "AWS_REGION": self.region},
+            cwd=ROOT,  # `-m local.dex_runner`
         )
         assert self.process.stdout is not None
         threading.Thread(target=_copy_redacted, args=(self.process.stdout, log), daemon=True).start()
@@ -86,11 +106,40 @@ class DurableRunner:
         """What Lambda does on an Invoke of a durable function: start an execution, return its ARN."""
         assert function.durable is not None
         bare, _, qualifier = invoked_as.partition(":")
+        if name is None:
+            return self._start(function, bare, qualifier, str(uuid.uuid4()), payload)
+        if not EXECUTION_NAME.fullmatch(name):
+            raise ExecutionNameRefused(
+                "InvalidParameterValueException",
+                400,
+                f"DurableExecutionName {name!r} must be 1 to 64 letters, digits, '-' or '_'",
+            )
+        # The local runner takes any name any number of times; Lambda (Invoke, DurableExecutionName):
+        # "using a name that already exists with the same payload, Lambda returns the existing
+        # execution instead of creating a duplicate. If the payload differs, Lambda returns a
+        # DurableExecutionAlreadyStartedException" (409).
+        digest = hashlib.sha256(payload).hexdigest()
+        with self._names_lock:
+            known = self._names.get((bare, name))
+            if known is not None:
+                if known[0] != digest:
+                    raise ExecutionNameRefused(
+                        "DurableExecutionAlreadyStartedException",
+                        409,
+                        f"durable execution {name!r} of {bare} was already started with another payload",
+                    )
+                return known[1]
+            arn = self._start(function, bare, qualifier, name, payload)
+            self._names[(bare, name)] = (digest, arn)
+            return arn
+
+    def _start(self, function: Function, bare: str, qualifier: str, name: str, payload: bytes) -> str:
+        assert function.durable is not None
         body = {
             "AccountId": self.account,
             "FunctionName": bare,
             "FunctionQualifier": qualifier or "$LATEST",
-            "ExecutionName": name or str(uuid.uuid4()),
+            "ExecutionName": name,
             "ExecutionTimeoutSeconds": function.durable["ExecutionTimeout"],
             "ExecutionRetentionPeriodDays": function.durable["RetentionPeriodInDays"],
             "Input": payload.decode() if payload else "{}",

@@ -196,6 +196,7 @@ class Function:
     async_retry_attempts: int  # EventInvokeConfig.MaximumRetryAttempts (Lambda's default: 2)
     on_failure_arn: str | None
     rules: tuple[EventRule, ...]
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions; None: the account's pool
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,11 @@ class Template:
                 async_retry_attempts=int(invoke_config.get("MaximumRetryAttempts", 2)),
                 on_failure_arn=self.r.resolve(on_failure["Destination"]) if on_failure else None,
                 rules=tuple(self._rules(logical_id, props.get("Events", {}))),
+                reserved_concurrency=(
+                    int(self.r.resolve(props["ReservedConcurrentExecutions"]))
+                    if "ReservedConcurrentExecutions" in props
+                    else None
+                ),
             )
         return out
 

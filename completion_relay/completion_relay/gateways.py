@@ -9,14 +9,25 @@ from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ecs_contract.aws_errors import ErrorAnswer
 from ecs_contract.names import redact
 
 
 class CallbackNotDelivered(RuntimeError):
-    """The callback API could not be reached; retried by EventBridge / async invoke like any error.
+    """The completion did not reach the callback API, but may later: retried by Lambda's async
+    invoke, then kept in the dead-letter queue for a redrive (throttling, 5xx, KMS, our own
+    permissions, network).
 
-    Raised instead of botocore's error, whose message holds the request URL and so the whole
-    callback id, a bearer token that must not reach a log, a dead letter or a traceback."""
+    Raised instead of botocore's error, whose message may hold the request URL or the service's
+    words, and so the whole callback id: a bearer token that must not reach a log, a dead letter
+    or a traceback."""
+
+
+class CallbackRejected(RuntimeError):
+    """The callback API refused the completion for good (a 4xx no retry can change, e.g. a callback
+    of an execution that was stopped): recorded by the relay, not retried into a dead letter.
+
+    The message holds the error code, HTTP status and the service's words, callback id redacted."""
 
 
 class Delivery(Enum):
@@ -24,15 +35,32 @@ class Delivery(Enum):
     ALREADY_CLOSED = "already-closed"  # a duplicate event, or the callback timed out first
 
 
+# botocore's Lambda model lists these errors for SendDurableExecutionCallbackSuccess / Failure:
+#   TooManyRequestsException 429; ServiceException 500; KMSAccessDeniedException,
+#   KMSDisabledException, KMSInvalidStateException, KMSNotFoundException 502 (faults);
+#   InvalidParameterValueException 400; CallbackTimeoutException 400 ("expired or ... already
+#   been closed"); ResourceNotFoundException 404.
 # The service answers a completion of a closed callback with CallbackTimeoutException (docs);
 # the local durable runner answers 404 with no code. Neither is worth a retry.
 _CLOSED_CODES = frozenset({"CallbackTimeoutException", "ResourceNotFoundException"})
+# Our own role or credentials (IAM answers any call with these): fixable by the operator, so the
+# event is kept for a redrive rather than dropped, as for an S3 403 (ResultAccessDenied).
+_OUR_SIDE_STATUSES = frozenset({401, 403})
 
 
-def _is_closed(error: ClientError) -> bool:
-    code = error.response.get("Error", {}).get("Code", "")
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return code in _CLOSED_CODES or status == 404
+def _is_closed(answer: ErrorAnswer) -> bool:
+    return answer.code in _CLOSED_CODES or answer.status == 404
+
+
+def _worth_retrying(answer: ErrorAnswer) -> bool:
+    """Throttling, 5xx (the KMS errors among them, by code too), our own permissions."""
+    return answer.transient or answer.code.startswith("KMS") or answer.status in _OUR_SIDE_STATUSES
+
+
+def _redacted(text: str, callback_id: str) -> str:
+    for form in (callback_id, quote(callback_id, safe=""), quote(callback_id)):
+        text = text.replace(form, redact(callback_id))
+    return text
 
 
 @dataclass
@@ -55,17 +83,18 @@ class CallbackGateway:
 
     @staticmethod
     def _send(call: Any, CallbackId: str, **kwargs: Any) -> Delivery:
+        # `from None` below: the original error, chained, would print the callback id whole.
         try:
             call(CallbackId=CallbackId, **kwargs)
         except ClientError as e:
-            if _is_closed(e):
+            answer = ErrorAnswer.of(e.response)
+            if _is_closed(answer):
                 return Delivery.ALREADY_CLOSED
-            raise  # throttling, 5xx, anything unexpected: let EventBridge / async invoke retry
+            if _worth_retrying(answer):
+                raise CallbackNotDelivered(_redacted(str(answer), CallbackId)) from None
+            raise CallbackRejected(_redacted(str(answer), CallbackId)) from None
         except BotoCoreError as e:  # connection refused, timeouts: the message names the URL
-            message = str(e)
-            for form in (CallbackId, quote(CallbackId, safe=""), quote(CallbackId)):
-                message = message.replace(form, redact(CallbackId))
-            raise CallbackNotDelivered(f"{type(e).__name__}: {message}") from None
+            raise CallbackNotDelivered(_redacted(f"{type(e).__name__}: {e}", CallbackId)) from None
         return Delivery.SENT
 
 
@@ -80,8 +109,12 @@ class TaskGateway:
 
     def running(self, cluster_arn: str, started_by: str) -> list[str]:
         """ARNs of the tasks with exactly this startedBy that ECS has not stopped yet."""
+        # startedBy alone: botocore's ECS model, ListTasksRequest.startedBy, "When you specify
+        # startedBy as the filter, it must be the only filter that you use" (ECS answers
+        # InvalidParameterException otherwise). desiredStatus defaults to RUNNING (ListTasksRequest.
+        # desiredStatus), which is what we want anyway.
         pages = self.ecs_client.get_paginator("list_tasks").paginate(
-            cluster=cluster_arn, startedBy=started_by, desiredStatus="RUNNING"
+            cluster=cluster_arn, startedBy=started_by
         )
         return [arn for page in pages for arn in page.get("taskArns", [])]
 

@@ -14,16 +14,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway, TaskGateway
 from completion_relay.observability import logger, metrics, traced
-from completion_relay.relay import Gateways, RelayResult, relay_event
+from completion_relay.relay import Gateways, RelayAction, RelayResult, relay_event
 from ecs_contract.s3_results import ResultGateway
 
 _METRIC_BY_ACTION = {
-    "succeeded": "TasksSucceeded",
-    "failed": "TasksFailed",
-    "already-closed": "DuplicateCompletions",
-    "cancelled": "TasksCancelled",
-    "ignored": "IgnoredEvents",
+    RelayAction.SUCCEEDED: "TasksSucceeded",
+    RelayAction.FAILED: "TasksFailed",
+    RelayAction.ALREADY_CLOSED: "DuplicateCompletions",
+    RelayAction.REJECTED: "CompletionsRejected",
+    RelayAction.CANCELLED: "TasksCancelled",
+    RelayAction.IGNORED: "IgnoredEvents",
 }
+_COMPLETED = frozenset({RelayAction.SUCCEEDED, RelayAction.FAILED})
 
 
 @cache
@@ -47,11 +49,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 def record(outcome: RelayResult) -> None:
-    logger.info(f"relay: {outcome.action}", extra=outcome.as_dict())
+    # A refused completion leaves the execution waiting for its timeout's reconcile: worth a look.
+    log = logger.warning if outcome.action is RelayAction.REJECTED else logger.info
+    log(f"relay: {outcome.action.value}", extra=outcome.as_dict())
     metrics.add_metric(name=_METRIC_BY_ACTION[outcome.action], unit=MetricUnit.Count, value=1)
-    if outcome.error_type:
+    if outcome.error_type and outcome.action is RelayAction.FAILED:
         metrics.add_metric(name=f"TasksFailed{outcome.error_type}", unit=MetricUnit.Count, value=1)
-    if outcome.stopped_at and outcome.action in ("succeeded", "failed"):
+    if outcome.stopped_at and outcome.action in _COMPLETED:
         lag = _seconds_since(outcome.stopped_at)
         if lag is not None:
             metrics.add_metric(name="CompletionLag", unit=MetricUnit.Milliseconds, value=lag * 1000)

@@ -5,17 +5,21 @@
   execution still runs, since no code of the execution runs any more to do it (cancellation).
 
 An event may be a duplicate, arrive out of order, or not be ours at all: every path ends in a
-RelayResult that says what was done and why, which the handler logs and counts.
+RelayResult that says what was done and why, which the handler logs and counts. What a later try
+may fix (throttling, 5xx, network, a permission to grant) is raised instead: Lambda retries the
+event, then keeps it in the dead-letter queue for a redrive, so nothing is dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from completion_relay.config import RelayConfig
-from completion_relay.gateways import CallbackGateway, Delivery, TaskGateway
+from completion_relay.gateways import CallbackGateway, CallbackRejected, Delivery, TaskGateway
 from ecs_contract.completion import ResultReader, success_completion
 from ecs_contract.decide import decide
 from ecs_contract.names import has_marker, is_callback_id, redact, started_by
@@ -37,9 +41,20 @@ class Gateways:
     results: ResultReader
 
 
+class RelayAction(StrEnum):
+    """What the relay did with an event: logged, returned, and counted (one metric each)."""
+
+    SUCCEEDED = "succeeded"  # the callback was completed with the task's success
+    FAILED = "failed"  # the callback was completed with the task's typed failure
+    ALREADY_CLOSED = "already-closed"  # a duplicate event, or the callback timed out first
+    REJECTED = "rejected"  # the callback API refused the completion for good (not retried)
+    CANCELLED = "cancelled"  # an ended execution's tasks were stopped
+    IGNORED = "ignored"  # not an event of ours, or nothing to do
+
+
 @dataclass(frozen=True)
 class RelayResult:
-    action: str  # "succeeded" | "failed" | "already-closed" | "cancelled" | "ignored"
+    action: RelayAction
     reason: str = ""
     task_arn: str | None = None
     error_type: str | None = None
@@ -47,32 +62,35 @@ class RelayResult:
     stopped_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+        fields = {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+        return {**fields, "action": self.action.value}
 
 
 def relay_event(event: object, config: RelayConfig, gateways: Gateways) -> RelayResult:
     if not isinstance(event, Mapping):
-        return RelayResult("ignored", "event is not an object")
+        return RelayResult(RelayAction.IGNORED, "event is not an object")
     kind = (event.get("source"), event.get("detail-type"))
     if kind == (LAMBDA_SOURCE, EXECUTION_STATUS_CHANGE):
         return stop_tasks_of_ended_execution(event.get("detail"), config, gateways)
     if kind != (ECS_SOURCE, TASK_STATE_CHANGE):
-        return RelayResult("ignored", f"not an event the relay handles: {event.get('detail-type')!r}")
+        return RelayResult(
+            RelayAction.IGNORED, f"not an event the relay handles: {event.get('detail-type')!r}"
+        )
     try:
         task = parse_task(event.get("detail"))
     except MalformedTask as e:
-        return RelayResult("ignored", f"malformed task detail: {e}")
+        return RelayResult(RelayAction.IGNORED, f"malformed task detail: {e}")
     return relay_task(task, config, gateways)
 
 
 def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResult:
     # The rule already filters on these; checking again keeps a misconfigured rule harmless.
     if task.cluster_arn != config.cluster_arn:
-        return RelayResult("ignored", "task of another cluster", task.task_arn)
+        return RelayResult(RelayAction.IGNORED, "task of another cluster", task.task_arn)
     if not has_marker(task.started_by, config.started_by_marker):
-        return RelayResult("ignored", "task not started by us (startedBy marker)", task.task_arn)
+        return RelayResult(RelayAction.IGNORED, "task not started by us (startedBy marker)", task.task_arn)
     if task.last_status != "STOPPED":
-        return RelayResult("ignored", f"task is {task.last_status}, not STOPPED", task.task_arn)
+        return RelayResult(RelayAction.IGNORED, f"task is {task.last_status}, not STOPPED", task.task_arn)
 
     if task.callback_id is None:
         # Events can omit overrides; the task itself still has them. Only the overrides are taken
@@ -82,25 +100,26 @@ def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResu
             try:
                 task = replace(task, environment=parse_task(described).environment)
             except MalformedTask as e:
-                return RelayResult("ignored", f"malformed DescribeTasks answer: {e}", task.task_arn)
+                return RelayResult(RelayAction.IGNORED, f"malformed DescribeTasks answer: {e}", task.task_arn)
     callback_id = task.callback_id
     if callback_id is None:
-        return RelayResult("ignored", "task carries no callback id", task.task_arn)
+        return RelayResult(RelayAction.IGNORED, "task carries no callback id", task.task_arn)
     if not is_callback_id(callback_id):
-        return RelayResult("ignored", "callback id is malformed", task.task_arn)
+        return RelayResult(RelayAction.IGNORED, "callback id is malformed", task.task_arn)
 
     outcome = decide(task)
     common = {"task_arn": task.task_arn, "callback": redact(callback_id), "stopped_at": task.stopped_at}
     if isinstance(outcome, Ignored):
-        return RelayResult("ignored", outcome.reason, **common)
+        return RelayResult(RelayAction.IGNORED, outcome.reason, **common)
     if isinstance(outcome, TaskFailed):
-        delivery = gateways.callbacks.fail(callback_id, outcome.callback_error())
-        return _delivered(delivery, "failed", error_type=outcome.error_type.value, **common)
+        send_failure = partial(gateways.callbacks.fail, callback_id, outcome.callback_error())
+        return _deliver(send_failure, RelayAction.FAILED, error_type=outcome.error_type.value, **common)
+    # Raises ResultAccessDenied on an S3 403: retried, then dead-lettered, never a success without it.
     completion = success_completion(
         outcome, task, gateways.results, config.results_bucket, config.results_prefix
     )
-    delivery = gateways.callbacks.succeed(callback_id, completion.payload)
-    return _delivered(delivery, "succeeded", reason=completion.reason, **common)
+    send_success = partial(gateways.callbacks.succeed, callback_id, completion.payload)
+    return _deliver(send_success, RelayAction.SUCCEEDED, reason=completion.reason, **common)
 
 
 def stop_tasks_of_ended_execution(detail: object, config: RelayConfig, gateways: Gateways) -> RelayResult:
@@ -110,28 +129,38 @@ def stop_tasks_of_ended_execution(detail: object, config: RelayConfig, gateways:
     ended normally has no task left, so this costs one ListTasks call.
     """
     if not isinstance(detail, Mapping):
-        return RelayResult("ignored", "execution status change without a detail object")
+        return RelayResult(RelayAction.IGNORED, "execution status change without a detail object")
     execution_arn, status = detail.get("durableExecutionArn"), detail.get("status")
     function_arn = detail.get("functionArn")
     if not isinstance(execution_arn, str) or not execution_arn or not isinstance(function_arn, str):
-        return RelayResult("ignored", "execution status change without durableExecutionArn / functionArn")
+        return RelayResult(
+            RelayAction.IGNORED, "execution status change without durableExecutionArn / functionArn"
+        )
     if not config.is_orchestrator(function_arn):
-        return RelayResult("ignored", "execution of another function")
+        return RelayResult(RelayAction.IGNORED, "execution of another function")
     if not isinstance(status, str) or status not in ENDED_STATUSES:  # a list or dict is unhashable
-        return RelayResult("ignored", f"execution is {status}, which leaves nothing to stop")
+        return RelayResult(RelayAction.IGNORED, f"execution is {status}, which leaves nothing to stop")
     marker = started_by(config.started_by_marker, execution_arn)
     tasks = gateways.tasks.running(config.cluster_arn, marker)
     reason = f"durable execution {status}"
     stopped = [arn for arn in tasks if gateways.tasks.stop(config.cluster_arn, arn, reason)]
     if not stopped:
-        return RelayResult("ignored", f"execution {status}; no task of it is running")
+        return RelayResult(RelayAction.IGNORED, f"execution {status}; no task of it is running")
     return RelayResult(
-        "cancelled", f"execution {status}; stopped {len(stopped)} task(s)", task_arn=", ".join(stopped)
+        RelayAction.CANCELLED,
+        f"execution {status}; stopped {len(stopped)} task(s)",
+        task_arn=", ".join(stopped),
     )
 
 
-def _delivered(delivery: Delivery, action: str, **fields: Any) -> RelayResult:
+def _deliver(send: Callable[[], Delivery], action: RelayAction, **fields: Any) -> RelayResult:
+    """Complete the callback; `action` if it was, else why not (closed already, or refused)."""
+    try:
+        delivery = send()
+    except CallbackRejected as refused:  # a 4xx no retry can change: recorded, not dead-lettered
+        fields["reason"] = f"the callback API refused the completion, not retried: {refused}"
+        return RelayResult(RelayAction.REJECTED, **fields)
     if delivery is Delivery.ALREADY_CLOSED:
         fields["reason"] = "callback already closed (duplicate event or timed out)"
-        return RelayResult("already-closed", **fields)
+        return RelayResult(RelayAction.ALREADY_CLOSED, **fields)
     return RelayResult(action, **fields)

@@ -24,8 +24,30 @@ class StoredResult:
     is_json: bool = True
 
 
+class ResultAccessDenied(Exception):
+    """S3 refused to read the result object (HTTP 403): a permission to fix, not a missing result.
+
+    Without s3:ListBucket S3 answers 403 for a missing key too (botocore's S3 model, GetObject: "If
+    you don't have the s3:ListBucket permission, Amazon S3 returns an HTTP status code 403");
+    the template grants it, so a 403 now means IAM, the bucket policy or the KMS key refused. The
+    relay lets it raise (Lambda retries the event, then keeps it in the dead-letter queue, to be
+    redriven once fixed); the orchestrator's reconcile step fails the execution with ResultUnreadable.
+    """
+
+    def __init__(self, uri: str, code: str) -> None:
+        super().__init__(
+            f"S3 refused GetObject on {uri} ({code}, HTTP 403): the function's role needs "
+            "s3:GetObject on the results prefix and s3:ListBucket on the bucket, and the bucket "
+            "policy and the bucket's KMS key (kms:Decrypt) must allow it"
+        )
+        self.uri = uri
+        self.code = code
+
+
 class ResultReader(Protocol):
-    def read(self, uri: str, max_bytes: int) -> StoredResult: ...
+    def read(self, uri: str, max_bytes: int) -> StoredResult:
+        """The object at `uri`; StoredResult() if there is none. Raises ResultAccessDenied on 403."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -38,13 +38,32 @@ def normalize_results_prefix(value: str) -> str:
     return value if not value or value.endswith("/") else value + "/"
 
 
+# botocore's Lambda model, DurableExecutionArn: "arn:...:function:NAME:QUALIFIER/durable-execution/
+# EXECUTION_NAME/EXECUTION_ID", where QUALIFIER is "$LATEST", "$LATEST.PUBLISHED" or a version.
+_EXECUTION_PART = "/durable-execution/"
+
+
+def execution_key(execution_arn: str) -> str:
+    """What names one durable execution whatever qualifier its ARN carries.
+
+    The orchestrator sees its execution under the version that runs it (function:NAME:3/...); a
+    "Durable Execution Status Change" event, the CLI or an operator may name the same execution
+    with another qualifier. The part from "durable-execution/" on is the same in all of them.
+    Anything without that part (the local durable runner's "<uuid>/<uuid>" ids, or garbage in an
+    event) is its own key: total, so a malformed ARN can never crash the relay.
+    """
+    _, found, rest = execution_arn.partition(_EXECUTION_PART)
+    return f"durable-execution/{rest}" if found else execution_arn
+
+
 def started_by(marker: str, execution_arn: str) -> str:
-    """The task's startedBy: our marker, then a digest of the durable execution.
+    """The task's startedBy: our marker, then a digest of the durable execution (its `execution_key`).
 
     The EventBridge rule matches on the marker prefix; the digest lets an operator (and the
     cancellation path) find the tasks of one execution without scanning the cluster.
     """
-    digest = hashlib.sha256(execution_arn.encode()).hexdigest()[:_EXECUTION_DIGEST_CHARS]
+    key = execution_key(execution_arn)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:_EXECUTION_DIGEST_CHARS]
     return f"{validate_marker(marker)}/{digest}"
 
 

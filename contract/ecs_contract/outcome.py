@@ -25,7 +25,8 @@ class ErrorType(StrEnum):
     TASK_TIMED_OUT = "TaskTimedOut"
     CAPACITY_UNAVAILABLE = "CapacityUnavailable"  # RunTask answered failures[]
     TASK_START_REJECTED = "TaskStartRejected"  # RunTask raised ClientException / InvalidParameter
-    ECS_UNAVAILABLE = "EcsUnavailable"  # RunTask kept failing with throttling / 5xx
+    ECS_UNAVAILABLE = "EcsUnavailable"  # an ECS call kept failing with throttling / 5xx / network
+    RESULT_UNREADABLE = "ResultUnreadable"  # the task exited 0 but S3 refused to read its result (403)
     INVALID_INPUT = "InvalidInput"
     UNKNOWN = "Unknown"  # a callback failure that did not come from our relay
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ecs_contract.aws_errors import ErrorAnswer
 from ecs_contract.limits import LimitExceeded, check_overrides
 from ecs_contract.names import (
     CALLBACK_ID_ENV,
@@ -15,19 +16,22 @@ from ecs_contract.names import (
     client_token,
 )
 from ecs_contract.outcome import ErrorType, TaskFailed
+from orchestrator.aws_errors import transient_as_unavailable
 from orchestrator.config import OrchestratorConfig
 
-# RunTask errors that will not go away by asking again with the same arguments.
-_REJECTED_CODES = frozenset(
-    {
-        "ClientException",
-        "InvalidParameterException",
-        "AccessDeniedException",
-        "ClusterNotFoundException",
-        "PlatformUnknownException",
-        "PlatformTaskDefinitionIncompatibilityException",
-    }
-)
+# StopTask's answer for a task ECS no longer knows (stopped tasks are kept about an hour).
+_UNKNOWN_TASK_CODES = frozenset({"InvalidParameterException", "ClientException"})
+
+
+def _throttling_in_disguise(answer: ErrorAnswer) -> bool:
+    """RunTask throttling reported under another code, with only the message to tell.
+
+    Seen as "InvalidParameterException: Error retrieving subnet information for [subnet-...]: Rate
+    exceeded (ErrorCode: Throttling)": ECS wraps EC2's throttling of its subnet lookup
+    (dagster-io/dagster#33439). RunTask allows 20 calls a second per account and Region (burst 20).
+    """
+    text = answer.message.lower()
+    return "rate exceeded" in text or "errorcode: throttling" in text
 
 
 def container_overrides(callback_id: str, job_json: str, result_uri: str) -> dict[str, Any]:
@@ -57,9 +61,11 @@ def run_task(
 ) -> dict[str, Any]:
     """Start the worker task once per callback id.
 
-    Returns {"taskArn": ...} or {"failure": TaskFailed fields} for a start ECS refused.
-    The clientToken makes a retried step (e.g. after a Lambda timeout between RunTask and the
-    checkpoint) return the task it already started instead of starting a second one.
+    Returns {"taskArn": ...} or {"failure": TaskFailed fields} for a start ECS refused; raises
+    AwsUnavailable for throttling, 5xx and network errors, which the step's retry strategy asks
+    again with the same clientToken. The clientToken makes a retried step (e.g. after a Lambda
+    timeout between RunTask and the checkpoint) return the task it already started instead of
+    starting a second one.
     """
     network: dict[str, Any] = {
         "subnets": list(config.subnets),
@@ -72,25 +78,24 @@ def run_task(
     except LimitExceeded as e:
         return _failure(ErrorType.TASK_START_REJECTED, str(e), retryable=False)
     try:
-        response = ecs.run_task(
-            cluster=config.cluster_arn,
-            taskDefinition=config.task_definition,
-            launchType="FARGATE",
-            count=1,
-            startedBy=started_by,
-            clientToken=client_token(callback_id),
-            networkConfiguration={"awsvpcConfiguration": network},
-            overrides=overrides,
-        )
-    except ClientError as e:
-        code = e.response.get("Error", {}).get("Code", "")
-        if code in _REJECTED_CODES:
-            return _failure(
-                ErrorType.TASK_START_REJECTED,
-                f"RunTask rejected the request ({code}): {e.response['Error'].get('Message', '')}",
-                retryable=False,
+        with transient_as_unavailable("RunTask", also_transient=_throttling_in_disguise):
+            response = ecs.run_task(
+                cluster=config.cluster_arn,
+                taskDefinition=config.task_definition,
+                launchType="FARGATE",
+                count=1,
+                startedBy=started_by,
+                clientToken=client_token(callback_id),
+                networkConfiguration={"awsvpcConfiguration": network},
+                overrides=overrides,
             )
-        raise  # throttling, 5xx: the step's retry strategy asks again, same clientToken
+    except ClientError as e:  # what is left no retry can change: a bad parameter, access, a conflict
+        answer = ErrorAnswer.of(e.response)
+        return _failure(
+            ErrorType.TASK_START_REJECTED,
+            f"RunTask rejected the request ({answer.code}): {answer.message}",
+            retryable=False,
+        )
     if response.get("failures") or not response.get("tasks"):
         reasons = "; ".join(
             f"{f.get('reason', '?')}" + (f" ({f['detail']})" if f.get("detail") else "")
@@ -106,7 +111,8 @@ def run_task(
 
 def describe_task(ecs: Any, config: OrchestratorConfig, task_arn: str) -> dict[str, Any] | None:
     """The task as ECS sees it now; None if ECS no longer knows it (stopped tasks are kept about an hour)."""
-    answer = ecs.describe_tasks(cluster=config.cluster_arn, tasks=[task_arn])
+    with transient_as_unavailable("DescribeTasks"):
+        answer = ecs.describe_tasks(cluster=config.cluster_arn, tasks=[task_arn])
     tasks = answer.get("tasks") or []
     return tasks[0] if tasks else None
 
@@ -114,9 +120,10 @@ def describe_task(ecs: Any, config: OrchestratorConfig, task_arn: str) -> dict[s
 def stop_task(ecs: Any, config: OrchestratorConfig, task_arn: str, reason: str) -> bool:
     """Stop the task; False if ECS no longer knows it (stopped tasks are kept about an hour)."""
     try:
-        ecs.stop_task(cluster=config.cluster_arn, task=task_arn, reason=reason[:255])
+        with transient_as_unavailable("StopTask"):
+            ecs.stop_task(cluster=config.cluster_arn, task=task_arn, reason=reason[:255])
     except ClientError as e:
-        if e.response.get("Error", {}).get("Code") in ("InvalidParameterException", "ClientException"):
+        if ErrorAnswer.of(e.response).code in _UNKNOWN_TASK_CODES:
             return False
         raise
     return True

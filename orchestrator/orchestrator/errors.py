@@ -61,6 +61,10 @@ class EcsUnavailable(TaskError):
     error_type = ErrorType.ECS_UNAVAILABLE
 
 
+class ResultUnreadable(TaskError):
+    error_type = ErrorType.RESULT_UNREADABLE
+
+
 _BY_TYPE: dict[ErrorType, type[TaskError]] = {cls.error_type: cls for cls in TaskError.__subclasses__()}
 
 

@@ -17,7 +17,6 @@ from functools import cache
 from typing import Any
 
 import boto3
-import botocore.exceptions
 from aws_durable_execution_sdk_python import (
     CallbackExternalError,
     CallbackTimeoutError,
@@ -30,25 +29,27 @@ from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, St
 from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
 from aws_durable_execution_sdk_python.serdes import JsonSerDes
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import BotoCoreError, ClientError
 
-from ecs_contract.completion import success_completion
+from ecs_contract.completion import ResultAccessDenied, success_completion
 from ecs_contract.decide import decide
 from ecs_contract.names import redact, started_by
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
 from ecs_contract.s3_results import ResultGateway
 from ecs_contract.task import parse_task
 from orchestrator import ecs_tasks
+from orchestrator.aws_errors import AWS_UNAVAILABLE_TYPE, AwsUnavailable, transient_as_unavailable
 from orchestrator.backoff import backoff_seconds
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import TaskError, error_for
 from orchestrator.job import JobInput
 from orchestrator.observability import metrics
 
-# Only transient AWS errors are worth asking again inside a step; RunTask is idempotent through
-# its clientToken, DescribeTasks and StopTask by nature. Explicit: StepConfig(retry_strategy=None)
-# would silently mean the SDK default (6 attempts on any error). Plain JSON keeps checkpoints
-# small and the history readable (the default serdes tags every value with its type).
+# Only transient AWS errors are worth asking again inside a step: the adapters raise them as
+# AwsUnavailable (by error code and HTTP status), and nothing else is retried. RunTask is
+# idempotent through its clientToken, DescribeTasks and StopTask by nature. Explicit:
+# StepConfig(retry_strategy=None) would silently mean the SDK default (6 attempts on any error).
+# Plain JSON keeps checkpoints small and the history readable (the default serdes tags every
+# value with its type).
 AWS_STEP_CONFIG = StepConfig(
     serdes=JsonSerDes(),
     retry_strategy=create_retry_strategy(
@@ -56,7 +57,7 @@ AWS_STEP_CONFIG = StepConfig(
             max_attempts=4,
             initial_delay=Duration.from_seconds(2),
             max_delay=Duration.from_seconds(30),
-            retryable_error_types=[ClientError, BotoCoreError],
+            retryable_error_types=[AwsUnavailable],
         )
     ),
 )
@@ -110,9 +111,17 @@ def reconcile_task(step: StepContext, config: OrchestratorConfig, task_arn: str)
     step.logger.warning("completion event missing; task reconciled", extra={"task_arn": task_arn})
     if isinstance(outcome, TaskFailed):
         return {"state": "stopped", "failure": outcome.callback_error()}
-    completion = success_completion(
-        outcome, task, ResultGateway(s3_client()), config.results_bucket, config.results_prefix
-    )
+    try:
+        with transient_as_unavailable("GetObject"):  # throttling (SlowDown), 5xx: asked again
+            completion = success_completion(
+                outcome, task, ResultGateway(s3_client()), config.results_bucket, config.results_prefix
+            )
+    except ResultAccessDenied as e:
+        # A permission to fix, which no retry of this step or new task can: never a success
+        # without the result, so the execution fails with a typed error naming what to grant.
+        step.logger.error("result object unreadable", extra={"task_arn": task_arn, "code": e.code})
+        unreadable = TaskFailed(ErrorType.RESULT_UNREADABLE, str(e), task_arn=task_arn, exit_code=0)
+        return {"state": "stopped", "failure": unreadable.callback_error()}
     return {"state": "stopped", "completion": json.loads(completion.payload)}
 
 
@@ -157,7 +166,7 @@ def run_attempt(
             config=AWS_STEP_CONFIG,
         )
     except StepError as e:
-        if not _is_aws_error(e.error_type):
+        if e.error_type != AWS_UNAVAILABLE_TYPE:
             raise
         return TaskFailed(ErrorType.ECS_UNAVAILABLE, f"RunTask kept failing: {e.message}", retryable=True)
     if "failure" in started:
@@ -178,23 +187,46 @@ def _after_timeout(
     ctx: DurableContext, config: OrchestratorConfig, task_arn: str, attempt: int
 ) -> dict[str, Any] | TaskFailed:
     """No completion within the task timeout: take the task's own word if it already stopped."""
-    seen = ctx.step(
-        reconcile_task(config, task_arn), name=f"reconcile-task #{attempt}", config=AWS_STEP_CONFIG
-    )
+    message = f"task did not finish within {config.task_timeout_seconds} s"
+    try:
+        seen = ctx.step(
+            reconcile_task(config, task_arn), name=f"reconcile-task #{attempt}", config=AWS_STEP_CONFIG
+        )
+    except StepError as e:
+        return _aws_kept_failing(e, message, task_arn)
     if "failure" in seen:
         return TaskFailed.from_callback_error(seen["failure"]["ErrorMessage"], seen["failure"]["ErrorData"])
     if "completion" in seen:
         return _succeeded(seen["completion"], task_arn, completed_by="reconcile")
-    message = f"task did not finish within {config.task_timeout_seconds} s"
     if seen["state"] == "unknown":
         return TaskFailed(
             ErrorType.TASK_TIMED_OUT, f"{message}; ECS no longer knows it ({task_arn})", task_arn=task_arn
         )
-    stopped = ctx.step(
-        stop_task(config, task_arn, message), name=f"stop-timed-out-task #{attempt}", config=AWS_STEP_CONFIG
-    )
+    try:
+        stopped = ctx.step(
+            stop_task(config, task_arn, message),
+            name=f"stop-timed-out-task #{attempt}",
+            config=AWS_STEP_CONFIG,
+        )
+    except StepError as e:
+        return _aws_kept_failing(e, message, task_arn)
     fate = "it was stopped" if stopped else "ECS no longer knows it"
     return TaskFailed(ErrorType.TASK_TIMED_OUT, f"{message}; {fate} ({task_arn})", task_arn=task_arn)
+
+
+def _aws_kept_failing(error: StepError, message: str, task_arn: str) -> TaskFailed:
+    """A step after the timeout failed past its retries: EcsUnavailable if AWS was the cause.
+
+    Not retryable: the task may still run, and a new attempt would start a second one. The
+    execution fails, and the relay's cancellation rule stops what it left running.
+    """
+    if error.error_type != AWS_UNAVAILABLE_TYPE:
+        raise error  # a bug or a refusal (e.g. AccessDenied): shown as it is
+    return TaskFailed(
+        ErrorType.ECS_UNAVAILABLE,
+        f"{message}; then AWS kept failing: {error.message} ({task_arn})",
+        task_arn=task_arn,
+    )
 
 
 def _succeeded(completion: Any, task_arn: str, completed_by: str) -> dict[str, Any] | TaskFailed:
@@ -217,10 +249,3 @@ def _final_error(failure: TaskFailed, attempt: int, max_attempts: int) -> TaskEr
         suffix = f" (attempt {attempt} of {max_attempts})"
         failure = replace(failure, message=failure.message + suffix)
     return error_for(failure)
-
-
-def _is_aws_error(error_type: str) -> bool:
-    """Did a step fail because AWS kept failing (not because of a bug or a bad request)?"""
-    name = error_type.rpartition(".")[2]
-    found = getattr(botocore.exceptions, name, None)
-    return isinstance(found, type) and issubclass(found, (ClientError, BotoCoreError))

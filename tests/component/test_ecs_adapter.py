@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from ecs_contract.names import client_token
 from orchestrator import ecs_tasks
+from orchestrator.aws_errors import AwsUnavailable
 from orchestrator.config import OrchestratorConfig
 
 CONFIG = OrchestratorConfig(
@@ -78,8 +80,79 @@ def test_stop_task_of_a_task_ecs_forgot_is_not_an_error(ecs):
 def test_stop_task_throttling_is_raised_for_the_step_to_retry(ecs):
     client, stub = ecs
     stub.add_client_error("stop_task", "ThrottlingException", "Rate exceeded", 400)
-    with pytest.raises(ClientError):
+    with pytest.raises(AwsUnavailable, match="StopTask: ThrottlingException"):
         ecs_tasks.stop_task(client, CONFIG, "arn:t", "timed out")
+
+
+def test_stop_task_refused_for_another_reason_is_not_retried(ecs):
+    client, stub = ecs
+    stub.add_client_error("stop_task", "AccessDeniedException", "not authorized", 400)
+    with pytest.raises(ClientError, match="AccessDeniedException"):
+        ecs_tasks.stop_task(client, CONFIG, "arn:t", "timed out")
+
+
+def run(client):
+    return ecs_tasks.run_task(
+        client, CONFIG, callback_id=CALLBACK_ID, job_json="{}", started_by="durable-ecs/a"
+    )
+
+
+# RunTask's errors in botocore's ECS model: ServerException (a fault), and AccessDeniedException,
+# BlockedException, ClientException, ClusterNotFoundException, ConflictException,
+# InvalidParameterException, PlatformTaskDefinitionIncompatibilityException,
+# PlatformUnknownException, UnsupportedFeatureException. Throttling comes unmodeled.
+@pytest.mark.parametrize(
+    ("code", "status", "message"),
+    [
+        ("ServerException", 500, "internal"),  # modeled: botocore.errorfactory.ServerException
+        ("ThrottlingException", 400, "Rate exceeded"),  # unmodeled: botocore.exceptions.ClientError
+        ("RequestLimitExceeded", 400, "Request limit exceeded."),
+        ("ServiceUnavailable", 503, "unavailable"),
+        (
+            "InvalidParameterException",
+            400,
+            "Error retrieving subnet information for [subnet-1]: Rate exceeded (ErrorCode: Throttling)",
+        ),
+    ],
+)
+def test_run_task_transient_errors_are_raised_as_aws_unavailable_for_the_step_to_retry(
+    ecs, code, status, message
+):
+    client, stub = ecs
+    stub.add_client_error("run_task", code, message, status)
+    with pytest.raises(AwsUnavailable, match=f"RunTask: {code} \\(HTTP {status}\\)"):
+        run(client)
+
+
+def test_run_task_network_errors_are_raised_as_aws_unavailable():
+    unreachable = boto3.client(
+        "ecs",
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=2),
+    )
+    with pytest.raises(AwsUnavailable, match="RunTask: EndpointConnectionError"):
+        run(unreachable)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "InvalidParameterException",
+        "ClientException",
+        "AccessDeniedException",
+        "ClusterNotFoundException",
+        "ConflictException",
+        "BlockedException",
+        "UnsupportedFeatureException",
+    ],
+)
+def test_run_task_refusals_are_a_terminal_task_start_rejected(ecs, code):
+    client, stub = ecs
+    stub.add_client_error("run_task", code, "no", 400)
+    failure = run(client)["failure"]
+    assert failure["ErrorType"] == "TaskStartRejected"
+    assert failure["ErrorMessage"] == f"RunTask rejected the request ({code}): no"
+    assert '"retryable":false' in failure["ErrorData"]
 
 
 def test_stop_task_reason_is_cut_to_the_ecs_limit(ecs):

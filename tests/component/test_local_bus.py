@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from local.bus import EventBus
@@ -131,3 +131,28 @@ def test_an_unreachable_target_follows_the_rules_retry_policy_then_its_dead_lett
     attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
     assert attributes["ERROR_CODE"] == "EndpointConnectionError"
     assert attributes["RULE_ARN"] == "CompletionRelayTaskStopped"
+
+
+def test_a_throttled_relay_waits_in_lambdas_queue_and_is_never_dead_lettered_for_it(aws, tmp_path):
+    """EventBridge invokes Lambda asynchronously: Lambda's queue takes the event and retries a
+    concurrency throttle for up to the function's MaximumEventAgeInSeconds (6 h here). Neither the
+    rule's RetryPolicy nor its (locally scaled) maximum age applies to a throttle."""
+    functions, cluster = aws
+    relay = functions["CompletionRelay"]
+    functions = {"CompletionRelay": replace(relay, rules=(replace(relay.rules[0], retry_attempts=1),))}
+    throttled = ClientError(
+        {
+            "Error": {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."},
+            "ResponseMetadata": {"HTTPStatusCode": 429},
+        },
+        "Invoke",
+    )
+    lam, event = ScriptedLambda(*[throttled] * 5, OK), stopped_event(cluster)
+    events = EventBus(
+        functions, lam, boto3.client("sqs"), tmp_path / "events.jsonl", base_delay=0.01, max_age_seconds=0
+    )
+    events.put(event)
+    end = final(tmp_path / "events.jsonl")
+    assert (end["outcome"], end["attempt"]) == ("delivered", 6)
+    assert [r["outcome"] for r in journal(tmp_path / "events.jsonl")].count("throttled") == 5
+    assert dead_letters() == []

@@ -10,7 +10,6 @@ from urllib.parse import quote
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
@@ -18,6 +17,7 @@ from completion_relay import handler as relay_handler
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway, CallbackNotDelivered, TaskGateway
 from completion_relay.relay import Gateways, relay_event
+from ecs_contract.completion import ResultAccessDenied
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
 from ecs_contract.names import redact, started_by
 from ecs_contract.s3_results import ResultGateway
@@ -128,6 +128,28 @@ def test_missing_result_object_still_completes_with_no_result(aws):
     assert "wrote no result" in outcome.reason
 
 
+def test_a_result_object_s3_refuses_to_read_is_raised_for_a_retry_and_never_sent_as_a_success(aws):
+    # Without s3:ListBucket S3 answers 403 for a missing key too; with it (the template grants it),
+    # a 403 is a real permission problem (IAM, bucket policy, KMS key): raised, so Lambda retries the
+    # event, then keeps it in the dead-letter queue for a redrive once fixed. Nothing is sent.
+    gateways, _, _ = aws  # the Lambda Stubber fails the test on any callback call
+    s3 = boto3.client("s3")
+    with Stubber(s3) as denied:
+        denied.add_client_error("get_object", "AccessDenied", "Access Denied", 403)
+        with pytest.raises(ResultAccessDenied) as raised:
+            relay_event(event(), CONFIG, Gateways(gateways.callbacks, gateways.tasks, ResultGateway(s3)))
+    message = str(raised.value)
+    assert f"s3://{BUCKET}/{RESULT_KEY}" in message and "AccessDenied" in message and "403" in message
+    assert "s3:ListBucket" in message and "s3:GetObject" in message and "kms:Decrypt" in message
+
+
+def test_a_missing_result_object_answered_404_completes_with_no_result():
+    s3 = boto3.client("s3")
+    with Stubber(s3) as missing:
+        missing.add_client_error("get_object", "NoSuchKey", "The specified key does not exist.", 404)
+        assert ResultGateway(s3).read(f"s3://{BUCKET}/{RESULT_KEY}", 10).size is None
+
+
 def test_result_location_outside_our_prefix_is_never_read(aws):
     gateways, stub, s3 = aws
     s3.put_object(Bucket=BUCKET, Key="secrets/keys.json", Body=b'{"secret": 1}')
@@ -180,12 +202,53 @@ def test_completing_a_closed_callback_is_a_no_op(aws, code, status):
     assert outcome.action == "already-closed"
 
 
-@pytest.mark.parametrize(("code", "status"), [("TooManyRequestsException", 429), ("ServiceException", 500)])
-def test_throttling_and_server_errors_are_raised_so_delivery_retries(aws, code, status):
+# The errors botocore's Lambda model lists for SendDurableExecutionCallbackSuccess / Failure:
+# TooManyRequestsException 429, ServiceException 500, KMS{AccessDenied,Disabled,InvalidState,
+# NotFound}Exception 502 (faults), InvalidParameterValueException 400, CallbackTimeoutException 400,
+# ResourceNotFoundException 404. Plus what IAM answers any call: AccessDeniedException 403.
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("TooManyRequestsException", 429),
+        ("ServiceException", 500),
+        ("KMSAccessDeniedException", 502),
+        ("KMSDisabledException", 502),
+        ("KMSInvalidStateException", 502),
+        ("KMSNotFoundException", 502),
+        # Our role lacks the permission: fixable, so kept for a redrive rather than dropped.
+        ("AccessDeniedException", 403),
+    ],
+)
+def test_throttling_server_kms_and_permission_errors_are_raised_so_delivery_retries(aws, code, status):
     gateways, stub, _ = aws
-    stub.add_client_error("send_durable_execution_callback_failure", code, "try later", status)
-    with pytest.raises(ClientError, match=code):
+    stub.add_client_error("send_durable_execution_callback_failure", code, f"try later {CALLBACK_ID}", status)
+    with pytest.raises(CallbackNotDelivered, match=f"{code} \\(HTTP {status}\\)") as raised:
         relay_event(event("ecs/stopped-nonzero-exit"), CONFIG, gateways)
+    # The service's message may hold the callback id: the error that reaches the log and the
+    # dead-letter record shows it redacted, and chains no original that would show it whole.
+    assert CALLBACK_ID not in str(raised.value) and redact(CALLBACK_ID) in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("InvalidParameterValueException", 400), ("ValidationException", 400), ("ConflictException", 409)],
+)
+def test_a_completion_the_service_refuses_is_recorded_as_rejected_not_retried(aws, code, status):
+    # Given a refusal no retry can change (e.g. completing a callback of a stopped execution), whose
+    # message echoes the callback id as some services do
+    gateways, stub, _ = aws
+    stub.add_client_error(
+        "send_durable_execution_callback_failure", code, f"Callback {CALLBACK_ID} cannot be completed", status
+    )
+
+    outcome = relay_event(event("ecs/stopped-nonzero-exit"), CONFIG, gateways)
+
+    assert outcome.action == "rejected"
+    assert code in outcome.reason and str(status) in outcome.reason
+    assert outcome.error_type == "WorkerFailed"  # what the relay tried to report
+    assert CALLBACK_ID not in json.dumps(outcome.as_dict())
+    assert redact(CALLBACK_ID) in outcome.reason
 
 
 @pytest.mark.parametrize(
@@ -277,6 +340,28 @@ def test_handler_logs_and_counts_without_leaking_the_callback_id(aws, monkeypatc
     assert emf["service"] == "completion_relay"
 
 
+def test_handler_counts_a_rejected_completion_as_rejected_and_logs_it_as_a_warning(
+    aws, monkeypatch, capsys, caplog
+):
+    gateways, stub, _ = aws
+    monkeypatch.setattr(relay_handler, "gateways", lambda: gateways)
+    monkeypatch.setenv("CLUSTER_ARN", CLUSTER)
+    monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
+    monkeypatch.setenv("ORCHESTRATOR_FUNCTION_ARN", ORCHESTRATOR)
+    stub.add_client_error(
+        "send_durable_execution_callback_failure", "InvalidParameterValueException", "no", 400
+    )
+
+    answer = relay_handler.handler(event("ecs/stopped-nonzero-exit"), FakeLambdaContext())
+
+    assert answer["action"] == "rejected"
+    record = next(r for r in caplog.records if r.getMessage() == "relay: rejected")
+    assert record.levelname == "WARNING"
+    emf = json.loads(next(line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line))
+    assert emf["CompletionsRejected"] == [1.0]
+    assert "TasksFailed" not in emf and "TasksFailedWorkerFailed" not in emf  # nothing was delivered
+
+
 def test_an_unreachable_callback_api_is_retried_without_the_callback_id_in_the_error():
     """botocore names the request URL, which holds the callback id; the relay's error must not."""
     unreachable = boto3.client(
@@ -295,9 +380,31 @@ def test_an_unreachable_callback_api_is_retried_without_the_callback_id_in_the_e
 # -- cancellation: an ended execution's tasks are stopped -----------------------------------------
 
 
+def test_cancellation_lists_tasks_with_started_by_as_the_only_filter():
+    # botocore's ECS model, ListTasksRequest.startedBy: "When you specify startedBy as the filter, it
+    # must be the only filter that you use" (ECS answers InvalidParameterException; moto does not).
+    # RUNNING is ListTasks' default desiredStatus, so the answer is the same tasks.
+    ecs = boto3.client("ecs")
+    marker = "durable-ecs/abc"
+    with Stubber(ecs) as stub:
+        stub.add_response(
+            "list_tasks",
+            {"taskArns": ["arn:t1"], "nextToken": "n1"},
+            {"cluster": CLUSTER, "startedBy": marker},
+        )
+        stub.add_response(
+            "list_tasks",
+            {"taskArns": ["arn:t2"]},
+            {"cluster": CLUSTER, "startedBy": marker, "nextToken": "n1"},
+        )
+        assert TaskGateway(ecs).running(CLUSTER, marker) == ["arn:t1", "arn:t2"]
+        stub.assert_no_pending_responses()
+
+
 @pytest.fixture
-def cluster_with_tasks():
-    """moto ECS with tasks of two executions of ours and one task of somebody else."""
+def cluster_with_tasks(ecs_list_tasks_as_aws):
+    """moto ECS (ListTasks as ECS answers it) with tasks of two executions of ours and one task of
+    somebody else."""
     with mock_aws():
         cluster = moto_worker_cluster("workers")
         ecs = boto3.client("ecs")
@@ -343,6 +450,26 @@ def test_an_ended_execution_has_its_task_stopped_and_no_other(cluster_with_tasks
     assert desired(ecs, config.cluster_arn, tasks["not-ours"]) == "RUNNING"
     # A second delivery of the same event finds nothing left to stop
     assert relay_event(sample, config, gateways).action == "ignored"
+
+
+@pytest.mark.parametrize("qualifier", ["$LATEST", "1", "live"])
+def test_an_ended_execution_named_with_another_qualifier_still_has_its_task_stopped(
+    cluster_with_tasks, qualifier
+):
+    # Given the task started with the ARN the orchestrator saw (qualified by its version, 2), and a
+    # status-change event that names the same execution with another qualifier
+    ecs, config, tasks = cluster_with_tasks
+    ended = load_event("lambda/execution-stopped")["detail"]["durableExecutionArn"]
+    function, _, rest = ended.partition(":2/durable-execution/")
+    sample = event(
+        "lambda/execution-stopped", durableExecutionArn=f"{function}:{qualifier}/durable-execution/{rest}"
+    )
+    gateways = Gateways(callbacks=None, tasks=TaskGateway(ecs), results=None)  # type: ignore[arg-type]
+
+    outcome = relay_event(sample, config, gateways)
+
+    assert (outcome.action, outcome.task_arn) == ("cancelled", tasks["ended"])
+    assert desired(ecs, config.cluster_arn, tasks["other-execution"]) == "RUNNING"
 
 
 @pytest.mark.parametrize(

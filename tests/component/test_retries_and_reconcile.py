@@ -113,6 +113,75 @@ def test_run_task_throttled_past_the_step_retries_becomes_a_retryable_ecs_unavai
     assert result.error.message.endswith("(attempt 1 of 1)")
 
 
+def test_run_task_server_errors_past_the_step_retries_start_a_new_attempt(world, monkeypatch):
+    # botocore raises ECS's modeled ServerException as botocore.errorfactory.ServerException: a class
+    # botocore.exceptions does not hold, yet the same transient 5xx as an unmodeled one.
+    monkeypatch.setenv("MAX_ATTEMPTS", "2")
+    with Stubber(workflow.ecs_client()) as ecs:
+        for _ in range(4):  # the step's own retry strategy asks 4 times
+            ecs.add_client_error(
+                "run_task",
+                service_error_code="ServerException",
+                service_message="internal",
+                http_status_code=500,
+            )
+        ecs.add_response("run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/w/t2"}]})
+        arn = world.start(SUCCESS)
+        callback_id = world.runner.wait_for_callback(arn, name="task-completion #2", timeout=10)
+        world.runner.send_callback_success(callback_id, json.dumps({"taskArn": "t2", "exitCode": 0}).encode())
+        result = world.runner.wait_for_result(arn, timeout=30)
+        ecs.assert_no_pending_responses()
+
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert json.loads(result.result)["attempts"] == 2
+    assert [op.name for op in result.operations][:3] == ["task-completion #1", "start-task #1", "backoff #1"]
+
+
+def test_run_task_throttling_reported_as_an_invalid_parameter_is_retried_by_the_step(world):
+    # ECS has been seen wrapping EC2's throttling of RunTask's subnet lookup in an
+    # InvalidParameterException (dagster-io/dagster#33439): only the message says so.
+    with Stubber(workflow.ecs_client()) as ecs:
+        ecs.add_client_error(
+            "run_task",
+            service_error_code="InvalidParameterException",
+            service_message=(
+                "Error retrieving subnet information for [subnet-0abc]: Rate exceeded (ErrorCode: Throttling)"
+            ),
+            http_status_code=400,
+        )
+        ecs.add_response("run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/w/t1"}]})
+        arn = world.start(SUCCESS)
+        callback_id = world.runner.wait_for_callback(arn, name="task-completion #1", timeout=10)
+        world.runner.send_callback_success(callback_id, json.dumps({"taskArn": "t1", "exitCode": 0}).encode())
+        result = world.runner.wait_for_result(arn, timeout=30)
+        ecs.assert_no_pending_responses()
+
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert json.loads(result.result)["attempts"] == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("InvalidParameterException", "Task definition does not exist."),
+        ("ClientException", "Too many containers."),
+        ("AccessDeniedException", "not authorized to perform: ecs:RunTask"),
+        ("ConflictException", "clientToken was used with other parameters"),
+    ],
+)
+def test_run_task_refusals_fail_at_once_as_task_start_rejected(world, code, message):
+    with Stubber(workflow.ecs_client()) as ecs:
+        ecs.add_client_error(
+            "run_task", service_error_code=code, service_message=message, http_status_code=400
+        )
+        arn = world.start(SUCCESS)
+        result = world.runner.wait_for_result(arn, timeout=30)
+        ecs.assert_no_pending_responses()
+
+    assert result.error.type == "orchestrator.errors.TaskStartRejected"
+    assert code in result.error.message and message in result.error.message
+
+
 def test_backoff_is_exponential_capped_jittered_and_the_same_on_every_replay():
     arn = "arn:aws:lambda:us-east-1:1:function:f:1/durable-execution/a/b"
     waits = [backoff_seconds(arn, n, base=30, cap=300) for n in range(1, 7)]
@@ -178,3 +247,60 @@ def test_task_unknown_to_ecs_at_reconcile_fails_with_task_timed_out(world):
     assert result.error.type == "orchestrator.errors.TaskTimedOut"
     assert "ECS no longer knows it" in result.error.message
     assert "stop-timed-out-task #1" not in [op.name for op in result.operations]
+
+
+@pytest.mark.parametrize("task_timeout", [2])
+def test_a_result_object_s3_refuses_at_reconcile_fails_the_execution_with_a_typed_error(world):
+    # With s3:ListBucket granted, 403 means a real permission problem (IAM, bucket policy, KMS key):
+    # never a success without the result, never a raw StepError either.
+    with Stubber(workflow.s3_client()) as s3:
+        s3.add_client_error("get_object", "AccessDenied", "Access Denied", 403)
+        arn = world.start({"message": "event lost", "processingTime": 1})
+        world.finish_without_event(world.started_task(), exit_code=0)
+        result = world.runner.wait_for_result(arn, timeout=30)
+        s3.assert_no_pending_responses()  # read once: asking again cannot fix a permission
+
+    assert result.status is InvocationStatus.FAILED
+    assert result.error.type == "orchestrator.errors.ResultUnreadable"
+    assert "AccessDenied" in result.error.message and "s3:ListBucket" in result.error.message
+    assert "attempt" not in result.error.message  # terminal: a new task would meet the same refusal
+
+
+@pytest.mark.parametrize("task_timeout", [2])
+def test_describe_tasks_failing_past_the_step_retries_at_reconcile_fails_with_ecs_unavailable(world):
+    with Stubber(workflow.ecs_client()) as ecs:
+        ecs.add_response("run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/w/t1"}]})
+        for _ in range(4):
+            ecs.add_client_error(
+                "describe_tasks",
+                service_error_code="ServerException",
+                service_message="internal",
+                http_status_code=500,
+            )
+        arn = world.start({"message": "lost", "processingTime": 1})
+        result = world.runner.wait_for_result(arn, timeout=30)
+        ecs.assert_no_pending_responses()
+
+    # Not retried with a new task: the first may still run. The execution FAILED, so the relay's
+    # cancellation rule stops whatever it left running.
+    assert result.error.type == "orchestrator.errors.EcsUnavailable"
+    assert "DescribeTasks" in result.error.message and "ServerException" in result.error.message
+    assert "start-task #2" not in [op.name for op in result.operations]
+
+
+@pytest.mark.parametrize("task_timeout", [2])
+def test_stop_task_failing_past_the_step_retries_after_the_timeout_fails_with_ecs_unavailable(world):
+    task_arn = "arn:aws:ecs:us-east-1:123456789012:task/w/t1"
+    with Stubber(workflow.ecs_client()) as ecs:
+        ecs.add_response("run_task", {"tasks": [{"taskArn": task_arn}]})
+        running = {"taskArn": task_arn, "clusterArn": world.cluster_arn, "lastStatus": "RUNNING"}
+        ecs.add_response("describe_tasks", {"tasks": [running]})
+        for _ in range(4):
+            ecs.add_client_error("stop_task", "ThrottlingException", "Rate exceeded", 400)
+        arn = world.start({"message": "hangs", "processingTime": 1})
+        result = world.runner.wait_for_result(arn, timeout=30)
+        ecs.assert_no_pending_responses()
+
+    assert result.error.type == "orchestrator.errors.EcsUnavailable"
+    assert "StopTask: ThrottlingException" in result.error.message
+    assert "start-task #2" not in [op.name for op in result.operations]

@@ -65,6 +65,36 @@ def test_invalid_input_starts_no_task(cloud: Cloud) -> None:
     assert cloud.task_count() == before
 
 
+def test_an_execution_name_starts_one_execution_per_payload(cloud: Cloud) -> None:
+    """Invoke's DurableExecutionName: the same name and payload return the existing execution; the
+    same name with another payload is refused (DurableExecutionAlreadyStartedException, 409)."""
+    lam, payload = cloud.target.lambda_client, json.dumps(load_event("invoke/invalid-input")).encode()
+    name = f"named-{os.getpid()}"
+
+    def invoke(body: bytes, execution_name: str = name) -> str:
+        answer = lam.invoke(
+            FunctionName=cloud.target.orchestrator,
+            InvocationType="Event",
+            Payload=body,
+            DurableExecutionName=execution_name,
+        )
+        return str(answer["DurableExecutionArn"])
+
+    first = invoke(payload)
+    # Shaped as Lambda's: function ARN with the qualifier invoked, then durable-execution/NAME/ID.
+    qualified = cloud.target.orchestrator
+    assert re.fullmatch(rf"{re.escape(qualified)}/durable-execution/{name}/[0-9a-f-]{{36}}", first), first
+    assert invoke(payload) == first
+    with pytest.raises(ClientError) as other_payload:
+        invoke(json.dumps({"message": 43}).encode())
+    assert other_payload.value.response["Error"]["Code"] == "DurableExecutionAlreadyStartedException"
+    assert other_payload.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    with pytest.raises(ClientError) as bad_name:
+        invoke(payload, "not a name!")
+    assert bad_name.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert cloud.wait(first)["Status"] == "FAILED"
+
+
 @pytest.mark.slow
 def test_callback_timeout_stops_the_task(cloud: Cloud) -> None:
     arn = cloud.start({"message": "hangs", "processingTime": 1})

@@ -57,7 +57,7 @@ NOT_STOPPED = (
     "STOPPING",
     "DEPROVISIONING",
 )
-ACTIONS = frozenset({"succeeded", "failed", "already-closed", "cancelled", "ignored"})
+ACTIONS = frozenset({"succeeded", "failed", "already-closed", "rejected", "cancelled", "ignored"})
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -541,6 +541,46 @@ def test_an_ended_execution_of_the_orchestrator_stops_its_own_tasks_and_never_an
     else:
         assert fakes.tasks.calls == []
         assert outcome.action == "ignored"
+
+
+# What botocore's Lambda model allows in a DurableExecutionArn: QUALIFIER "$LATEST",
+# "$LATEST.PUBLISHED" or a version (aliases too, in case an event ever names one); the execution's
+# name and id [a-zA-Z0-9_-]+ (DurableExecutionName: at most 64).
+QUALIFIERS = st.sampled_from(["$LATEST", "$LATEST.PUBLISHED"]) | st.integers(1, 10**6).map(str) | ALIASES
+EXECUTION_NAMES = st.from_regex(r"\A[a-zA-Z0-9_-]{1,64}\Z")
+
+
+@FAST
+@given(
+    started_under=QUALIFIERS, named_by=QUALIFIERS, name=EXECUTION_NAMES, id_=EXECUTION_NAMES, own=task_arns
+)
+def test_an_ended_execution_has_its_tasks_stopped_whatever_qualifier_its_arn_carries(
+    started_under, named_by, name, id_, own
+):
+    # Given tasks started under the ARN the orchestrator saw, and an event naming the execution
+    # under another qualifier
+    execution = f"durable-execution/{name}/{id_}"
+    fakes = Fakes()
+    fakes.tasks.running_by_started_by = {
+        started_by(MARKER, f"{ORCHESTRATOR}:{started_under}/{execution}"): own
+    }
+    event = copy.deepcopy(load_event("lambda/execution-stopped"))
+    event["detail"].update(
+        durableExecutionArn=f"{ORCHESTRATOR}:{named_by}/{execution}", functionArn=f"{ORCHESTRATOR}:{named_by}"
+    )
+
+    outcome = fakes.relay(event)
+
+    assert fakes.tasks.stopped() == own
+    assert outcome.action == ("cancelled" if own else "ignored")
+
+
+@FAST
+@given(arn=st.text(max_size=3000))
+def test_started_by_of_any_execution_arn_however_malformed_is_one_ecs_accepts(arn):
+    value = started_by(MARKER, arn)
+    assert len(value) <= 128 and re.fullmatch(r"[A-Za-z0-9_/-]+", value)
+    assert value.startswith(f"{MARKER}/")
 
 
 # ------------------------------------------------------------------ properties: no callback id in logs

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -19,7 +21,7 @@ from ecs_contract.names import (
 )
 from ecs_contract.outcome import ErrorType, TaskFailed
 from ecs_contract.task import MalformedTask, parse_task
-from tests.conftest import load_event
+from tests.conftest import ROOT, load_event
 
 CALLBACK_ID = "Ab3dEfGh1jKlMnOpQrStUvWxYz0123456789+/ExampleOpaqueCallbackId=="
 
@@ -34,6 +36,54 @@ def test_started_by_fits_ecs_rules_and_is_stable_per_execution():
     assert value != started_by(
         "durable-ecs", "arn:aws:lambda:us-east-1:1:function:f:live/durable-execution/x/z"
     )
+
+
+FUNCTION = "arn:aws:lambda:us-west-2:111122223333:function:durable-ecs-Orchestrator"
+EXECUTION = "durable-execution/order-123/9f7d84c9-ea3d-3ffc-b3e5-5ec51c34ffc9"
+
+
+@pytest.mark.parametrize("qualifier", ["1", "3", "$LATEST", "$LATEST.PUBLISHED", "live"])
+def test_started_by_names_the_execution_whatever_qualifier_its_arn_carries(qualifier):
+    # The orchestrator sees its execution under the version that runs it (function:NAME:3/...);
+    # a status-change event may name it otherwise: both must find the same tasks.
+    assert started_by("durable-ecs", f"{FUNCTION}:{qualifier}/{EXECUTION}") == started_by(
+        "durable-ecs", f"{FUNCTION}:2/{EXECUTION}"
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        f"{FUNCTION}:2/durable-execution/order-124/9f7d84c9-ea3d-3ffc-b3e5-5ec51c34ffc9",
+        f"{FUNCTION}:2/durable-execution/order-123/00000000-ea3d-3ffc-b3e5-5ec51c34ffc9",
+    ],
+)
+def test_started_by_differs_per_execution(other):
+    assert started_by("durable-ecs", other) != started_by("durable-ecs", f"{FUNCTION}:2/{EXECUTION}")
+
+
+@pytest.mark.parametrize(
+    "arn", ["", "not an arn", "0b9e.../a1", "durable-execution/", "x/durable-execution/a", "a" * 5000]
+)
+def test_started_by_of_anything_else_is_still_a_valid_started_by(arn):
+    # The local durable runner names executions "<uuid>/<uuid>", and an event may carry garbage:
+    # neither may crash the orchestrator or the relay.
+    value = started_by("durable-ecs", arn)
+    assert value.startswith("durable-ecs/") and len(value) <= 128
+    assert value == started_by("durable-ecs", arn)
+
+
+def test_the_contract_imports_nothing_but_the_standard_library():
+    # contract/requirements.txt: stdlib only (it loads in every cold start, and in the worker image).
+    code = (
+        "import sys, pkgutil, importlib, ecs_contract\n"
+        "for blocked in ('botocore', 'boto3', 'aws_lambda_powertools', 'pydantic'):\n"
+        "    sys.modules[blocked] = None\n"
+        "for module in pkgutil.iter_modules(ecs_contract.__path__):\n"
+        "    importlib.import_module('ecs_contract.' + module.name)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "contract", capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize("marker", ["", "has space", "semi;colon", "x" * 96])

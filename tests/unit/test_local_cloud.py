@@ -159,3 +159,11 @@ def test_parameter_combinations_that_cannot_work_are_refused_with_what_to_change
 )
 def test_parameter_combinations_that_work_pass_the_rules(parameters):
     Template(replace(NAMES, parameters=parameters)).check_rules()
+
+
+def test_a_function_s_reserved_concurrency_comes_from_the_template():
+    doc = load()
+    doc["Resources"]["CompletionRelay"]["Properties"]["ReservedConcurrentExecutions"] = 3
+    functions = Template(NAMES, doc).functions()
+    assert functions["CompletionRelay"].reserved_concurrency == 3
+    assert functions["Orchestrator"].reserved_concurrency is None  # the account's unreserved pool
