@@ -79,9 +79,12 @@ class TaskGateway:
         return tasks[0] if tasks else None
 
     def running(self, cluster_arn: str, started_by: str) -> list[str]:
-        """ARNs of the tasks with exactly this startedBy that ECS has not stopped yet."""
+        """ARNs of the tasks with exactly this startedBy that ECS has not stopped yet.
+
+        startedBy must be the only filter (botocore ECS model, ListTasksRequest.startedBy); desired
+        status RUNNING is ListTasks' default."""
         pages = self.ecs_client.get_paginator("list_tasks").paginate(
-            cluster=cluster_arn, startedBy=started_by, desiredStatus="RUNNING"
+            cluster=cluster_arn, startedBy=started_by
         )
         return [arn for page in pages for arn in page.get("taskArns", [])]
 
