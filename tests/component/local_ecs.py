@@ -15,7 +15,7 @@ from moto.moto_api import state_manager
 from moto.server import ThreadedMotoServer
 
 from local.agent import TaskAgent, worker_base_env
-from local.seed import REGION, client, seed
+from local.seed import ACCOUNT, REGION, client, seed
 from local.template import Template
 
 
@@ -54,7 +54,7 @@ class LocalEcs:
             "publish": lambda event: 0,
             "worker_env": worker_base_env(self.url, REGION),
             "state_dir": self.state_dir,
-            "account": "123456789012",
+            "account": ACCOUNT,
             "region": REGION,
             **kwargs,
         }

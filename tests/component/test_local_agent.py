@@ -74,7 +74,7 @@ def test_one_failed_launch_does_not_lose_the_rest_of_its_batch(ecs: LocalEcs) ->
     # When the agent finds the three in one scan
     agent.start()
     try:
-        stopped = poll(lambda: len(stopped_events(published)) == 3, what="3 STOPPED events")
+        stopped = poll(lambda: len(stopped_events(published)) == 3, timeout=30, what="3 STOPPED events")
         stopped = stopped_events(published)
     finally:
         agent.stop()
@@ -124,7 +124,7 @@ def test_a_describe_tasks_error_in_a_watcher_does_not_lose_the_stopped_event(ecs
     # When its worker exits
     agent.start()
     try:
-        stopped = poll(lambda: stopped_events(published), what="the STOPPED event")
+        stopped = poll(lambda: stopped_events(published), timeout=30, what="the STOPPED event")
     finally:
         agent.stop()
     # Then the event is published all the same, once
