@@ -171,8 +171,8 @@ class TaskAgent:
                 _log(f"task {arn}: could not start: {reason}")
                 try:
                     self._fail_to_start(arn, reason)
-                except Exception as e:  # noqa: BLE001 - the task is gone from moto: nothing left to stop
-                    _log(f"task {arn}: could not be stopped after its failed start: {type(e).__name__}: {e}")
+                except Exception as gone:  # noqa: BLE001 - the task is gone from moto: nothing left to stop
+                    _log(f"task {arn}: not stopped after its failed start: {type(gone).__name__}: {gone}")
         for task in list(self.running.values()):
             if not task.stop_requested and self._moto_task(task.arn).desired_status == "STOPPED":
                 task.stop_requested = True
