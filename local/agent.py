@@ -7,6 +7,10 @@ process ends records the real exit code and timings on the task in moto, marks i
 publishes the "ECS Task State Change" event, built from ``describe_tasks`` like ECS builds it.
 A task stopped through the API (StopTask) gets SIGTERM, then SIGKILL after ``stop_timeout``.
 Armed faults (``faults.py``) stop a task before it starts, or interrupt it as Fargate Spot does.
+The ECS API rules moto does not enforce (``ecs_rules.py``) are put in front of moto by the agent.
+
+Nothing is lost silently: a task whose launch fails stops as ECS stops it (TaskFailedToStart), and
+an event that cannot be built or published is tried again until it goes out.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 
 from moto.ecs.models import ecs_backends
 
+from local.ecs_rules import EcsRules, install
 from local.faults import Faults, job_message
 from local.journal import Journal, iso
 from local.seed import CREDENTIALS
@@ -42,6 +47,19 @@ START_FAILURES = {
     "availability zone",
 }
 SPOT_INTERRUPTED = "Your Spot Task was interrupted."
+# Why a task the agent could not launch stopped (stopCode TaskFailedToStart), in the words Fargate
+# uses in stoppedReason: the awslogs driver could not create the log stream ("ResourceInitializationError:
+# failed to validate logger args: ...", as users report it), or the container could not be started.
+LOG_STREAM_FAILED = (
+    "ResourceInitializationError: failed to validate logger args: failed to create Cloudwatch log stream"
+)
+CANNOT_START = "CannotStartContainerError"
+# How an event that could not be built or published is tried again: a capped backoff, for a while.
+EMIT_FIRST_DELAY, EMIT_MAX_DELAY = 0.05, 1.0
+
+
+class LaunchFailed(RuntimeError):
+    """The task could not be started; the message is its stoppedReason."""
 
 
 @dataclass
@@ -69,6 +87,8 @@ class TaskAgent:
         poll_interval: float = 0.05,
         faults: Faults | None = None,
         stop_timeout: float = 2.0,
+        ecs_rules: EcsRules | None = None,
+        emit_patience: float = 300.0,
     ) -> None:
         self.cluster_arn, self.td = cluster_arn, task_definition
         self.ecs, self.logs = clients("ecs"), clients("logs")
@@ -76,6 +96,8 @@ class TaskAgent:
         self.account, self.region = account, region
         self.faults = faults or Faults()
         self.poll_interval, self.stop_timeout = poll_interval, stop_timeout
+        self.ecs_rules = ecs_rules or EcsRules()
+        self.emit_patience = emit_patience
         self.running: dict[str, RunningTask] = {}
         self.seen: set[str] = set()
         self.journal = Journal(state_dir / "tasks.jsonl")
@@ -89,7 +111,8 @@ class TaskAgent:
         self.thread.start()
 
     def install_stop_hook(self) -> None:
-        """Make moto's StopTask behave like ECS for the tasks this agent runs."""
+        """Make moto's ECS behave like ECS for the tasks this agent runs: StopTask, and the API
+        rules moto does not enforce (``ecs_rules``)."""
         backend = ecs_backends[self.account][self.region]
         # moto's ECS backend is not thread-safe: DescribeTasks iterates a cluster's task table while
         # a concurrent RunTask adds to it ("dictionary changed size during iteration", a 500). With
@@ -97,6 +120,7 @@ class TaskAgent:
         table_lock = threading.RLock()
         for name in ("run_task", "describe_tasks", "list_tasks"):
             setattr(backend, name, _serialized(getattr(backend, name), table_lock))
+        install(backend, self.ecs_rules, table_lock)
         moto_stop_task = backend.stop_task
 
         def stop_task(cluster_str: str, task_str: str, reason: str) -> Any:
@@ -130,7 +154,7 @@ class TaskAgent:
             try:
                 self._scan()
             except Exception as e:  # noqa: BLE001 - keep the agent alive; the error goes to the log
-                print(f"task agent: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+                _log(f"{type(e).__name__}: {e}")
 
     def _scan(self) -> None:
         arns: list[str] = []
@@ -139,8 +163,16 @@ class TaskAgent:
         with self._lock:
             new = [arn for arn in arns if arn not in self.seen]
             self.seen.update(new)
-        for arn in new:
-            self._launch(arn)
+        for arn in new:  # each on its own: one that cannot start must not keep the others from starting
+            try:
+                self._launch(arn)
+            except Exception as e:  # noqa: BLE001 - any failure is this task's, and ends it as ECS would
+                reason = str(e) if isinstance(e, LaunchFailed) else f"{CANNOT_START}: {type(e).__name__}: {e}"
+                _log(f"task {arn}: could not start: {reason}")
+                try:
+                    self._fail_to_start(arn, reason)
+                except Exception as gone:  # noqa: BLE001 - the task is gone from moto: nothing left to stop
+                    _log(f"task {arn}: not stopped after its failed start: {type(gone).__name__}: {gone}")
         for task in list(self.running.values()):
             if not task.stop_requested and self._moto_task(task.arn).desired_status == "STOPPED":
                 task.stop_requested = True
@@ -169,6 +201,12 @@ class TaskAgent:
         now = _utcnow()
         moto_task = self._moto_task(arn)
         moto_task.created_at = moto_task.pull_started_at = moto_task.pull_stopped_at = now
+        stream = f"{container.log_stream_prefix}/{container.name}/{task_id}"
+        if container.log_group:  # the awslogs driver creates the stream before the container starts
+            try:
+                self.logs.create_log_stream(logGroupName=container.log_group, logStreamName=stream)
+            except Exception as e:
+                raise LaunchFailed(f"{LOG_STREAM_FAILED}: {e}") from e
         process = subprocess.Popen(
             [sys.executable, "-u", "-m", "worker.entrypoint"],
             stdout=subprocess.PIPE,
@@ -177,25 +215,32 @@ class TaskAgent:
             env=env,
             cwd=workdir,
         )
-        moto_task.started_at = _utcnow()
-        moto_task.last_status = "RUNNING"
-        moto_task.containers[0].last_status = "RUNNING"
-        moto_task.containers[0].exitCode = None  # moto says 0 from the start; ECS has none until exit
-        stream = f"{container.log_stream_prefix}/{container.name}/{task_id}"
-        if container.log_group:
-            self.logs.create_log_stream(logGroupName=container.log_group, logStreamName=stream)
         task = RunningTask(arn, process, container.name, stream)
-        with self._lock:
-            self.running[arn] = task
-        self._journal(arn, "RUNNING", pid=process.pid)
-        self._emit(arn)
-        threading.Thread(target=self._watch, args=(task,), name=f"task-{task_id[:8]}", daemon=True).start()
+        try:
+            moto_task.started_at = _utcnow()
+            moto_task.last_status = "RUNNING"
+            moto_task.containers[0].last_status = "RUNNING"
+            moto_task.containers[0].exitCode = None  # moto says 0 from the start; ECS has none until exit
+            with self._lock:
+                self.running[arn] = task
+            self._journal(arn, "RUNNING", pid=process.pid)
+            self._emit(arn)
+            threading.Thread(
+                target=self._watch, args=(task,), name=f"task-{task_id[:8]}", daemon=True
+            ).start()
+        except Exception:
+            # No watcher owns the worker yet: stop it, or it would run on with no task to show for it.
+            with self._lock:
+                self.running.pop(arn, None)
+            process.kill()
+            process.wait()
+            raise
         if self.faults.fire("spot-interruption", message):
             task.interrupted = task.stop_requested = True  # Fargate reclaims it: SIGTERM, then SIGKILL
             moto_task.desired_status = "STOPPED"
             threading.Thread(target=self._terminate, args=(task,), daemon=True).start()
 
-    def _fail_to_start(self, arn: str, reason: str, fault: str) -> None:
+    def _fail_to_start(self, arn: str, reason: str, fault: str | None = None) -> None:
         """The task stops before its container starts: no exit code, stopCode TaskFailedToStart."""
         moto_task = self._moto_task(arn)
         moto_task.created_at = moto_task.stopping_at = moto_task.stopped_at = _utcnow()
@@ -203,7 +248,7 @@ class TaskAgent:
         moto_task.stop_code, moto_task.stopped_reason = "TaskFailedToStart", reason
         moto_task.containers[0].exitCode = None
         moto_task.containers[0].last_status = "STOPPED"
-        self._journal(arn, "STOPPED", exitCode=None, started=False, fault=fault)
+        self._journal(arn, "STOPPED", exitCode=None, started=False, **({"fault": fault} if fault else {}))
         self._emit(arn)
 
     def _watch(self, task: RunningTask) -> None:
@@ -213,11 +258,14 @@ class TaskAgent:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if group:
                 stamp = int(time.time() * 1000)
-                self.logs.put_log_events(
-                    logGroupName=group,
-                    logStreamName=task.log_stream,
-                    logEvents=[{"timestamp": stamp, "message": line}],
-                )
+                try:
+                    self.logs.put_log_events(
+                        logGroupName=group,
+                        logStreamName=task.log_stream,
+                        logEvents=[{"timestamp": stamp, "message": line}],
+                    )
+                except Exception as e:  # noqa: BLE001 - a lost log line must not stop the watch
+                    _log(f"task {task.arn}: a log line was lost: {type(e).__name__}: {e}")
         code = task.process.wait()
         exit_code = code if code >= 0 else 128 - code  # a signal shows as 128+n, as in a container
         moto_task = self._moto_task(task.arn)
@@ -250,20 +298,45 @@ class TaskAgent:
                 task.process.kill()
 
     def _emit(self, arn: str) -> None:
-        detail = self.ecs.describe_tasks(cluster=self.cluster_arn, tasks=[arn])["tasks"][0]
-        self.publish(
-            {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": "ECS Task State Change",
-                "source": "aws.ecs",
-                "account": self.account,
-                "time": iso(),
-                "region": self.region,
-                "resources": [arn],
-                "detail": json.loads(json.dumps(detail, default=iso)),
-            }
-        )
+        """Publish the task's state change, built from DescribeTasks as ECS builds it.
+
+        Never raises: a DescribeTasks or publish error is tried again with a capped backoff until the
+        event goes out, the agent stops or ``emit_patience`` runs out. A lost STOPPED event would
+        leave the execution waiting for its task timeout (ECS delivers events at least once)."""
+        event_id = str(uuid.uuid4())
+        deadline = time.monotonic() + self.emit_patience
+        delay = EMIT_FIRST_DELAY
+        while True:
+            try:
+                answer = self.ecs.describe_tasks(cluster=self.cluster_arn, tasks=[arn])
+                if not answer["tasks"]:  # failures[] MISSING: ECS no longer knows it, nothing to say
+                    _log(f"task {arn}: no event: DescribeTasks answers {answer.get('failures')}")
+                    return
+                self.publish(self._event(event_id, arn, answer["tasks"][0]))
+                return
+            except Exception as e:  # noqa: BLE001 - tried again below; the error goes to the log
+                error = f"{type(e).__name__}: {e}"
+            if time.monotonic() + delay > deadline:
+                _log(f"task {arn}: event LOST after {self.emit_patience:.0f} s of errors, last: {error}")
+                return
+            _log(f"task {arn}: event not sent ({error}); trying again in {delay:.2f} s")
+            if self._stop.wait(delay):
+                _log(f"task {arn}: event not sent: the agent is stopping")
+                return
+            delay = min(delay * 2, EMIT_MAX_DELAY)
+
+    def _event(self, event_id: str, arn: str, detail: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "version": "0",
+            "id": event_id,
+            "detail-type": "ECS Task State Change",
+            "source": "aws.ecs",
+            "account": self.account,
+            "time": iso(),
+            "region": self.region,
+            "resources": [arn],
+            "detail": json.loads(json.dumps(detail, default=iso)),
+        }
 
     def _journal(self, arn: str, status: str, **extra: Any) -> None:
         self.journal.write(taskArn=arn, lastStatus=status, **extra)
@@ -283,6 +356,10 @@ def _serialized(method: Callable[..., Any], lock: threading.RLock) -> Callable[.
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _log(message: str) -> None:
+    print(f"task agent: {message}", file=sys.stderr, flush=True)
 
 
 def worker_base_env(moto_url: str, region: str) -> dict[str, str]:

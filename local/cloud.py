@@ -28,6 +28,7 @@ from local.agent import TaskAgent, worker_base_env
 from local.authz import AuthorizingMotoServer, LambdaGate, Place, moto_task_definitions
 from local.bus import EventBus
 from local.durable import DurableRunner
+from local.ecs_rules import EcsRules, EcsRulesConfig
 from local.executions import ExecutionWatcher
 from local.faults import FaultError, Faults
 from local.functions import DEFAULT_CONCURRENCY, Environments, LambdaEndpoint
@@ -46,9 +47,11 @@ class LocalCloud:
         overlays: tuple[Path, ...] = (),
         drop_statements: tuple[str, ...] = (),
         concurrency: int = DEFAULT_CONCURRENCY,
+        ecs: EcsRulesConfig | None = None,  # e.g. how long stopped tasks stay describable
     ) -> None:
         self.state_dir, self.skip_time, self.parameters = state_dir, skip_time, parameters or {}
         self.concurrency = concurrency  # per function, unless it reserves its own (local/functions.py)
+        self.ecs_rules = EcsRules(ecs or EcsRulesConfig())
         self.overlays = overlays  # extra functions (template.load), e.g. the bench's polling baseline
         self.drop_statements = drop_statements  # IAM statements left out, e.g. "Orchestrator/RunWorkerTasks"
         self.state_file = state_dir / "state.json"
@@ -120,6 +123,7 @@ class LocalCloud:
             account=ACCOUNT,
             region=REGION,
             faults=self.faults,
+            ecs_rules=self.ecs_rules,
         )
         self.agent.start()
         self.watcher = ExecutionWatcher(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,8 +11,11 @@ from typing import Any, TypeVar
 
 import boto3
 import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ecs.models import ecs_backends
 
 from bench.moto_world import WorkerCluster, worker_cluster
+from local.ecs_rules import EcsRules, install
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -19,8 +23,11 @@ T = TypeVar("T")
 
 
 def moto_worker_cluster(name: str) -> WorkerCluster:
-    """Inside mock_aws: a cluster and a Fargate "worker" task definition shaped like template.yaml's."""
-    return worker_cluster(boto3.client("ecs"), boto3.client("ec2"), name)
+    """Inside mock_aws: a cluster and a Fargate "worker" task definition shaped like template.yaml's,
+    with the local cloud's ECS rules in front of moto (local/ecs_rules.py; mock_aws's reset drops them)."""
+    ecs = boto3.client("ecs")
+    install(ecs_backends[DEFAULT_ACCOUNT_ID][ecs.meta.region_name], EcsRules(), threading.RLock())
+    return worker_cluster(ecs, boto3.client("ec2"), name)
 
 
 def poll(

@@ -17,8 +17,7 @@ from aws_durable_execution_sdk_python.lambda_service import ErrorObject
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT
-from moto.ecs.exceptions import InvalidParameterException
-from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
+from moto.ecs.models import ecs_backends
 
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery, TaskGateway
@@ -163,39 +162,3 @@ def world(monkeypatch: pytest.MonkeyPatch, task_timeout: int) -> Iterator[World]
         with DurableFunctionTestRunner(handler=handler, poll_interval=0.02) as runner:
             yield World(runner, ecs, s3, cluster_arn, run_task_calls, RunnerCallbacks(runner))
         workflow.ecs_client.cache_clear()
-
-
-@pytest.fixture
-def ecs_list_tasks_as_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto's ListTasks answering as ECS does, where moto 5.2.5 is lenient (botocore's ECS model):
-
-    - ListTasksRequest.startedBy: "When you specify startedBy as the filter, it must be the only
-      filter that you use": anything more is refused with InvalidParameterException;
-    - ListTasksRequest.desiredStatus: "The default status filter is RUNNING" (moto lists all).
-    """
-    moto_list_tasks = EC2ContainerServiceBackend.list_tasks
-
-    def list_tasks(
-        self: Any,
-        cluster_str: str | None = None,
-        container_instance: str | None = None,
-        family: str | None = None,
-        started_by: str | None = None,
-        service_name: str | None = None,
-        desiredStatus: str | None = None,
-    ) -> Any:
-        if started_by and (container_instance or family or service_name or desiredStatus):
-            raise InvalidParameterException(
-                "When you specify startedBy as the filter, it must be the only filter that you use."
-            )
-        return moto_list_tasks(
-            self,
-            cluster_str,
-            container_instance,
-            family,
-            started_by,
-            service_name,
-            desiredStatus or "RUNNING",
-        )
-
-    monkeypatch.setattr(EC2ContainerServiceBackend, "list_tasks", list_tasks)

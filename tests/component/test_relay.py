@@ -402,9 +402,9 @@ def test_cancellation_lists_tasks_with_started_by_as_the_only_filter():
 
 
 @pytest.fixture
-def cluster_with_tasks(ecs_list_tasks_as_aws):
-    """moto ECS (ListTasks as ECS answers it) with tasks of two executions of ours and one task of
-    somebody else."""
+def cluster_with_tasks():
+    """moto ECS, behind the local cloud's ECS rules (ListTasks answers as ECS does), with tasks of two
+    executions of ours and one task of somebody else."""
     with mock_aws():
         cluster = moto_worker_cluster("workers")
         ecs = boto3.client("ecs")

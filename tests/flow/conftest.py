@@ -59,16 +59,25 @@ class Cloud:
         self.control("/faults", "POST", {"kind": kind, "message": message, "count": count})
 
     def tasks_of(self, arn: str) -> list[dict[str, Any]]:
-        """Every task the execution started (found by its startedBy, as the relay finds them)."""
-        ecs, marker = self.target.ecs, started_by(DEFAULT_STARTED_BY_MARKER, arn)
-        arns = [
-            a
-            for status in ("RUNNING", "STOPPED")
-            for a in ecs.list_tasks(cluster=self.target.cluster, startedBy=marker, desiredStatus=status)[
-                "taskArns"
-            ]
+        """Every task the execution started: its running ones found by startedBy (as the relay finds
+        them), its stopped ones among the cluster's stopped tasks. ECS refuses startedBy with any
+        other filter, desiredStatus included (botocore ECS model, ListTasksRequest.startedBy)."""
+        ecs, cluster, marker = (
+            self.target.ecs,
+            self.target.cluster,
+            started_by(DEFAULT_STARTED_BY_MARKER, arn),
+        )
+        pages = ecs.get_paginator("list_tasks")
+        arns = [a for page in pages.paginate(cluster=cluster, startedBy=marker) for a in page["taskArns"]]
+        arns += [
+            a for page in pages.paginate(cluster=cluster, desiredStatus="STOPPED") for a in page["taskArns"]
         ]
-        return list(ecs.describe_tasks(cluster=self.target.cluster, tasks=arns)["tasks"]) if arns else []
+        tasks = [
+            t
+            for i in range(0, len(arns), 100)  # DescribeTasksRequest.tasks: "up to 100"
+            for t in ecs.describe_tasks(cluster=cluster, tasks=arns[i : i + 100])["tasks"]
+        ]
+        return [t for t in tasks if t.get("startedBy") == marker]
 
     def deliveries(self, task_arn: str) -> list[dict[str, Any]]:
         """The EventBridge stand-in's record of the task's STOPPED event (events.jsonl)."""

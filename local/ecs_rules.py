@@ -1,0 +1,298 @@
+"""ECS API rules that moto 5.2.5 does not enforce, enforced on the local cloud's moto ECS.
+
+The local cloud is worth exactly what it refuses: each rule below quotes where it comes from, the
+botocore ECS service model (``botocore/data/ecs/2014-11-13/service-2.json``, "the model" below) or
+an AWS page, and answers with the error ECS answers. moto serves the API; ``install`` puts these
+rules in front of its RunTask, ListTasks, DescribeTasks and StopTask for one ECS backend (the local
+cloud's), and leaves every other backend (the component tests' ``mock_aws``) as moto has it.
+
+What ECS does that we could not pin down from the model or the docs is said where it matters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult
+from moto.ecs.exceptions import InvalidParameterException
+from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
+
+# -- the rules, as pure checks of one request ---------------------------------------------------
+
+# ListTasksRequest.startedBy: "When you specify startedBy as the filter, it must be the only filter
+# that you use." ECS answers InvalidParameterException "cannot specify startedBy with other
+# arguments" (reported for family and launchType in aws/aws-sdk-go-v2#1893). cluster is where to
+# look, not a filter (the default cluster is assumed without it), and nextToken/maxResults page.
+# desiredStatus counts as a filter here as the model words it ("The task desired status to use when
+# filtering"); we have not seen ECS's answer for that combination itself.
+LIST_TASKS_FILTERS = (
+    "containerInstance",
+    "family",
+    "serviceName",
+    "desiredStatus",
+    "launchType",
+    "daemonName",
+)
+STARTED_BY_WITH_OTHER_FILTERS = "cannot specify startedBy with other arguments"
+# ListTasksRequest.desiredStatus: "The default status filter is RUNNING".
+DEFAULT_DESIRED_STATUS = "RUNNING"
+
+# RunTaskRequest.startedBy: "Up to 128 letters (uppercase and lowercase), numbers, hyphens (-),
+# forward slash (/), and underscores (_) are allowed." (ECS's own error text is not documented.)
+STARTED_BY = re.compile(r"[A-Za-z0-9_/-]{0,128}")
+# RunTaskRequest.clientToken: "Up to 64 characters are allowed. The valid characters are characters
+# in the range of 33-126, inclusive." ECS_Idempotency.html (AmazonECS/latest/APIReference): a token
+# is idempotent per cluster; the same token in another cluster is another request.
+CLIENT_TOKEN_MAX = 64
+CLIENT_TOKEN_CHARS = range(33, 127)
+# RunTaskRequest.overrides: "A total of 8192 characters are allowed for overrides. This limit
+# includes the JSON formatting characters of the override structure." ECS answers
+# InvalidParameterException "Container Overrides length must be at most 8192" (seen in
+# convox/rack#1906, aws-samples/sample-autonomous-cloud-coding-agents#502). What ECS counts exactly
+# is not documented: we count the compact JSON of the whole overrides structure, as
+# ecs_contract.limits.check_overrides does (botocore sends it with a space after ':' and ',').
+OVERRIDES_MAX_CHARS = 8192
+OVERRIDES_TOO_LONG = f"Container Overrides length must be at most {OVERRIDES_MAX_CHARS}"
+
+# DescribeTasks: "Currently, stopped tasks appear in the returned results for at least one hour."
+# After that a task is answered in failures[] with reason MISSING ("The specified task wasn't
+# found", api_failures_messages.html), and StopTask answers InvalidParameterException "The
+# referenced task was not found." (as seen in griptape-ai/griptape-nodes-engine#1454).
+MISSING = "MISSING"
+TASK_NOT_FOUND = "The referenced task was not found."
+
+
+class ConflictException(ServiceException):
+    """RunTask: "The provided clientToken is already in use with a different RunTask request. The
+    resourceIds are the existing task ARNs which are already associated with the clientToken." """
+
+    code = "ConflictException"
+
+    def __init__(self, message: str, resource_ids: list[str]) -> None:
+        super().__init__(message)
+        self.resource_ids = resource_ids  # serialized as resourceIds (the model's member)
+
+
+def check_list_tasks(request: Mapping[str, Any]) -> None:
+    if request.get("startedBy") is not None and any(request.get(f) is not None for f in LIST_TASKS_FILTERS):
+        raise InvalidParameterException(STARTED_BY_WITH_OTHER_FILTERS)
+
+
+def overrides_chars(overrides: Any) -> int:
+    return len(json.dumps(overrides, separators=(",", ":")))
+
+
+def check_run_task(request: Mapping[str, Any]) -> None:
+    started_by = request.get("startedBy")
+    if started_by is not None and not STARTED_BY.fullmatch(started_by):
+        raise InvalidParameterException(
+            "startedBy may have up to 128 letters, numbers, hyphens (-), forward slashes (/) and "
+            "underscores (_)"
+        )
+    token = request.get("clientToken")
+    if token is not None and not (
+        0 < len(token) <= CLIENT_TOKEN_MAX and all(ord(c) in CLIENT_TOKEN_CHARS for c in token)
+    ):
+        raise InvalidParameterException(
+            f"clientToken may have up to {CLIENT_TOKEN_MAX} characters in the range 33-126"
+        )
+    if request.get("overrides") is not None and overrides_chars(request["overrides"]) > OVERRIDES_MAX_CHARS:
+        raise InvalidParameterException(OVERRIDES_TOO_LONG)
+
+
+# -- the state ECS keeps: client tokens, and stopped tasks for a while ---------------------------
+
+
+@dataclass(frozen=True)
+class EcsRulesConfig:
+    # DescribeTasks keeps stopped tasks "for at least one hour"; the local cloud keeps them exactly
+    # this long, so code that relies on an old task still being there fails here too.
+    stopped_task_retention: timedelta = timedelta(hours=1)
+    # ECS_Idempotency.html: a RunTask client token lives 24 hours. The page then makes the maximum the
+    # lesser of 24 hours and a second bound we could not read in full: not enforced.
+    client_token_ttl: timedelta = timedelta(hours=24)
+
+
+@dataclass
+class _Issued:
+    """What one clientToken started: the request (without the token) and its tasks."""
+
+    request: dict[str, Any]
+    tasks: list[Any]
+    at: datetime
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class EcsRules:
+    config: EcsRulesConfig = field(default_factory=EcsRulesConfig)
+    clock: Callable[[], datetime] = _utcnow  # tests skip time ahead instead of waiting an hour
+    _tokens: dict[tuple[str, str], _Issued] = field(default_factory=dict)
+    _stopped_seen: dict[str, datetime] = field(default_factory=dict)
+
+    # Each handler runs under the backend's table lock (``install``) and gets moto's own handler as
+    # `moto` for the part moto does right.
+    def run_task(self, response: EC2ContainerServiceResponse, moto: Callable[[], Any]) -> Any:
+        request = _request(response)
+        check_run_task(request)
+        token = request.get("clientToken")
+        if token is None:
+            return moto()
+        backend = response.ecs_backend
+        key = (backend._get_cluster(request.get("cluster") or "default").name, token)
+        now = self.clock()
+        ttl = self.config.client_token_ttl
+        self._tokens = {k: v for k, v in self._tokens.items() if now - v.at < ttl}
+        # ECS_Idempotency.html: "If you retry a request that completed successfully using the same
+        # client token and the same parameters, the retry succeeds without performing any further
+        # actions"; the same token with other parameters (Region and Availability Zone aside) fails
+        # with ConflictException. We compare the request as sent, so leaving out a parameter that has
+        # a default is "a change" here; ECS may be kinder.
+        same = {k: v for k, v in request.items() if k != "clientToken"}
+        issued = self._tokens.get(key)
+        if issued is not None:
+            if issued.request != same:
+                arns = [t.task_arn for t in issued.tasks]
+                raise ConflictException(
+                    "The specified client token has already been used in a different RunTask request.", arns
+                )
+            return ActionResult({"tasks": issued.tasks, "failures": []})
+        result = moto()
+        self._tokens[key] = _Issued(same, list(result.result["tasks"]), now)
+        return result
+
+    def list_tasks(self, response: EC2ContainerServiceResponse, moto: Callable[[], Any]) -> Any:
+        request = _request(response)
+        check_list_tasks(request)
+        backend = response.ecs_backend
+        self.forget_expired(backend)
+        cluster = backend._get_cluster(request.get("cluster") or "default")
+        # moto lists every task when desiredStatus is left out, and matches the cluster by substring.
+        tasks = backend.list_tasks(
+            cluster.arn,
+            request.get("containerInstance"),
+            request.get("family"),
+            request.get("startedBy"),
+            request.get("serviceName"),
+            request.get("desiredStatus") or DEFAULT_DESIRED_STATUS,
+        )
+        launch_type = request.get("launchType")
+        arns = [
+            t.task_arn
+            for t in tasks
+            if t.cluster_arn == cluster.arn and (launch_type is None or t.launch_type == launch_type)
+        ]
+        return ActionResult({"taskArns": arns})
+
+    def describe_tasks(self, response: EC2ContainerServiceResponse, moto: Callable[[], Any]) -> Any:
+        request = _request(response)
+        backend = response.ecs_backend
+        self.forget_expired(backend)
+        cluster = backend._get_cluster(request.get("cluster") or "default")
+        wanted = request.get("tasks") or []
+        if not wanted:
+            raise InvalidParameterException("Tasks cannot be empty.")  # moto's and ECS's words
+        # moto looks in every cluster and matches task ids by substring; ECS looks in the cluster it
+        # is given and answers the others in failures[] (DescribeTasksResponse.failures).
+        table = backend.tasks.get(cluster.name, {})
+        tasks, failures = [], []
+        for ident in wanted:
+            task = _find(table, ident)
+            if task is None:
+                failures.append({"arn": ident, "reason": MISSING})
+            else:
+                task.advance()  # moto's state manager, as moto's own DescribeTasks does
+                tasks.append(task)
+        if "TAGS" in (request.get("include") or []):
+            response._include_in_response(DESCRIBE_TASKS_TAGS)
+        else:
+            response._exclude_from_response(DESCRIBE_TASKS_TAGS)
+        return ActionResult({"tasks": tasks, "failures": failures})
+
+    def stop_task(self, response: EC2ContainerServiceResponse, moto: Callable[[], Any]) -> Any:
+        request = _request(response)
+        backend = response.ecs_backend
+        self.forget_expired(backend)
+        cluster = backend._get_cluster(request.get("cluster") or "default")
+        # moto raises a bare Exception (a 500, which a client retries) for a task it does not know.
+        if _find(backend.tasks.get(cluster.name, {}), request.get("task") or "") is None:
+            raise InvalidParameterException(TASK_NOT_FOUND)
+        return moto()
+
+    def forget_expired(self, backend: Any) -> None:
+        """Drop the tasks stopped longer ago than the retention, as ECS stops reporting them."""
+        now = self.clock()
+        for table in backend.tasks.values():
+            for arn, task in list(table.items()):
+                if task.last_status != "STOPPED":
+                    continue
+                # The task agent stamps stoppedAt; a task moto stopped alone counts from when we saw it.
+                stopped_at = getattr(task, "stopped_at", None) or self._stopped_seen.setdefault(arn, now)
+                if now - stopped_at >= self.config.stopped_task_retention:
+                    del table[arn]
+                    self._stopped_seen.pop(arn, None)
+
+
+def _request(response: EC2ContainerServiceResponse) -> dict[str, Any]:
+    """The request's JSON body as the client sent it (ECS speaks awsJson1_1)."""
+    body = response.body
+    parsed = json.loads(body) if body else {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _find(table: Mapping[str, Any], ident: str) -> Any:
+    """DescribeTasksRequest.tasks: "A list of up to 100 task IDs or full ARN entries"."""
+    if ident in table:
+        return table[ident]
+    return next((t for t in table.values() if t.id == ident), None)
+
+
+# -- wiring into moto ----------------------------------------------------------------------------
+
+_ATTACHED = "_local_ecs_rules"
+_HANDLERS = ("run_task", "list_tasks", "describe_tasks", "stop_task")
+_patch_lock = threading.Lock()
+_patched = False
+
+
+def install(backend: Any, rules: EcsRules, lock: threading.RLock) -> None:
+    """Enforce `rules` on this ECS backend's API, each call under `lock` (the backend's table lock).
+
+    The rules live on the backend object, so moto's reset (a new account state) drops them."""
+    setattr(backend, _ATTACHED, (rules, lock))
+    _patch_responses()
+
+
+def _patch_responses() -> None:
+    global _patched
+    with _patch_lock:
+        if _patched:
+            return
+        for name in _HANDLERS:
+            setattr(
+                EC2ContainerServiceResponse, name, _handler(name, getattr(EC2ContainerServiceResponse, name))
+            )
+        _patched = True
+
+
+def _handler(name: str, moto: Callable[[EC2ContainerServiceResponse], Any]) -> Callable[..., Any]:
+    def handle(self: EC2ContainerServiceResponse) -> Any:
+        attached = getattr(self.ecs_backend, _ATTACHED, None)
+        if attached is None:
+            return moto(self)
+        rules, lock = attached
+        with lock:
+            return getattr(rules, name)(self, lambda: moto(self))
+
+    handle.__name__ = name
+    return handle

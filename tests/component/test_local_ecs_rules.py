@@ -1,0 +1,207 @@
+"""The local cloud's ECS refuses what ECS refuses (local/ecs_rules.py), through the real API.
+
+moto runs in server mode and the task agent's hooks are installed as the local cloud installs them;
+the agent's loop is not started, so no worker runs: these tests are about the API alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from local.ecs_rules import EcsRules, EcsRulesConfig
+from tests.component.local_ecs import Clock, LocalEcs, local_ecs
+
+INVALID = "InvalidParameterException"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ecs(tmp_path: Path, clock: Clock) -> Iterator[LocalEcs]:
+    with local_ecs(tmp_path) as world:
+        rules = EcsRules(
+            EcsRulesConfig(stopped_task_retention=timedelta(hours=1), client_token_ttl=timedelta(hours=24)),
+            clock=clock,
+        )
+        world.agent(ecs_rules=rules).install_stop_hook()
+        yield world
+
+
+def error_of(call: Any, **kwargs: Any) -> dict[str, Any]:
+    with pytest.raises(ClientError) as raised:
+        call(**kwargs)
+    return dict(raised.value.response)
+
+
+# -- ListTasks ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "other", [{"desiredStatus": "RUNNING"}, {"family": "worker"}, {"launchType": "FARGATE"}]
+)
+def test_list_tasks_refuses_started_by_with_another_filter(ecs: LocalEcs, other: dict[str, str]) -> None:
+    # botocore ECS model, ListTasksRequest.startedBy: "When you specify startedBy as the filter, it
+    # must be the only filter that you use."
+    client = ecs.client("ecs")
+    error = error_of(client.list_tasks, cluster=ecs.cluster, startedBy="durable-ecs/0123", **other)
+    assert error["Error"]["Code"] == INVALID
+    assert "startedBy" in error["Error"]["Message"]
+
+
+def test_list_tasks_by_started_by_alone_lists_the_tasks_not_yet_stopped(ecs: LocalEcs) -> None:
+    # ListTasksRequest.desiredStatus: "The default status filter is RUNNING".
+    client = ecs.client("ecs")
+    running = client.run_task(**ecs.run_task_request())["tasks"][0]["taskArn"]
+    stopped = client.run_task(**ecs.run_task_request())["tasks"][0]["taskArn"]
+    client.stop_task(cluster=ecs.cluster, task=stopped, reason="test")
+    listed = client.list_tasks(cluster=ecs.cluster, startedBy="durable-ecs/0123456789abcdef")["taskArns"]
+    assert listed == [running]
+    assert client.list_tasks(cluster=ecs.cluster, desiredStatus="STOPPED")["taskArns"] == [stopped]
+
+
+# -- RunTask clientToken --------------------------------------------------------------------------
+def test_run_task_with_the_same_client_token_and_request_returns_the_original_task(ecs: LocalEcs) -> None:
+    client = ecs.client("ecs")
+    request = ecs.run_task_request(clientToken="a" * 64)
+    first = client.run_task(**request)["tasks"]
+    again = client.run_task(**request)["tasks"]
+    assert [t["taskArn"] for t in again] == [t["taskArn"] for t in first]
+    assert client.list_tasks(cluster=ecs.cluster)["taskArns"] == [first[0]["taskArn"]]
+
+
+def test_run_task_with_the_same_client_token_and_another_request_is_a_conflict(ecs: LocalEcs) -> None:
+    client = ecs.client("ecs")
+    original = client.run_task(**ecs.run_task_request(clientToken="token-1"))["tasks"][0]["taskArn"]
+    error = error_of(
+        client.run_task, **ecs.run_task_request(clientToken="token-1", startedBy="durable-ecs/x")
+    )
+    assert error["Error"]["Code"] == "ConflictException"
+    assert error["resourceIds"] == [original]  # ConflictException.resourceIds: the existing task ARNs
+    assert client.list_tasks(cluster=ecs.cluster)["taskArns"] == [original]
+
+
+def test_a_client_token_is_per_cluster(ecs: LocalEcs) -> None:
+    client = ecs.client("ecs")
+    other = client.create_cluster(clusterName="other")["cluster"]["clusterArn"]
+    first = client.run_task(**ecs.run_task_request(clientToken="token-1"))["tasks"][0]["taskArn"]
+    second = client.run_task(**ecs.run_task_request(clientToken="token-1", cluster=other))["tasks"][0]
+    assert second["taskArn"] != first and second["clusterArn"] == other
+
+
+def test_a_client_token_lives_24_hours(ecs: LocalEcs, clock: Clock) -> None:
+    client = ecs.client("ecs")
+    request = ecs.run_task_request(clientToken="token-1")
+    first = client.run_task(**request)["tasks"][0]["taskArn"]
+    clock.skip(timedelta(hours=23, minutes=59))
+    assert client.run_task(**request)["tasks"][0]["taskArn"] == first
+    clock.skip(timedelta(minutes=2))
+    assert client.run_task(**request)["tasks"][0]["taskArn"] != first
+
+
+@pytest.mark.parametrize("token", ["a" * 65, "has space", "tab\there", "é"])
+def test_run_task_refuses_a_client_token_ecs_does_not_allow(ecs: LocalEcs, token: str) -> None:
+    # RunTaskRequest.clientToken: "Up to 64 characters are allowed. The valid characters are
+    # characters in the range of 33-126, inclusive."
+    client = ecs.client("ecs")
+    assert error_of(client.run_task, **ecs.run_task_request(clientToken=token))["Error"]["Code"] == INVALID
+    assert client.list_tasks(cluster=ecs.cluster)["taskArns"] == []
+
+
+# -- RunTask startedBy and overrides --------------------------------------------------------------
+@pytest.mark.parametrize("started_by", ["a" * 129, "durable-ecs:0123", "has space", "dot.ted", "é"])
+def test_run_task_refuses_a_started_by_ecs_does_not_allow(ecs: LocalEcs, started_by: str) -> None:
+    # RunTaskRequest.startedBy: "Up to 128 letters (uppercase and lowercase), numbers, hyphens (-),
+    # forward slash (/), and underscores (_) are allowed."
+    client = ecs.client("ecs")
+    error = error_of(client.run_task, **ecs.run_task_request(startedBy=started_by))
+    assert error["Error"]["Code"] == INVALID
+    assert client.list_tasks(cluster=ecs.cluster)["taskArns"] == []
+
+
+def test_run_task_accepts_the_longest_started_by(ecs: LocalEcs) -> None:
+    client = ecs.client("ecs")
+    started_by = "Az09-_/" + "x" * 121
+    assert (
+        client.run_task(**ecs.run_task_request(startedBy=started_by))["tasks"][0]["startedBy"] == started_by
+    )
+
+
+def overrides_of_size(size: int) -> dict[str, Any]:
+    """Container overrides whose JSON (compact, as contract/ecs_contract/limits.py counts) is `size` chars."""
+    overrides: dict[str, Any] = {
+        "containerOverrides": [{"name": "worker", "environment": [{"name": "JOB", "value": ""}]}]
+    }
+    padding = size - len(json.dumps(overrides, separators=(",", ":")))
+    overrides["containerOverrides"][0]["environment"][0]["value"] = "x" * padding
+    assert len(json.dumps(overrides, separators=(",", ":"))) == size
+    return overrides
+
+
+def test_run_task_refuses_overrides_over_8192_characters(ecs: LocalEcs) -> None:
+    # RunTaskRequest.overrides: "A total of 8192 characters are allowed for overrides. This limit
+    # includes the JSON formatting characters of the override structure."
+    client = ecs.client("ecs")
+    assert client.run_task(**ecs.run_task_request(overrides=overrides_of_size(8192)))["tasks"]
+    error = error_of(client.run_task, **ecs.run_task_request(overrides=overrides_of_size(8193)))
+    assert error["Error"]["Code"] == INVALID
+    assert "8192" in error["Error"]["Message"]
+    assert len(client.list_tasks(cluster=ecs.cluster)["taskArns"]) == 1
+
+
+# -- stopped tasks are kept for a while -----------------------------------------------------------
+def test_describe_tasks_answers_missing_for_a_task_it_does_not_know(ecs: LocalEcs) -> None:
+    client = ecs.client("ecs")
+    known = client.run_task(**ecs.run_task_request())["tasks"][0]["taskArn"]
+    unknown = known.rsplit("/", 1)[0] + "/00000000000000000000000000000000"
+    answer = client.describe_tasks(cluster=ecs.cluster, tasks=[known, unknown])
+    assert [t["taskArn"] for t in answer["tasks"]] == [known]
+    assert answer["failures"] == [{"arn": unknown, "reason": "MISSING"}]
+
+
+def test_describe_tasks_looks_only_in_the_cluster_it_is_given(ecs: LocalEcs) -> None:
+    client = ecs.client("ecs")
+    other = client.create_cluster(clusterName="other")["cluster"]["clusterArn"]
+    arn = client.run_task(**ecs.run_task_request())["tasks"][0]["taskArn"]
+    answer = client.describe_tasks(cluster=other, tasks=[arn])
+    assert answer["tasks"] == [] and answer["failures"] == [{"arn": arn, "reason": "MISSING"}]
+
+
+def test_a_stopped_task_is_forgotten_after_the_retention(ecs: LocalEcs, clock: Clock) -> None:
+    # DescribeTasks: "Currently, stopped tasks appear in the returned results for at least one hour."
+    client = ecs.client("ecs")
+    arn = client.run_task(**ecs.run_task_request())["tasks"][0]["taskArn"]
+    client.stop_task(cluster=ecs.cluster, task=arn, reason="test")
+    clock.skip(timedelta(minutes=59))
+    assert client.describe_tasks(cluster=ecs.cluster, tasks=[arn])["tasks"][0]["lastStatus"] == "STOPPED"
+    assert client.list_tasks(cluster=ecs.cluster, desiredStatus="STOPPED")["taskArns"] == [arn]
+    clock.skip(timedelta(minutes=2))
+    answer = client.describe_tasks(cluster=ecs.cluster, tasks=[arn])
+    assert answer["tasks"] == [] and answer["failures"] == [{"arn": arn, "reason": "MISSING"}]
+    assert client.list_tasks(cluster=ecs.cluster, desiredStatus="STOPPED")["taskArns"] == []
+
+
+def test_a_running_task_is_kept_however_long_it_runs(ecs: LocalEcs, clock: Clock) -> None:
+    client = ecs.client("ecs")
+    arn = client.run_task(**ecs.run_task_request())["tasks"][0]["taskArn"]
+    clock.skip(timedelta(days=3))
+    assert client.describe_tasks(cluster=ecs.cluster, tasks=[arn])["tasks"][0]["taskArn"] == arn
+    assert client.list_tasks(cluster=ecs.cluster)["taskArns"] == [arn]
+
+
+def test_stop_task_of_a_task_ecs_does_not_know_is_an_invalid_parameter(ecs: LocalEcs, clock: Clock) -> None:
+    # What the relay and the reconcile step expect (gateways.TaskGateway.stop, ecs_tasks.stop_task).
+    client = ecs.client("ecs")
+    arn = client.run_task(**ecs.run_task_request())["tasks"][0]["taskArn"]
+    client.stop_task(cluster=ecs.cluster, task=arn, reason="test")
+    clock.skip(timedelta(hours=2))
+    error = error_of(client.stop_task, cluster=ecs.cluster, task=arn, reason="again")
+    assert error["Error"]["Code"] == INVALID
+    assert error["Error"]["Message"] == "The referenced task was not found."
