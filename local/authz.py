@@ -46,11 +46,23 @@ class Unmapped(ValueError):
 
 def signer(authorization: str | None) -> tuple[str, str] | None:
     """(access key id, signing service) of a SigV4 ``Authorization`` header, e.g.
-    ``AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/ecs/aws4_request, ...``."""
+    ``AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/ecs/aws4_request, ...``, or of S3's
+    SigV2 one (``AWS AKID:signature``)."""
+    if authorization and authorization.startswith("AWS ") and ":" in authorization:
+        return authorization[4:].split(":", 1)[0], "s3"
     if not authorization or not authorization.startswith("AWS4-HMAC-SHA256 "):
         return None
     scope = authorization.split("Credential=", 1)[-1].split(",", 1)[0].split("/")
     return (scope[0], scope[3].lower()) if len(scope) == 5 else None
+
+
+def presigner(query: str) -> tuple[str, str] | None:
+    """The same for a presigned URL: ``X-Amz-Credential`` (SigV4) or S3's ``AWSAccessKeyId`` (SigV2)."""
+    params = parse_qs(query)
+    if "AWSAccessKeyId" in params:
+        return params["AWSAccessKeyId"][0], "s3"
+    credential = params.get("X-Amz-Credential", [""])[0]
+    return signer(f"AWS4-HMAC-SHA256 Credential={credential}") if credential else None
 
 
 @dataclass(frozen=True)
@@ -127,6 +139,11 @@ class S3Call:
         return self.method in ("GET", "HEAD") and bool(self.key) and not self.query.keys() - {"versionId"}
 
 
+# A presigned URL's signature travels in the query string: not an operation's parameters.
+_SIGNING_PARAMETERS = {
+    "awsaccesskeyid", "signature", "expires", "x-amz-security-token", "x-amz-algorithm", "x-amz-credential",
+    "x-amz-date", "x-amz-expires", "x-amz-signedheaders", "x-amz-signature", "x-id",
+}  # fmt: skip
 # Object requests with one of these query parameters are other operations (tagging, ACLs...).
 _S3_MULTIPART = {"uploads", "uploadId", "partNumber"}
 
@@ -243,7 +260,7 @@ class MotoGate:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         iam = self.iam
-        signed = signer(environ.get("HTTP_AUTHORIZATION"))
+        signed = signer(environ.get("HTTP_AUTHORIZATION")) or presigner(environ.get("QUERY_STRING", ""))
         role = iam.role_for_key(signed[0]) if iam and signed else None
         if iam is None or role is None or signed is None:
             return self.app(environ, start_response)
@@ -356,7 +373,11 @@ def _s3_call(environ: dict[str, Any]) -> S3Call:
     else:
         bucket, _, key = path.lstrip("/").partition("/")
     headers = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")}
-    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    query = {
+        k: v
+        for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()
+        if k.lower() not in _SIGNING_PARAMETERS
+    }
     return S3Call(environ.get("REQUEST_METHOD", "GET"), bucket, key, query, headers)
 
 
@@ -447,7 +468,8 @@ class LambdaGate:
                 action = "lambda:InvokeFunction" if name.startswith("Invoke") else f"lambda:{name}"
                 decision = self.iam.authorize(role, Request(action, resource))
                 return None if decision.allowed else self._refuse(role, decision)
-        message = f"the local cloud cannot authorize {method} {raw_path}, so it refuses it"
+        # (the path is left out: a callback's path holds its id, a bearer token)
+        message = f"the local cloud cannot authorize this {method} request, so it refuses it"
         return lambda_error(
             403, "AccessDeniedException", f"User: {role.principal_arn} is not authorized: {message}"
         )

@@ -4,6 +4,8 @@ signed with a role's credentials are authorized, and refused in each service's o
 from __future__ import annotations
 
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -253,3 +255,19 @@ def test_an_operation_no_statement_grants_is_denied(world: World) -> None:
     with pytest.raises(ClientError) as e:
         world.client("s3", world.role("OrchestratorRole")).list_buckets()
     assert error(e)[:2] == ("AccessDenied", 403)
+
+
+def test_a_presigned_url_is_authorized_as_the_role_that_signed_it(world: World) -> None:
+    world.client("s3").put_object(Bucket=world.bucket, Key="results/p.json", Body=b"{}")
+    worker = world.client("s3", world.role("WorkerTaskRole"))  # may write results, not read them
+    url = worker.generate_presigned_url(
+        "get_object", Params={"Bucket": world.bucket, "Key": "results/p.json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url, timeout=10)
+    body = e.value.read().decode()
+    assert e.value.code == 403 and "<Code>AccessDenied</Code>" in body and "s3:GetObject on resource" in body
+    relay = world.client("s3", world.role("CompletionRelayRole"))  # may read results
+    url = relay.generate_presigned_url("get_object", Params={"Bucket": world.bucket, "Key": "results/p.json"})
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.read() == b"{}"

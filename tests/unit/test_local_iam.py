@@ -430,7 +430,8 @@ def test_the_signer_is_the_access_key_and_service_of_the_sigv4_header() -> None:
         "SignedHeaders=host, Signature=ab"
     )
     assert signer(header) == ("ASIAORCHESTRATORROLE", "ecs")
-    assert signer(None) is None and signer("AWS local:sig") is None
+    assert signer("AWS ASIAWORKERTASKROLE:c2ln") == ("ASIAWORKERTASKROLE", "s3")  # S3's SigV2
+    assert signer(None) is None and signer("Bearer x") is None
 
 
 # ------------------------------------------------------------------ the template's roles
