@@ -302,7 +302,10 @@ class MotoGate:
         if protocol == "json":
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             op = target.rsplit(".", 1)[-1]
-            params = json.loads(body or b"{}")
+            try:
+                params = json.loads(body or b"{}")
+            except ValueError as e:
+                raise Unmapped(f"{service} request whose body is not JSON") from e
             if service == "ecs":
                 run_task = self.iam.catalog.info("ecs:RunTask") if self.iam else None
                 passes = run_task is not None and "iam:PassRole" in run_task.dependent_actions
