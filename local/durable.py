@@ -32,6 +32,17 @@ RUNNER = [sys.executable, "-m", "local.dex_runner"]
 EXECUTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
+# The local cloud "publishes" one version of each function, which its alias (AutoPublishAlias) names.
+LOCAL_VERSION = "1"
+
+
+def executed_version(qualifier: str) -> str:
+    """The version an invocation runs: a version or $LATEST as given; an alias, the version it names.
+    An execution runs on, and its ARN names, that version, never the alias (IAM for the durable
+    APIs authorizes on function:NAME:VERSION/durable-execution/...; aliases do not apply)."""
+    return qualifier if not qualifier or qualifier.isdigit() or qualifier == "$LATEST" else LOCAL_VERSION
+
+
 class ExecutionNameRefused(ValueError):
     """Invoke refused for its DurableExecutionName; ``code`` and ``status`` are Lambda's answer."""
 
@@ -105,7 +116,8 @@ class DurableRunner:
     def start_execution(self, function: Function, invoked_as: str, name: str | None, payload: bytes) -> str:
         """What Lambda does on an Invoke of a durable function: start an execution, return its ARN."""
         assert function.durable is not None
-        bare, _, qualifier = invoked_as.partition(":")
+        bare, _, invoked = invoked_as.partition(":")
+        qualifier = executed_version(invoked)
         if name is None:
             return self._start(function, bare, qualifier, str(uuid.uuid4()), payload)
         if not EXECUTION_NAME.fullmatch(name):

@@ -81,9 +81,9 @@ def test_an_execution_name_starts_one_execution_per_payload(cloud: Cloud) -> Non
         return str(answer["DurableExecutionArn"])
 
     first = invoke(payload)
-    # Shaped as Lambda's: function ARN with the qualifier invoked, then durable-execution/NAME/ID.
-    qualified = cloud.target.orchestrator
-    assert re.fullmatch(rf"{re.escape(qualified)}/durable-execution/{name}/[0-9a-f-]{{36}}", first), first
+    # Shaped as Lambda's: the function ARN with the version the alias named, durable-execution/NAME/ID.
+    version = cloud.target.orchestrator.rpartition(":")[0] + ":1"
+    assert re.fullmatch(rf"{re.escape(version)}/durable-execution/{name}/[0-9a-f-]{{36}}", first), first
     assert invoke(payload) == first
     with pytest.raises(ClientError) as other_payload:
         invoke(json.dumps({"message": 43}).encode())
