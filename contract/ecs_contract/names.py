@@ -49,8 +49,8 @@ def execution_key(execution_arn: str) -> str:
     The orchestrator sees its execution under the version that runs it (function:NAME:3/...); a
     "Durable Execution Status Change" event, the CLI or an operator may name the same execution
     with another qualifier. The part from "durable-execution/" on is the same in all of them.
-    Anything without that part (the local durable runner's "<uuid>/<uuid>" ids, or garbage in an
-    event) is its own key: total, so a malformed ARN can never crash the relay.
+    Anything without that part (another runner's ids, or garbage in an event) is its own key:
+    total, so a malformed ARN can never crash the relay.
     """
     _, found, rest = execution_arn.partition(_EXECUTION_PART)
     return f"durable-execution/{rest}" if found else execution_arn
