@@ -120,3 +120,16 @@ def test_the_worker_image_is_built_from_the_repository_root_with_its_dockerfile(
     [build] = [w for w in by_tool("docker") if w[1] == "build"]
     assert build[build.index("-f") + 1] == "worker/Dockerfile"
     assert build[-1] == "."
+
+
+def test_a_job_is_started_by_the_arn_its_invoke_answers_not_by_listing_executions():
+    """With several starts at once, the first item of ListDurableExecutionsByFunction need not be
+    ours: the README takes the ARN from the Invoke answer (botocore: InvocationResponse has it)."""
+    invokes = [w for w in by_tool("aws") if w[1:3] == ["lambda", "invoke"]]
+    assert invokes
+    output = service("lambda").operation_model("Invoke").output_shape.members
+    for command in invokes:
+        assert command[command.index("--invocation-type") + 1] == "Event"
+        assert command[command.index("--query") + 1] in output
+        assert "--durable-execution-name" in command
+    assert not [w for w in by_tool("aws") if w[2] == "list-durable-executions-by-function"]
