@@ -336,7 +336,8 @@ class MotoGate:
         also list the bucket, 403 AccessDenied otherwise (botocore S3 model, GetObject
         "Permissions": "If you don't have the s3:ListBucket permission, Amazon S3 returns an HTTP
         status code 403 Access Denied error"). How S3 evaluates an s3:prefix condition for that
-        check is not documented: modelled as ListBucket with s3:prefix = the requested key."""
+        check is not in AWS's docs: modelled as ListBucket with s3:prefix = the requested key, which
+        is what Ceph's S3 gateway does "to match aws behavior here" (ceph/ceph#68577, 2026)."""
         answer: dict[str, Any] = {}
 
         def capture(
