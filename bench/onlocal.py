@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stats import deadline_poll, summary, tail
-from local import targets
+from local import dex_runner, targets
 from local.template import ROOT
 
 OVERLAY = ROOT / "bench" / "template-overlay.yaml"
@@ -214,7 +214,7 @@ def cpu_seconds(pgid: int) -> dict[str, float]:
 def _role(cmdline: str, is_leader: bool) -> str:
     if is_leader:
         return "supervisor: moto, task agent, event bus, Lambda endpoint"
-    if "dex-local-runner" in cmdline:
+    if dex_runner.__name__ in cmdline:  # python -m local.dex_runner (local/durable.py)
         return "durable runner"
     if "worker.entrypoint" in cmdline:
         return "workers (running)"

@@ -61,6 +61,7 @@ def test_every_orchestration_on_the_local_cloud_completes_and_each_task_gets_one
     [scale] = results["local"]["scale"].values()
     assert scale["started"] == scale["succeeded"] == scale["tasks_run"] == scale["callbacks_sent"] == 3
     assert scale["cpu_seconds_by_process"], "the CPU profile saw the local cloud's processes"
+    assert "durable runner" in scale["cpu_seconds_by_process"], "every process of the cloud is named"
 
 
 def test_cold_starts_and_the_relays_warm_cost_are_measured_for_every_variant(smoke):
