@@ -21,7 +21,7 @@ demo: $(VENV)/.installed
 	$(PY) -m local demo
 
 # The benchmark suite (bench/, BENCHMARKS.md): raw results in bench/results/, figures redrawn.
-# Needs .venv-sam (sam build) too; about 20 min on 2 cores.
+# Needs .venv-sam (sam build) too; about 12 min on an idle 2-core machine.
 bench: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(PY) -m bench all
 
