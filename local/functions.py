@@ -165,6 +165,7 @@ class Environment:
         args += ["--memory", str(function.memory_mb), "--log-stream", self.log_stream]
         args += ["--ready-fd", str(ready_w)]
         self.started = time.monotonic()
+        started = False
         try:
             # In the cloud's process group (``python -m local down`` ends it with the group).
             self.process = subprocess.Popen(
@@ -175,11 +176,11 @@ class Environment:
                 env=env,
                 pass_fds=(ready_w,),
             )
-        except BaseException:
-            os.close(ready_r)
-            raise
+            started = True
         finally:
             os.close(ready_w)
+            if not started:  # whatever stopped the start, the read end would leak
+                os.close(ready_r)
         self._ready = ready_r  # read (and closed) by the first invocation, in _await_init
         assert self.process.stdout is not None
         threading.Thread(
@@ -356,19 +357,20 @@ class Environments:
                 if not wait:
                     return None
                 self._cond.wait()
+        fresh: Environment | None = None
         try:
-            environment = Environment(self.function, self.env, self.log)
-        except BaseException:
-            with self._cond:
-                self._slots -= 1
-                self._cond.notify()
-            raise
+            fresh = Environment(self.function, self.env, self.log)
+        finally:
+            if fresh is None:  # not started: give its slot back to a waiting invocation
+                with self._cond:
+                    self._slots -= 1
+                    self._cond.notify()
         with self._cond:
-            self._all.add(environment)
+            self._all.add(fresh)
             self.created += 1
             if not self._closed.is_set():
-                return environment
-            self._forget(environment)  # close() ran while it started
+                return fresh
+            self._forget(fresh)  # close() ran while it started
         raise Closed(self.function.logical_id)
 
     def _give_back(self, environment: Environment) -> None:
