@@ -115,10 +115,12 @@ class EcsFailingOnceOnStopped:
 
 def test_a_describe_tasks_error_in_a_watcher_does_not_lose_the_stopped_event(ecs: LocalEcs) -> None:
     # Given an ECS whose DescribeTasks fails the first time the agent describes the stopped task
-    flaky = EcsFailingOnceOnStopped(ecs.client("ecs"))
+    failing_once = EcsFailingOnceOnStopped(ecs.client("ecs"))
     published: list[dict[str, Any]] = []
     agent = ecs.agent(
-        publish=published.append, clients=lambda s: flaky if s == "ecs" else ecs.client(s), poll_interval=0.02
+        publish=published.append,
+        clients=lambda s: failing_once if s == "ecs" else ecs.client(s),
+        poll_interval=0.02,
     )
     arn = ecs.client("ecs").run_task(**ecs.run_task_request())["tasks"][0]["taskArn"]
     # When its worker exits
@@ -128,7 +130,7 @@ def test_a_describe_tasks_error_in_a_watcher_does_not_lose_the_stopped_event(ecs
     finally:
         agent.stop()
     # Then the event is published all the same, once
-    assert flaky.failed.is_set()
+    assert failing_once.failed.is_set()
     assert list(stopped) == [arn]
     assert stopped[arn]["containers"][0]["exitCode"] == 2
     assert [e["detail"]["lastStatus"] for e in published] == ["RUNNING", "STOPPED"]
