@@ -28,6 +28,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from moto.events.models import EventPattern
 
+from ecs_contract.aws_errors import ErrorAnswer
 from local.faults import DUPLICATES, Faults, event_job_message
 from local.journal import Journal, iso
 from local.seed import lambda_arn
@@ -209,10 +210,7 @@ class EventBus:
 
 def _throttled(error: Exception) -> bool:
     """Invoke's TooManyRequestsException (429): the function is at its concurrency limit."""
-    return isinstance(error, ClientError) and (
-        error.response.get("Error", {}).get("Code") == "TooManyRequestsException"
-        or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 429
-    )
+    return isinstance(error, ClientError) and ErrorAnswer.of(error.response).throttled
 
 
 def _short(payload: bytes, limit: int = 500) -> str:
