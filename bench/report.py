@@ -38,61 +38,85 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """(target, measured, met) for every target of issue 5 the results speak to."""
     out: list[tuple[str, str, bool | None]] = []
     if "ops" in r:
-        rows = r["ops"]["durations"]
-        ours = [_m(row["ours"]["operations"]) for row in rows.values()]
-        out.append(
-            (
-                "ours: constant, <= 4 operations (first-try success)",
-                f"{sorted(set(ours))}",
-                len(set(ours)) == 1 and max(ours) <= 4,
-            )
-        )
-        if "1 h" in rows:
-            ratio = _m(rows["1 h"]["ratio"])
-            out.append(("1 h task: polling / ours >= 300x", f"{ratio:.0f}x", ratio >= 300))
+        out += _ops_targets(r)
     if "local" in r:
-        lat = r["local"]["latency"]
-        for key, how in (("ours_alone", "alone"), ("ours", "with polling")):
-            if key in lat:
-                total = lat[key]["total"]
-                out.append(
-                    (
-                        f"local completion-to-resume p50 <= 100 ms ({how})",
-                        f"{total['p50']:.0f} ms",
-                        total["p50"] <= 100,
-                    )
-                )
-                out.append(
-                    (
-                        f"local completion-to-resume p99 <= 500 ms ({how})",
-                        f"{total['p99']:.0f} ms",
-                        total["p99"] <= 500,
-                    )
-                )
-        for n, row in r["local"]["scale"].items():
-            ok = row["succeeded"] == row["started"] == row["tasks_run"] == row["callbacks_sent"]
-            ok = ok and not row.get("aborted_low_memory")
+        out += _local_targets(r)
+    if "coldstart" in r:
+        out += _coldstart_targets(r)
+    if "relay" in r:
+        out += _relay_targets(r)
+    return out
+
+
+def _ops_targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    out: list[tuple[str, str, bool | None]] = []
+    rows = r["ops"]["durations"]
+    ours = [_m(row["ours"]["operations"]) for row in rows.values()]
+    out.append(
+        (
+            "ours: constant, <= 4 operations (first-try success)",
+            f"{sorted(set(ours))}",
+            len(set(ours)) == 1 and max(ours) <= 4,
+        )
+    )
+    if "1 h" in rows:
+        ratio = _m(rows["1 h"]["ratio"])
+        out.append(("1 h task: polling / ours >= 300x", f"{ratio:.0f}x", ratio >= 300))
+    return out
+
+
+def _local_targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    out: list[tuple[str, str, bool | None]] = []
+    lat = r["local"]["latency"]
+    for key, how in (("ours_alone", "alone"), ("ours", "with polling")):
+        if key in lat:
+            total = lat[key]["total"]
             out.append(
                 (
-                    f"scale {n}: all complete, callbacks sent = tasks run",
-                    f"{row['succeeded']}/{row['started']} succeeded, {row['callbacks_sent']} callbacks, {row['tasks_run']} tasks",
-                    ok,
+                    f"local completion-to-resume p50 <= 100 ms ({how})",
+                    f"{total['p50']:.0f} ms",
+                    total["p50"] <= 100,
                 )
             )
-    if "coldstart" in r:
-        c = r["coldstart"]
-        for name, limit in (
-            ("relay", 1.5),
-            ("relay+tracing", 1.5),
-            ("orchestrator", 2.0),
-            ("orchestrator+tracing", 2.0),
-        ):
-            if name in c:
-                ratio = _m(c[name]["ratio_total"])
-                out.append((f"cold start {name} <= {limit}x baseline", f"{ratio:.2f}x", ratio <= limit))
-    if "relay" in r:
-        p50 = r["relay"]["ms"]["p50"]
-        out.append(("relay warm cost per event p50 < 1 ms", f"{p50:.3f} ms", p50 < 1))
+            out.append(
+                (
+                    f"local completion-to-resume p99 <= 500 ms ({how})",
+                    f"{total['p99']:.0f} ms",
+                    total["p99"] <= 500,
+                )
+            )
+    for n, row in r["local"]["scale"].items():
+        ok = row["succeeded"] == row["started"] == row["tasks_run"] == row["callbacks_sent"]
+        ok = ok and not row.get("aborted_low_memory")
+        out.append(
+            (
+                f"scale {n}: all complete, callbacks sent = tasks run",
+                f"{row['succeeded']}/{row['started']} succeeded, {row['callbacks_sent']} callbacks, {row['tasks_run']} tasks",
+                ok,
+            )
+        )
+    return out
+
+
+def _coldstart_targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    out: list[tuple[str, str, bool | None]] = []
+    c = r["coldstart"]
+    for name, limit in (
+        ("relay", 1.5),
+        ("relay+tracing", 1.5),
+        ("orchestrator", 2.0),
+        ("orchestrator+tracing", 2.0),
+    ):
+        if name in c:
+            ratio = _m(c[name]["ratio_total"])
+            out.append((f"cold start {name} <= {limit}x baseline", f"{ratio:.2f}x", ratio <= limit))
+    return out
+
+
+def _relay_targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    out: list[tuple[str, str, bool | None]] = []
+    p50 = r["relay"]["ms"]["p50"]
+    out.append(("relay warm cost per event p50 < 1 ms", f"{p50:.3f} ms", p50 < 1))
     return out
 
 
@@ -133,122 +157,154 @@ def markdown(r: dict[str, Any], price: float) -> str:
         lines.append(f"| {target} | {measured} | {'yes' if met else 'NO'} |")
     lines.append("")
     if "ops" in r:
-        lines += [
-            "### 1. Durable operations, checkpoint bytes and cost per orchestration",
-            "",
-            f"Median of the runs (n in `results.json`); cost at ${price:.2f} per million operations. "
-            "*e* = extrapolated from the measured per-poll cost "
-            f"({r['ops']['per_poll_model'].get('ops_per_poll', '?')} operations and "
-            f"{r['ops']['per_poll_model'].get('bytes_per_poll', '?')} checkpoint bytes per poll).",
-            "",
-            "| task duration | polls | ops ours | ops polling | polling / ours | checkpoint bytes ours | checkpoint bytes polling | USD per 1,000 ours | USD per 1,000 polling |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for label, row in r["ops"]["durations"].items():
-            ours, polling = row["ours"], row["polling"]
-            e = " *e*" if polling.get("extrapolated") else ""
-            o_ops, p_ops = _m(ours["operations"]), _m(polling["operations"])
-            lines.append(
-                f"| {label} | {row['polls']:,} | {_fmt(o_ops)} | {_fmt(p_ops)}{e} | {_m(row['ratio']):,.0f}x{e} "
-                f"| {_fmt(_m(ours['checkpoint_bytes']))} | {_fmt(_m(polling['checkpoint_bytes']))}{e} "
-                f"| {cost_per_1000(o_ops, price):.3f} | {cost_per_1000(p_ops, price):.2f}{e} |"
-            )
-        lines.append("")
+        lines += _ops_section(r, price)
     if "local" in r:
-        lat = r["local"]["latency"]
-        lines += [
-            "### 2. Completion-to-resume latency on the local cloud (worker exit to execution SUCCEEDED)",
-            "",
-            f"{lat['orchestrations']} orchestrations of each, {lat['concurrency']} of each in flight, after one "
-            f"unrecorded warm-up of each (its cold first run: ours {lat['cold_first']['ours_ms']:.0f} ms, "
-            f"polling {lat['cold_first']['polling_ms']:.0f} ms).",
-            "",
-            "| ms | p50 | p95 | p99 | max |",
-            "|---|---|---|---|---|",
-        ]
-        labels = {
-            "ours": f"ours ({lat['concurrency']} in flight, with polling's)",
-            "polling": f"polling ({lat['concurrency']} in flight, with ours)",
-            "ours_alone": "ours alone (1 in flight)",
-        }
-        for name, label in labels.items():
-            if name in lat:
-                t = lat[name]["total"]
-                lines.append(
-                    f"| {label} | {t['p50']:.0f} | {t['p95']:.0f} | {t['p99']:.0f} | {t['max']:.0f} |"
-                )
-        lines += [
-            "",
-            "Ours, by hop (each hop's own percentiles; they do not add up to the total's):",
-            "",
-            _header("hop (ms)", "p50", "p95", "p99", "alone p50", "alone p95", "alone p99"),
-        ]
-        alone = lat.get("ours_alone", {})
-        for hop in HOPS:
-            h, a = lat["ours"][hop], alone.get(hop, {})
-            lines.append(
-                f"| {hop} | {h['p50']:.0f} | {h['p95']:.0f} | {h['p99']:.0f} "
-                f"| {_fmt(a.get('p50'))} | {_fmt(a.get('p95'))} | {_fmt(a.get('p99'))} |"
-            )
-        lines += ["", "Polling, by hop:", "", "| hop (ms) | p50 | p95 | p99 |", "|---|---|---|---|"]
-        for hop in ("next poll due", "poll and return"):
-            h = lat["polling"][hop]
-            lines.append(f"| {hop} | {h['p50']:.0f} | {h['p95']:.0f} | {h['p99']:.0f} |")
-        lines.append("")
+        lines += _latency_section(r)
     if "coldstart" in r:
-        lines += [
-            "### 3. Cold start (fresh interpreter: import, clients, one event against local endpoints)",
-            "",
-            "| variant | import s | clients s | event s | in-process total s | process wall s | peak RSS MB | total / baseline (pairwise) |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for name, c in r["coldstart"].items():
-            spread = c["ratio_total"]
-            lines.append(
-                f"| {name} | {_m(c['import']):.3f} | {_m(c['clients']):.3f} | {_m(c['event']):.3f} | {_m(c['total']):.3f} "
-                f"| {_m(c['process']):.3f} | {_m(c['peak_rss_mb']):.0f} | {spread['median']:.2f}x ({spread['min']:.2f}-{spread['max']:.2f}) |"
-            )
-        lines.append("")
+        lines += _coldstart_section(r)
     if "relay" in r:
-        m = r["relay"]["ms"]
-        lines += [
-            "### 4. Relay warm cost per event (parse + decide + log + metric, no network)",
-            "",
-            f"{m['n']:,} events: p50 {m['p50']:.3f} ms, p95 {m['p95']:.3f} ms, p99 {m['p99']:.3f} ms, max {m['max']:.3f} ms.",
-            "",
-        ]
+        lines += _relay_section(r)
     if "local" in r:
-        lines += [
-            "### 5. Scale on the local cloud (started together)",
-            "",
-            "| started | succeeded | tasks run | callbacks sent | wall s | orchestrations/s | peak workers running | CPU s by process | ours' share of CPU |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for n, row in r["local"]["scale"].items():
-            cpu = ", ".join(
-                f"{k} {v:.0f}"
-                for k, v in sorted(row["cpu_seconds_by_process"].items(), key=lambda kv: -kv[1])
-                if v >= 0.5
-            )
-            lines.append(
-                f"| {n} | {row['succeeded']} | {row['tasks_run']} | {row['callbacks_sent']} | {row['wall_seconds']:.1f} "
-                f"| {row['throughput_per_s']:.1f} | {row.get('peak_running_workers', '-')} | {cpu} | {row['cpu_share_ours']:.1%} |"
-            )
-        lines.append("")
+        lines += _scale_section(r)
     if "size" in r:
-        lines += ["### 6. Deployment size (`sam build`)", ""]
-        if "skipped" in r["size"] or "failed" in r["size"]:
-            lines += [f"Not measured: {r['size'].get('skipped') or 'sam build failed'}", ""]
-        else:
-            lines += ["| package | unzipped MB | zipped MB | largest entries |", "|---|---|---|---|"]
-            for name, pkg in r["size"].items():
-                top = ", ".join(
-                    f"{e['name']} {e['mb']:.1f} MB ({e['share']:.0%})" for e in pkg["largest"][:4]
-                )
-                lines.append(f"| {name} | {pkg['unzipped_mb']:.1f} | {pkg['zipped_mb']:.1f} | {top} |")
-            lines.append("")
+        lines += _size_section(r)
     lines.append(END)
     return "\n".join(lines)
+
+
+def _ops_section(r: dict[str, Any], price: float) -> list[str]:
+    lines: list[str] = []
+    lines += [
+        "### 1. Durable operations, checkpoint bytes and cost per orchestration",
+        "",
+        f"Median of the runs (n in `results.json`); cost at ${price:.2f} per million operations. "
+        "*e* = extrapolated from the measured per-poll cost "
+        f"({r['ops']['per_poll_model'].get('ops_per_poll', '?')} operations and "
+        f"{r['ops']['per_poll_model'].get('bytes_per_poll', '?')} checkpoint bytes per poll).",
+        "",
+        "| task duration | polls | ops ours | ops polling | polling / ours | checkpoint bytes ours | checkpoint bytes polling | USD per 1,000 ours | USD per 1,000 polling |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, row in r["ops"]["durations"].items():
+        ours, polling = row["ours"], row["polling"]
+        e = " *e*" if polling.get("extrapolated") else ""
+        o_ops, p_ops = _m(ours["operations"]), _m(polling["operations"])
+        lines.append(
+            f"| {label} | {row['polls']:,} | {_fmt(o_ops)} | {_fmt(p_ops)}{e} | {_m(row['ratio']):,.0f}x{e} "
+            f"| {_fmt(_m(ours['checkpoint_bytes']))} | {_fmt(_m(polling['checkpoint_bytes']))}{e} "
+            f"| {cost_per_1000(o_ops, price):.3f} | {cost_per_1000(p_ops, price):.2f}{e} |"
+        )
+    lines.append("")
+    return lines
+
+
+def _latency_section(r: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lat = r["local"]["latency"]
+    lines += [
+        "### 2. Completion-to-resume latency on the local cloud (worker exit to execution SUCCEEDED)",
+        "",
+        f"{lat['orchestrations']} orchestrations of each, {lat['concurrency']} of each in flight, after one "
+        f"unrecorded warm-up of each (its cold first run: ours {lat['cold_first']['ours_ms']:.0f} ms, "
+        f"polling {lat['cold_first']['polling_ms']:.0f} ms).",
+        "",
+        "| ms | p50 | p95 | p99 | max |",
+        "|---|---|---|---|---|",
+    ]
+    labels = {
+        "ours": f"ours ({lat['concurrency']} in flight, with polling's)",
+        "polling": f"polling ({lat['concurrency']} in flight, with ours)",
+        "ours_alone": "ours alone (1 in flight)",
+    }
+    for name, label in labels.items():
+        if name in lat:
+            t = lat[name]["total"]
+            lines.append(f"| {label} | {t['p50']:.0f} | {t['p95']:.0f} | {t['p99']:.0f} | {t['max']:.0f} |")
+    lines += [
+        "",
+        "Ours, by hop (each hop's own percentiles; they do not add up to the total's):",
+        "",
+        _header("hop (ms)", "p50", "p95", "p99", "alone p50", "alone p95", "alone p99"),
+    ]
+    alone = lat.get("ours_alone", {})
+    for hop in HOPS:
+        h, a = lat["ours"][hop], alone.get(hop, {})
+        lines.append(
+            f"| {hop} | {h['p50']:.0f} | {h['p95']:.0f} | {h['p99']:.0f} "
+            f"| {_fmt(a.get('p50'))} | {_fmt(a.get('p95'))} | {_fmt(a.get('p99'))} |"
+        )
+    lines += ["", "Polling, by hop:", "", "| hop (ms) | p50 | p95 | p99 |", "|---|---|---|---|"]
+    for hop in ("next poll due", "poll and return"):
+        h = lat["polling"][hop]
+        lines.append(f"| {hop} | {h['p50']:.0f} | {h['p95']:.0f} | {h['p99']:.0f} |")
+    lines.append("")
+    return lines
+
+
+def _coldstart_section(r: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lines += [
+        "### 3. Cold start (fresh interpreter: import, clients, one event against local endpoints)",
+        "",
+        "| variant | import s | clients s | event s | in-process total s | process wall s | peak RSS MB | total / baseline (pairwise) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, c in r["coldstart"].items():
+        spread = c["ratio_total"]
+        lines.append(
+            f"| {name} | {_m(c['import']):.3f} | {_m(c['clients']):.3f} | {_m(c['event']):.3f} | {_m(c['total']):.3f} "
+            f"| {_m(c['process']):.3f} | {_m(c['peak_rss_mb']):.0f} | {spread['median']:.2f}x ({spread['min']:.2f}-{spread['max']:.2f}) |"
+        )
+    lines.append("")
+    return lines
+
+
+def _relay_section(r: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    m = r["relay"]["ms"]
+    lines += [
+        "### 4. Relay warm cost per event (parse + decide + log + metric, no network)",
+        "",
+        f"{m['n']:,} events: p50 {m['p50']:.3f} ms, p95 {m['p95']:.3f} ms, p99 {m['p99']:.3f} ms, max {m['max']:.3f} ms.",
+        "",
+    ]
+    return lines
+
+
+def _scale_section(r: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lines += [
+        "### 5. Scale on the local cloud (started together)",
+        "",
+        "| started | succeeded | tasks run | callbacks sent | wall s | orchestrations/s | peak workers running | CPU s by process | ours' share of CPU |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n, row in r["local"]["scale"].items():
+        cpu = ", ".join(
+            f"{k} {v:.0f}"
+            for k, v in sorted(row["cpu_seconds_by_process"].items(), key=lambda kv: -kv[1])
+            if v >= 0.5
+        )
+        lines.append(
+            f"| {n} | {row['succeeded']} | {row['tasks_run']} | {row['callbacks_sent']} | {row['wall_seconds']:.1f} "
+            f"| {row['throughput_per_s']:.1f} | {row.get('peak_running_workers', '-')} | {cpu} | {row['cpu_share_ours']:.1%} |"
+        )
+    lines.append("")
+    return lines
+
+
+def _size_section(r: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lines += ["### 6. Deployment size (`sam build`)", ""]
+    if "skipped" in r["size"] or "failed" in r["size"]:
+        lines += [f"Not measured: {r['size'].get('skipped') or 'sam build failed'}", ""]
+    else:
+        lines += ["| package | unzipped MB | zipped MB | largest entries |", "|---|---|---|---|"]
+        for name, pkg in r["size"].items():
+            top = ", ".join(f"{e['name']} {e['mb']:.1f} MB ({e['share']:.0%})" for e in pkg["largest"][:4])
+            lines.append(f"| {name} | {pkg['unzipped_mb']:.1f} | {pkg['zipped_mb']:.1f} | {top} |")
+        lines.append("")
+    return lines
 
 
 def chart(r: dict[str, Any], path: Path) -> None:

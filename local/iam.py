@@ -274,39 +274,47 @@ def role_documents(doc: Mapping[str, Any]) -> dict[str, RoleDocument]:
         if res.get("Type") != "AWS::Serverless::Function":
             continue
         props = {**globals_, **res.get("Properties", {})}
-        if "Role" in props:
-            continue  # the function runs with a role of the template, listed above
-        managed: list[Any] = [LAMBDA_BASIC_DURABLE if "DurableConfig" in props else LAMBDA_BASIC]
-        if props.get("Tracing") == "Active":
-            managed.append(XRAY_WRITE)
-        inline: list[tuple[str, Any]] = []
-        destinations = props.get("EventInvokeConfig", {}).get("DestinationConfig", {})
-        for kind in ("OnSuccess", "OnFailure"):
-            if kind not in destinations:
-                continue
-            target = destinations[kind]
-            if target.get("Type") not in _DESTINATION_ACTIONS:
-                raise PolicyError(f"{function_id}: the local cloud delivers only to SQS destinations")
-            statement = {
-                "Action": _DESTINATION_ACTIONS[target["Type"]],
-                "Effect": "Allow",
-                "Resource": target["Destination"],
-            }
-            inline.append(
-                (f"{function_id}EventInvokeConfig{kind}{target['Type']}Policy", {"Statement": [statement]})
-            )
-        policies = props.get("Policies", [])
-        for index, policy in enumerate([policies] if isinstance(policies, str | dict) else policies):
-            if isinstance(policy, str):
-                managed.append(policy if policy.startswith("arn:") else f"arn:aws:iam::aws:policy/{policy}")
-            elif isinstance(policy, dict) and "Statement" in policy:
-                inline.append((f"{function_id}RolePolicy{index}", policy))
-            else:
-                raise PolicyError(f"{function_id}: the local cloud does not expand SAM policy templates")
-        roles[f"{function_id}Role"] = RoleDocument(
-            f"{function_id}Role", function_id, tuple(managed), tuple(inline)
-        )
+        if "Role" not in props:  # else it runs with a role of the template, listed above
+            roles[f"{function_id}Role"] = _sam_function_role(function_id, props)
     return roles
+
+
+def _sam_function_role(function_id: str, props: Mapping[str, Any]) -> RoleDocument:
+    """The role SAM creates for a function without a Role property."""
+    managed: list[Any] = [LAMBDA_BASIC_DURABLE if "DurableConfig" in props else LAMBDA_BASIC]
+    if props.get("Tracing") == "Active":
+        managed.append(XRAY_WRITE)
+    inline = _destination_policies(function_id, props)
+    policies = props.get("Policies", [])
+    for index, policy in enumerate([policies] if isinstance(policies, str | dict) else policies):
+        if isinstance(policy, str):
+            managed.append(policy if policy.startswith("arn:") else f"arn:aws:iam::aws:policy/{policy}")
+        elif isinstance(policy, dict) and "Statement" in policy:
+            inline.append((f"{function_id}RolePolicy{index}", policy))
+        else:
+            raise PolicyError(f"{function_id}: the local cloud does not expand SAM policy templates")
+    return RoleDocument(f"{function_id}Role", function_id, tuple(managed), tuple(inline))
+
+
+def _destination_policies(function_id: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """SAM's send permission for each EventInvokeConfig destination."""
+    inline: list[tuple[str, Any]] = []
+    destinations = props.get("EventInvokeConfig", {}).get("DestinationConfig", {})
+    for kind in ("OnSuccess", "OnFailure"):
+        if kind not in destinations:
+            continue
+        target = destinations[kind]
+        if target.get("Type") not in _DESTINATION_ACTIONS:
+            raise PolicyError(f"{function_id}: the local cloud delivers only to SQS destinations")
+        statement = {
+            "Action": _DESTINATION_ACTIONS[target["Type"]],
+            "Effect": "Allow",
+            "Resource": target["Destination"],
+        }
+        inline.append(
+            (f"{function_id}EventInvokeConfig{kind}{target['Type']}Policy", {"Statement": [statement]})
+        )
+    return inline
 
 
 def function_role(doc: Mapping[str, Any], function_id: str) -> str:

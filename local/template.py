@@ -7,7 +7,7 @@ resolved against the physical names the local cloud gave the resources (``Names`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,46 +116,47 @@ class Resolver:
         if len(node) != 1:
             return {k: self.resolve(v) for k, v in node.items()}
         ((key, arg),) = node.items()
-        if key == "Ref":
-            return self.ref(arg)
-        if key == "Fn::GetAtt":
-            attr = ".".join(arg)
-            if attr not in self.names.refs:
-                raise TemplateError(f"the local cloud has no value for !GetAtt {attr}")
-            return self.names.refs[attr]
-        if key == "Fn::Sub":
-            return self._sub(arg)
-        if key == "Fn::Join":
-            sep, items = arg
-            return sep.join(str(i) for i in self.resolve(items))
-        if key == "Fn::If":
-            cond, yes, no = arg
-            return self.resolve(yes if self.condition(cond) else no)
-        if key == "Fn::Equals":
-            left, right = self.resolve(arg)
-            return left == right
-        if key == "Fn::Not":
-            (value,) = self.resolve(arg)
-            return not value
-        if key in ("Fn::And", "Fn::Or"):
-            values = [bool(v) for v in self.resolve(arg)]
-            return all(values) if key == "Fn::And" else any(values)
-        if key == "Fn::EachMemberEquals":  # Rules only: every member of the list equals the value
-            items, value = self.resolve(arg)
-            return all(item == value for item in items)
-        if key == "Fn::Contains":  # Rules only: the value is one of the list
-            items, value = self.resolve(arg)
-            return value in items
-        if key == "Fn::Select":
-            index, items = self.resolve(arg)
-            return items[int(index)]
-        if key == "Fn::GetAZs":
-            return [f"{self.names.region}{z}" for z in "abc"]
-        if key == "Condition":
-            return self.condition(arg)
-        return {key: self.resolve(arg)}
+        intrinsic = _INTRINSICS.get(key)
+        return intrinsic(self, arg) if intrinsic else {key: self.resolve(arg)}
 
-    def _sub(self, arg: Any) -> str:
+    def get_att(self, arg: list[str]) -> Any:
+        attr = ".".join(arg)
+        if attr not in self.names.refs:
+            raise TemplateError(f"the local cloud has no value for !GetAtt {attr}")
+        return self.names.refs[attr]
+
+    def join(self, arg: Any) -> str:
+        sep, items = arg
+        return str(sep).join(str(i) for i in self.resolve(items))
+
+    def if_(self, arg: Any) -> Any:
+        cond, yes, no = arg
+        return self.resolve(yes if self.condition(cond) else no)
+
+    def equals(self, arg: Any) -> bool:
+        left, right = self.resolve(arg)
+        return bool(left == right)
+
+    def not_(self, arg: Any) -> bool:
+        (value,) = self.resolve(arg)
+        return not value
+
+    def each_member_equals(self, arg: Any) -> bool:  # Rules only: every member of the list equals the value
+        items, value = self.resolve(arg)
+        return all(item == value for item in items)
+
+    def contains(self, arg: Any) -> bool:  # Rules only: the value is one of the list
+        items, value = self.resolve(arg)
+        return value in items
+
+    def select(self, arg: Any) -> Any:
+        index, items = self.resolve(arg)
+        return items[int(index)]
+
+    def get_azs(self, arg: Any) -> list[str]:
+        return [f"{self.names.region}{z}" for z in "abc"]
+
+    def sub(self, arg: Any) -> str:
         text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
         out, rest = [], text
         while "${" in rest:
@@ -170,6 +171,26 @@ class Resolver:
                 out.append(str(self.ref(name)))
         out.append(rest)
         return "".join(out)
+
+
+# The intrinsic functions the template uses, by their long form (the YAML loader turns !Ref into
+# {"Ref": ...}); any other single-key mapping is data and is resolved member by member.
+_INTRINSICS: dict[str, Callable[[Resolver, Any], Any]] = {
+    "Ref": Resolver.ref,
+    "Fn::GetAtt": Resolver.get_att,
+    "Fn::Sub": Resolver.sub,
+    "Fn::Join": Resolver.join,
+    "Fn::If": Resolver.if_,
+    "Fn::Equals": Resolver.equals,
+    "Fn::Not": Resolver.not_,
+    "Fn::And": lambda r, arg: all(bool(v) for v in r.resolve(arg)),
+    "Fn::Or": lambda r, arg: any(bool(v) for v in r.resolve(arg)),
+    "Fn::EachMemberEquals": Resolver.each_member_equals,
+    "Fn::Contains": Resolver.contains,
+    "Fn::Select": Resolver.select,
+    "Fn::GetAZs": Resolver.get_azs,
+    "Condition": Resolver.condition,
+}
 
 
 @dataclass(frozen=True)
