@@ -31,6 +31,14 @@ DEFAULT_STATE_DIR = Path(
 
 
 # -- the local cloud ------------------------------------------------------------------------
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to where they are, when it is under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _state(state_dir: Path) -> dict[str, Any] | None:
     try:
         state: dict[str, Any] = json.loads((state_dir / "state.json").read_text())
@@ -77,7 +85,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     took = time.monotonic() - started
-    print(f"local cloud up in {took:.1f} s (pid {state['pid']}, state in {args.state_dir})")
+    print(f"local cloud up in {took:.1f} s (pid {state['pid']}, state in {_shown(args.state_dir)})")
     for key in ("lambda", "durable", "moto"):
         print(f"  {key:<8} {state[key]}")
     return 0

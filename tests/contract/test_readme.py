@@ -133,3 +133,12 @@ def test_a_job_is_started_by_the_arn_its_invoke_answers_not_by_listing_execution
         assert command[command.index("--query") + 1] in output
         assert "--durable-execution-name" in command
     assert not [w for w in by_tool("aws") if w[2] == "list-durable-executions-by-function"]
+
+
+def test_the_readme_shows_no_path_of_the_machine_it_was_captured_on():
+    """Output captured on one machine must read the same on every other: no absolute paths."""
+    blocks = re.findall(r"```text\n(.*?)```", README, flags=re.S)
+    absolute = [
+        path for block in blocks for path in re.findall(r"(?:^|[\s(=])(/[\w.-]+/[\w./-]*)", block, flags=re.M)
+    ]
+    assert absolute == []
