@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.stats import deadline_poll, summary, tail
+from bench.stats import deadline_poll, tail
 from local import dex_runner, targets
 from local.template import ROOT
 
@@ -335,7 +335,3 @@ def _relay_sent(cloud: Cloud) -> int:
         for line in log.read_text().splitlines()
         if '"message":"relay: succeeded"' in line or '"message":"relay: failed"' in line
     )
-
-
-def summarize_ratio(ours: dict[str, Any], polling: dict[str, Any]) -> dict[str, Any]:
-    return summary([polling["total"]["p50"] / max(ours["total"]["p50"], 1e-9)])

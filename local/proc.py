@@ -36,12 +36,6 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float, interval:
         time.sleep(interval)
 
 
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 def start(
     args: list[str], log: Path, env: dict[str, str], cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
