@@ -16,7 +16,7 @@ lint: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(SCAN) $(SCAN_VENV)/bin/checkov $(CHECKOV_FLAGS) --file template.yaml
+	$(CHECKOV_ENV) $(SCAN_VENV)/bin/checkov $(CHECKOV_FLAGS) --compact --quiet --file template.yaml
 	$(SCAN_VENV)/bin/hadolint worker/Dockerfile
 
 # checkov offline: only the CloudFormation framework (it reads SAM's AWS::Serverless::* too), no
@@ -24,8 +24,8 @@ lint: $(VENV)/.installed $(SCAN_VENV)/.installed
 # check (CKV_SKIP_PACKAGE_UPDATE_CHECK); a finding is fixed or skipped in template.yaml with its
 # reason ("# checkov:skip=CKV_...: reason" inside the resource). tests/contract/test_scan.py runs
 # the same command and also scans the template SAM expands it to.
-SCAN := CKV_SKIP_PACKAGE_UPDATE_CHECK=true
-CHECKOV_FLAGS := --framework cloudformation --skip-download --compact --quiet
+CHECKOV_ENV := CKV_SKIP_PACKAGE_UPDATE_CHECK=true
+CHECKOV_FLAGS := --framework cloudformation --skip-download
 
 # The README's "run it" command: the local cloud up, two scenarios with their timelines, down.
 demo: $(VENV)/.installed
