@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+SCAN_VENV := .venv-scan
 PY := $(VENV)/bin/python
 # --no-compile: byte-code is written on first import instead, for the modules used (saves ~15 s)
 PIP_FLAGS := --quiet --disable-pip-version-check --no-compile
@@ -11,10 +12,20 @@ PIP_FLAGS := --quiet --disable-pip-version-check --no-compile
 test: $(VENV)/.installed $(SAM_VENV)/.installed lint
 	$(PY) -m pytest
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed $(SCAN_VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(CHECKOV_ENV) $(SCAN_VENV)/bin/checkov $(CHECKOV_FLAGS) --compact --quiet --file template.yaml
+	$(SCAN_VENV)/bin/hadolint worker/Dockerfile
+
+# checkov offline: only the CloudFormation framework (it reads SAM's AWS::Serverless::* too), no
+# download of guidelines or policies from the vendor's platform (--skip-download), no PyPI version
+# check (CKV_SKIP_PACKAGE_UPDATE_CHECK); a finding is fixed or skipped in template.yaml with its
+# reason ("# checkov:skip=CKV_...: reason" inside the resource). tests/contract/test_scan.py runs
+# the same command and also scans the template SAM expands it to.
+CHECKOV_ENV := CKV_SKIP_PACKAGE_UPDATE_CHECK=true
+CHECKOV_FLAGS := --framework cloudformation --skip-download
 
 # The README's "run it" command: the local cloud up, two scenarios with their timelines, down.
 demo: $(VENV)/.installed
@@ -39,19 +50,26 @@ $(SAM_VENV)/.installed: requirements/sam.txt requirements/sam.lock
 	$(SAM_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/sam.txt -c requirements/sam.lock
 	touch $@
 
-# Re-pin after changing a requirements file: rebuilds both environments from scratch.
+$(SCAN_VENV)/.installed: requirements/scan.txt requirements/scan.lock
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/scan.txt -c requirements/scan.lock
+	touch $@
+
+# Re-pin after changing a requirements file: rebuilds the three environments from scratch.
 lock:
-	rm -rf $(VENV) $(SAM_VENV)
+	rm -rf $(VENV) $(SAM_VENV) $(SCAN_VENV)
 	$(PYTHON) -m venv $(VENV) && $(PY) -m pip install $(PIP_FLAGS) -r requirements/dev.txt
 	$(PYTHON) -m venv $(SAM_VENV) && $(SAM_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/sam.txt
+	$(PYTHON) -m venv $(SCAN_VENV) && $(SCAN_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/scan.txt
 	{ echo "# Every package of .venv, pinned (make lock). Installed as constraints with requirements/dev.txt."; \
 	  $(PY) -m pip freeze; } > requirements/dev.lock
 	{ echo "# Every package of .venv-sam, pinned (make lock)."; $(SAM_VENV)/bin/python -m pip freeze; } > requirements/sam.lock
-	touch $(VENV)/.installed $(SAM_VENV)/.installed
+	{ echo "# Every package of .venv-scan, pinned (make lock)."; $(SCAN_VENV)/bin/python -m pip freeze; } > requirements/scan.lock
+	touch $(VENV)/.installed $(SAM_VENV)/.installed $(SCAN_VENV)/.installed
 
 # Needs python3.13 on PATH (Lambda's durable runtime); no Docker needed for zip functions.
 build: $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/sam build
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .local-cloud
+	rm -rf $(VENV) $(SAM_VENV) $(SCAN_VENV) .aws-sam .pytest_cache .ruff_cache .local-cloud
