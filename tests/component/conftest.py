@@ -25,9 +25,9 @@ from completion_relay.relay import Gateways, RelayResult, relay_event
 from ecs_contract.s3_results import ResultGateway
 from orchestrator import workflow
 from orchestrator.handler import handler
-from tests.conftest import moto_worker_cluster, poll
+from testkit.moto_world import BUCKET, moto_worker_cluster
+from testkit.poll import poll
 
-BUCKET = "results-bucket"
 REGION = "us-east-1"
 
 

@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError
 from ecs_contract.decide import decide
 from ecs_contract.outcome import ErrorType, TaskFailed
 from ecs_contract.task import parse_task
-from tests.component.local_ecs import LocalEcs, local_ecs
-from tests.conftest import poll
+from testkit.local_ecs import LocalEcs, local_ecs
+from testkit.poll import poll
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from moto import mock_aws
 from local.bus import EventBus
 from local.seed import seed
 from local.template import Function
-from tests.conftest import load_event, poll
+from testkit.paths import load_event
+from testkit.poll import poll
 
 OK = b'{"action": "succeeded"}'
 FAILED = b'{"errorMessage": "boom", "errorType": "RuntimeError"}'

@@ -7,37 +7,22 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import decode
 from moto.events.models import EventPattern
 
 from completion_relay.config import RelayConfig
 from ecs_contract.names import DEFAULT_STARTED_BY_MARKER, WORKER_CONTAINER_NAME
 from orchestrator.config import OrchestratorConfig
-from tests.conftest import ROOT, load_event
+from testkit.paths import ROOT, load_event
+from testkit.sam import SAM, SAM_PYTHON
+from testkit.template import FUNCTIONS, actions, resources, statements, template
 
-SAM = ROOT / ".venv-sam" / "bin" / "sam"
-SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 CLUSTER = load_event("ecs/stopped-success")["detail"]["clusterArn"]
-
-
-@cache
-def template() -> dict[str, Any]:
-    tpl, errors = decode(str(ROOT / "template.yaml"))
-    assert not errors, errors
-    return tpl
-
-
-def resources(kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r for name, r in template()["Resources"].items() if r["Type"] == kind}
-
-
-FUNCTIONS = resources("AWS::Serverless::Function")
 
 
 def resolve(value: Any) -> Any:
@@ -80,19 +65,6 @@ class RecordingEnv(dict):
     def __getitem__(self, key: str) -> Any:
         self.asked.add(key)
         return super().__getitem__(key)
-
-
-def statements(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    props = resource["Properties"]
-    for policy in props.get("Policies", []):
-        document = policy.get("PolicyDocument", policy)
-        if isinstance(document, Mapping) and "Statement" in document:
-            yield from document["Statement"]
-
-
-def actions(statement: dict[str, Any]) -> list[str]:
-    value = statement["Action"]
-    return [value] if isinstance(value, str) else list(value)
 
 
 # ------------------------------------------------------------------ handlers and environment

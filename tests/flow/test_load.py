@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import poll
-from tests.flow.conftest import Cloud, running_cloud
+from testkit.local_cloud import Cloud, running_cloud
+from testkit.poll import poll
 
 pytestmark = [pytest.mark.flow, pytest.mark.slow]
 

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.flow.conftest import group_members
+from testkit.local_cloud import group_members
+from testkit.paths import ROOT
 
 pytestmark = pytest.mark.flow
 README = (ROOT / "README.md").read_text()

@@ -32,8 +32,8 @@ from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES, REASON_MAX_CHARS
 from ecs_contract.names import CALLBACK_ID_ENV, is_callback_id, redact, started_by
 from ecs_contract.outcome import ErrorType, TaskFailed, TaskSucceeded
 from ecs_contract.task import parse_task
-from tests.component.test_relay import FakeLambdaContext
-from tests.conftest import load_event
+from testkit.lambda_context import FakeLambdaContext
+from testkit.paths import load_event
 
 CLUSTER = load_event("ecs/stopped-success")["detail"]["clusterArn"]
 BUCKET = "example-results-bucket"

@@ -34,8 +34,8 @@ from ecs_contract.task import parse_task
 from orchestrator.ecs_tasks import container_overrides
 from orchestrator.errors import InvalidInput
 from orchestrator.job import MAX_JOB_INPUT_CHARS, JobInput, parse_job
-from tests.conftest import load_event
-from tests.contract.test_template import FUNCTIONS, actions, resources, statements
+from testkit.paths import load_event
+from testkit.template import FUNCTIONS, actions, resources, statements
 
 CALLBACK_ACTIONS = (
     "lambda:SendDurableExecutionCallbackSuccess",

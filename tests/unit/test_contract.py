@@ -21,7 +21,7 @@ from ecs_contract.names import (
 )
 from ecs_contract.outcome import ErrorType, TaskFailed
 from ecs_contract.task import MalformedTask, parse_task
-from tests.conftest import ROOT, load_event
+from testkit.paths import ROOT, load_event
 
 CALLBACK_ID = "Ab3dEfGh1jKlMnOpQrStUvWxYz0123456789+/ExampleOpaqueCallbackId=="
 

@@ -9,7 +9,7 @@ import pytest
 from ecs_contract.decide import decide
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed, TaskSucceeded
 from ecs_contract.task import parse_task
-from tests.conftest import load_event
+from testkit.paths import load_event
 
 
 def task_from(name: str, **changes):

@@ -10,7 +10,7 @@ from ecs_contract.outcome import ErrorType, Ignored, TaskSucceeded
 from ecs_contract.task import parse_task
 from orchestrator.errors import InvalidInput
 from orchestrator.job import parse_job
-from tests.conftest import EVENTS, load_event
+from testkit.paths import EVENTS, load_event
 
 # What each sample stands for. A new file in events/ must be added here.
 ECS_EVENTS = {

@@ -14,7 +14,7 @@ from local.faults import FaultError, Faults, event_job_message, job_message
 from local.redrive import original_event
 from local.seed import lambda_arn
 from local.template import Function
-from tests.conftest import ROOT, load_event
+from testkit.paths import ROOT, load_event
 
 
 def test_a_fault_fires_only_for_its_kind_and_job_and_only_count_times():
