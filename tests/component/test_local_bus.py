@@ -29,7 +29,8 @@ class ScriptedLambda:
     """Answers Invoke with the next scripted reply: bytes (success), ("error", bytes), or an exception."""
 
     def __init__(self, *replies: Any) -> None:
-        self.replies, self.calls = list(replies), []
+        self.replies = list(replies)
+        self.calls: list[tuple[str, Any]] = []
 
     def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
         self.calls.append((FunctionName, json.loads(Payload)))

@@ -199,7 +199,7 @@ def edited(name: str, without_overrides: bool, **changes: Any) -> dict[str, Any]
     return event
 
 
-NOT_OURS = {
+NOT_OURS: dict[str, dict[str, Any]] = {
     "another cluster": {"clusterArn": "arn:aws:ecs:us-west-2:111122223333:cluster/Other"},
     "our cluster name in another account": {
         "clusterArn": "arn:aws:ecs:us-west-2:444455556666:cluster/FargateCluster"
