@@ -31,9 +31,9 @@ from typing import Any
 
 import boto3
 
-from bench.moto_world import worker_cluster
 from bench.stats import summary
 from local.template import ROOT
+from testkit.moto_world import worker_cluster
 
 REGION = "us-west-2"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}

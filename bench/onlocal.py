@@ -30,9 +30,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.stats import deadline_poll, tail
+from bench.stats import tail
 from local import dex_runner, targets
 from local.template import ROOT
+from testkit.poll import PollTimeout, poll
 
 OVERLAY = ROOT / "bench" / "template-overlay.yaml"
 OURS = "Orchestrator:live"
@@ -89,15 +90,18 @@ def status(cloud: Cloud, arn: str) -> str:
 
 
 def wait_all(cloud: Cloud, arns: list[str], timeout: float) -> dict[str, str]:
-    """Every execution's final status; sweeps the running ones every 0.2 s until the deadline."""
+    """Every execution's final status; sweeps the running ones every 0.2 s until the deadline, and
+    leaves out the ones still running then (the caller counts what succeeded)."""
     final: dict[str, str] = {}
-    deadline = time.monotonic() + timeout
-    while len(final) < len(arns) and time.monotonic() < deadline:
+
+    def swept() -> bool:
         for arn in arns:
             if arn not in final and (s := status(cloud, arn)) != "RUNNING":
                 final[arn] = s
-        if len(final) < len(arns):
-            time.sleep(0.2)
+        return len(final) == len(arns)
+
+    with contextlib.suppress(PollTimeout):
+        poll(swept, timeout, what="every execution to end", interval=0.2)
     return final
 
 
@@ -122,7 +126,7 @@ def _events(h: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 # -- 2. latency ---------------------------------------------------------------------------------
 def run_one(cloud: Cloud, function: str, timeout: float) -> str:
     arn = start(cloud, function, {"message": "latency", "processingTime": 0})
-    deadline_poll(lambda: status(cloud, arn) != "RUNNING", timeout, what=f"{arn} to end")
+    poll(lambda: status(cloud, arn) != "RUNNING", timeout, what=f"{arn} to end", interval=0.01)
     return arn
 
 
@@ -318,7 +322,7 @@ def scale(cloud: Cloud, sizes: list[int], timeout: float, floor_mb: float = 3000
 
 
 def _await_records(cloud: Cloud, tasks: int) -> None:
-    deadline_poll(lambda: _count(cloud, "tasks.jsonl", "STOPPED") >= tasks, 10, "the task records")
+    poll(lambda: _count(cloud, "tasks.jsonl", "STOPPED") >= tasks, 10, "the task records", interval=0.01)
 
 
 def _count(cloud: Cloud, journal: str, status_: str) -> int:

@@ -31,15 +31,16 @@ from aws_durable_execution_sdk_python.execution import InvocationStatus
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from moto import mock_aws
 
-from bench.moto_world import worker_cluster
 from bench.polling import polling_orchestrator
-from bench.stats import deadline_poll, summary
+from bench.stats import summary
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery, TaskGateway
 from completion_relay.relay import Gateways, relay_event
 from ecs_contract.s3_results import ResultGateway
 from orchestrator import workflow
 from orchestrator.handler import handler as ours_handler
+from testkit.moto_world import worker_cluster
+from testkit.poll import poll
 
 BUCKET = "bench-results"
 DURATIONS = {"10 s": 10, "1 min": 60, "10 min": 600, "1 h": 3600, "24 h": 86400}
@@ -144,7 +145,7 @@ class World:
 
     def stop_ours(self, runner: DurableFunctionTestRunner, callbacks: RunnerCallbacks) -> None:
         """Play the worker (result object) and ECS (STOPPED event), then run the real relay."""
-        [task] = deadline_poll(self._new_tasks, what="the task RunTask started")
+        [task] = poll(self._new_tasks, 30, what="the task RunTask started", interval=0.01)
         self.describes[task["taskArn"]] = 0  # handled
         env = {e["name"]: e["value"] for e in task["overrides"]["containerOverrides"][0]["environment"]}
         bucket, _, key = env["RESULT_S3_URI"].removeprefix("s3://").partition("/")

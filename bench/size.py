@@ -8,45 +8,12 @@ each package by size.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from local.template import ROOT
-
-SAM = ROOT / ".venv-sam" / "bin" / "sam"
-
-
-def python313_dir() -> Path | None:
-    """A directory holding a working `python3.13`: on PATH, or a pyenv-installed 3.13."""
-    candidates = [shutil.which("python3.13")]
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates += [str(p) for p in sorted(pyenv_root.glob("versions/3.13*/bin/python3.13"))]
-    for candidate in filter(None, candidates):
-        if subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False).returncode == 0:
-            return Path(candidate).parent
-    return None
-
-
-def sam_build(build_dir: Path) -> subprocess.CompletedProcess[str]:
-    python313 = python313_dir()
-    if python313 is None:
-        raise FileNotFoundError("no python3.13 on this machine: `sam build` needs Lambda's runtime version")
-    if not SAM.exists():
-        raise FileNotFoundError("no .venv-sam/bin/sam: run `make test` (it installs the SAM CLI)")
-    return subprocess.run(
-        [str(SAM), "build", "--template-file", str(ROOT / "template.yaml"), "--build-dir", str(build_dir)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{python313}{os.pathsep}{os.environ['PATH']}"},
-        timeout=900,
-    )
+from testkit.sam import sam_build
 
 
 def _bytes(path: Path) -> int:

@@ -3,22 +3,8 @@
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
-
-T = TypeVar("T")
-
-
-def deadline_poll(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
-    """probe()'s first truthy value, asked every 10 ms; TimeoutError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+from collections.abc import Sequence
+from typing import Any
 
 
 def percentile(values: Sequence[float], p: float) -> float:

@@ -1,51 +1,8 @@
-"""Shared fixtures: sample events from events/, and AWS credentials that can never reach AWS."""
+"""Shared fixtures: AWS credentials that can never reach AWS. Helpers live in testkit/."""
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
-
-import boto3
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ecs.models import ecs_backends
-
-from bench.moto_world import WorkerCluster, worker_cluster
-from local.ecs_rules import EcsRules, install
-
-ROOT = Path(__file__).resolve().parent.parent
-EVENTS = ROOT / "events"
-T = TypeVar("T")
-
-
-def moto_worker_cluster(name: str) -> WorkerCluster:
-    """Inside mock_aws: a cluster and a Fargate "worker" task definition shaped like template.yaml's,
-    with the local cloud's ECS rules in front of moto (local/ecs_rules.py; mock_aws's reset drops them)."""
-    ecs = boto3.client("ecs")
-    install(ecs_backends[DEFAULT_ACCOUNT_ID][ecs.meta.region_name], EcsRules(), threading.RLock())
-    return worker_cluster(ecs, boto3.client("ec2"), name)
-
-
-def poll(
-    probe: Callable[[], T | None], timeout: float = 10.0, what: str = "condition", interval: float = 0.02
-) -> T:
-    """Return probe()'s first truthy value; fail after `timeout` seconds (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def load_event(name: str) -> Any:
-    """Load events/<name>.json, e.g. load_event("ecs/stopped-success")."""
-    return json.loads((EVENTS / f"{name}.json").read_text())
 
 
 @pytest.fixture(autouse=True)

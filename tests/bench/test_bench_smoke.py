@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from testkit.paths import ROOT
 
 pytestmark = pytest.mark.flow  # starts a local cloud
 

@@ -25,9 +25,9 @@ from completion_relay.relay import Gateways, RelayResult, relay_event
 from ecs_contract.s3_results import ResultGateway
 from orchestrator import workflow
 from orchestrator.handler import handler
-from tests.conftest import moto_worker_cluster, poll
+from testkit.moto_world import BUCKET, moto_worker_cluster
+from testkit.poll import poll
 
-BUCKET = "results-bucket"
 REGION = "us-east-1"
 
 
@@ -90,7 +90,8 @@ class World:
         if result is not None:
             self._store_result(task, result)
         cluster = self.cluster_arn.rsplit("/", 1)[1]
-        stored = ecs_backends[ACCOUNT][REGION].tasks[cluster][task["taskArn"]]
+        # moto's Task and Container declare no stop_code / reason; its serializer reads them when set.
+        stored: Any = ecs_backends[ACCOUNT][REGION].tasks[cluster][task["taskArn"]]
         stored.last_status = stored.desired_status = "STOPPED"
         stored.stop_code = "EssentialContainerExited"
         stored.stopped_reason = "Essential container in task exited"
@@ -124,7 +125,7 @@ class World:
             stopCode=stop_code,
             stoppedReason="Essential container in task exited",
         )
-        container = {"name": "worker", "lastStatus": "STOPPED"}
+        container: dict[str, Any] = {"name": "worker", "lastStatus": "STOPPED"}
         if exit_code is not None:
             container["exitCode"] = exit_code
         if reason:

@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError
 from ecs_contract.decide import decide
 from ecs_contract.outcome import ErrorType, TaskFailed
 from ecs_contract.task import parse_task
-from tests.component.local_ecs import LocalEcs, local_ecs
-from tests.conftest import poll
+from testkit.local_ecs import LocalEcs, local_ecs
+from testkit.poll import poll
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ class LogsRefusingOneStream:
     def create_log_stream(self, **kwargs: Any) -> Any:
         if kwargs["logStreamName"].endswith(self.task_id):
             error = {"Error": {"Code": "ServiceUnavailableException", "Message": "injected by the test"}}
-            raise ClientError(error, "CreateLogStream")  # type: ignore[arg-type]
+            raise ClientError(error, "CreateLogStream")
         return self.logs.create_log_stream(**kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -74,7 +74,7 @@ def test_one_failed_launch_does_not_lose_the_rest_of_its_batch(ecs: LocalEcs) ->
     # When the agent finds the three in one scan
     agent.start()
     try:
-        stopped = poll(lambda: len(stopped_events(published)) == 3, timeout=30, what="3 STOPPED events")
+        poll(lambda: len(stopped_events(published)) == 3, timeout=30, what="3 STOPPED events")
         stopped = stopped_events(published)
     finally:
         agent.stop()
@@ -106,7 +106,7 @@ class EcsFailingOnceOnStopped:
         if stopped and not self.failed.is_set():
             self.failed.set()
             error = {"Error": {"Code": "ServerException", "Message": "injected by the test"}}
-            raise ClientError(error, "DescribeTasks")  # type: ignore[arg-type]
+            raise ClientError(error, "DescribeTasks")
         return answer
 
     def __getattr__(self, name: str) -> Any:

@@ -18,7 +18,8 @@ from moto import mock_aws
 from local.bus import EventBus
 from local.seed import seed
 from local.template import Function
-from tests.conftest import load_event, poll
+from testkit.paths import load_event
+from testkit.poll import poll
 
 OK = b'{"action": "succeeded"}'
 FAILED = b'{"errorMessage": "boom", "errorType": "RuntimeError"}'
@@ -28,7 +29,8 @@ class ScriptedLambda:
     """Answers Invoke with the next scripted reply: bytes (success), ("error", bytes), or an exception."""
 
     def __init__(self, *replies: Any) -> None:
-        self.replies, self.calls = list(replies), []
+        self.replies = list(replies)
+        self.calls: list[tuple[str, Any]] = []
 
     def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
         self.calls.append((FunctionName, json.loads(Payload)))

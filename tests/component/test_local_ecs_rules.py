@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.ecs_rules import EcsRules, EcsRulesConfig
-from tests.component.local_ecs import Clock, LocalEcs, local_ecs
+from testkit.local_ecs import Clock, LocalEcs, local_ecs
 
 INVALID = "InvalidParameterException"
 

@@ -25,7 +25,7 @@ from local import proc
 from local.functions import Environments, LambdaEndpoint
 from local.seed import ACCOUNT, REGION, client, lambda_arn
 from local.template import Function
-from tests.conftest import poll
+from testkit.poll import poll
 
 PROBE = Path(__file__).with_name("local_lambda_probe")
 DURABLE = {"ExecutionTimeout": 600, "RetentionPeriodInDays": 1}

@@ -11,8 +11,9 @@ from botocore.stub import Stubber
 
 from ecs_contract.names import client_token
 from orchestrator import workflow
-from tests.component.conftest import BUCKET, poll
-from tests.conftest import load_event
+from testkit.moto_world import BUCKET
+from testkit.paths import load_event
+from testkit.poll import poll
 
 SUCCESS = load_event("invoke/success")
 

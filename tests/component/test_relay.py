@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
 from urllib.parse import quote
 
 import boto3
@@ -21,7 +20,9 @@ from ecs_contract.completion import ResultAccessDenied
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
 from ecs_contract.names import redact, started_by
 from ecs_contract.s3_results import ResultGateway
-from tests.conftest import load_event, moto_worker_cluster
+from testkit.lambda_context import FakeLambdaContext
+from testkit.moto_world import moto_worker_cluster
+from testkit.paths import load_event
 
 CLUSTER = "arn:aws:ecs:us-west-2:111122223333:cluster/FargateCluster"
 BUCKET = "example-results-bucket"
@@ -311,14 +312,6 @@ def test_event_without_overrides_falls_back_to_describe_tasks(aws, on_task, acti
         assert outcome.callback is not None
     else:
         assert outcome.reason == "task carries no callback id"
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "completion-relay"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:111122223333:function:completion-relay"
-    aws_request_id: str = "req-1"
 
 
 def test_handler_logs_and_counts_without_leaking_the_callback_id(aws, monkeypatch, capsys, caplog):

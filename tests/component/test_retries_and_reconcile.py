@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 from ecs_contract.names import client_token
 from orchestrator import workflow
 from orchestrator.backoff import backoff_seconds
-from tests.conftest import load_event
+from testkit.paths import load_event
 
 SUCCESS = load_event("invoke/success")
 SPOT = {"exit_code": 143, "stop_code": "SpotInterruption"}

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.conftest import ROOT, load_event
+from testkit.paths import ROOT, load_event
 
 BUCKET = "results"
 

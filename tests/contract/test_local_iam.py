@@ -12,7 +12,7 @@ import pytest
 
 from local.iam import LAMBDA_BASIC_DURABLE, managed_policy, role_documents
 from local.template import load
-from tests.conftest import ROOT
+from testkit.paths import ROOT
 
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 

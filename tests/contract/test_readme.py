@@ -19,8 +19,9 @@ import pytest
 from botocore import xform_name
 
 from local import cli
-from tests.conftest import ROOT
-from tests.contract.test_template import FUNCTIONS, SAM, template
+from testkit.paths import ROOT
+from testkit.sam import SAM
+from testkit.template import FUNCTIONS, template
 
 README = (ROOT / "README.md").read_text()
 COMMANDS = [

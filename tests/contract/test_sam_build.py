@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.size import python313_dir, sam_build
-from tests.contract.test_template import FUNCTIONS, SAM
+from testkit.sam import SAM, python313_dir, sam_build
+from testkit.template import FUNCTIONS
 
 
 def size_mb(path: Path) -> float:

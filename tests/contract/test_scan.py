@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from local.template import Template, load
-from tests.conftest import ROOT
-from tests.contract.test_template import sam_translate, template
-from tests.unit.test_local_cloud import NAMES
+from testkit.paths import ROOT
+from testkit.sam import sam_translate
+from testkit.template import NAMES, template
 
 SCAN_BIN = ROOT / ".venv-scan" / "bin"
 MAKEFILE = (ROOT / "Makefile").read_text()

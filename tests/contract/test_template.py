@@ -7,37 +7,22 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import decode
 from moto.events.models import EventPattern
 
 from completion_relay.config import RelayConfig
 from ecs_contract.names import DEFAULT_STARTED_BY_MARKER, WORKER_CONTAINER_NAME
 from orchestrator.config import OrchestratorConfig
-from tests.conftest import ROOT, load_event
+from testkit.paths import ROOT, load_event
+from testkit.sam import SAM, sam_translate
+from testkit.template import FUNCTIONS, actions, resources, statements, template
 
-SAM = ROOT / ".venv-sam" / "bin" / "sam"
-SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 CLUSTER = load_event("ecs/stopped-success")["detail"]["clusterArn"]
-
-
-@cache
-def template() -> dict[str, Any]:
-    tpl, errors = decode(str(ROOT / "template.yaml"))
-    assert not errors, errors
-    return tpl
-
-
-def resources(kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r for name, r in template()["Resources"].items() if r["Type"] == kind}
-
-
-FUNCTIONS = resources("AWS::Serverless::Function")
 
 
 def resolve(value: Any) -> Any:
@@ -80,19 +65,6 @@ class RecordingEnv(dict):
     def __getitem__(self, key: str) -> Any:
         self.asked.add(key)
         return super().__getitem__(key)
-
-
-def statements(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    props = resource["Properties"]
-    for policy in props.get("Policies", []):
-        document = policy.get("PolicyDocument", policy)
-        if isinstance(document, Mapping) and "Statement" in document:
-            yield from document["Statement"]
-
-
-def actions(statement: dict[str, Any]) -> list[str]:
-    value = statement["Action"]
-    return [value] if isinstance(value, str) else list(value)
 
 
 # ------------------------------------------------------------------ handlers and environment
@@ -269,17 +241,6 @@ def test_who_reads_results_may_list_them_so_a_missing_one_is_a_404_not_a_403(fun
 def translated() -> dict[str, Any]:
     """The CloudFormation the SAM translator makes of template.yaml (in the SAM CLI's venv)."""
     return sam_translate(ROOT / "template.yaml")
-
-
-def sam_translate(path: Path) -> dict[str, Any]:
-    assert SAM_PYTHON.exists(), "run `make test`: it installs the SAM CLI into .venv-sam"
-    done = subprocess.run(
-        [str(SAM_PYTHON), str(Path(__file__).with_name("sam_translate.py")), str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout)
 
 
 def test_sam_gives_the_orchestrator_the_durable_execution_policy(translated):

@@ -14,8 +14,8 @@ import boto3
 import pytest
 
 from local.cli import start
-from tests.conftest import ROOT
-from tests.flow.conftest import Cloud
+from testkit.local_cloud import Cloud
+from testkit.paths import ROOT
 
 pytestmark = pytest.mark.flow
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import poll
-from tests.flow.conftest import Cloud, cli, kinds
+from testkit.local_cloud import Cloud, cli, kinds
+from testkit.poll import poll
 
 pytestmark = pytest.mark.flow
 

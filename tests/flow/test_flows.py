@@ -16,8 +16,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.timeline import follow
-from tests.conftest import load_event, poll
-from tests.flow.conftest import TASK_TIMEOUT, Cloud, cli, error_type, kinds, step_result
+from testkit.local_cloud import TASK_TIMEOUT, Cloud, cli, error_type, kinds, step_result
+from testkit.paths import load_event
+from testkit.poll import poll
 
 pytestmark = pytest.mark.flow
 

@@ -21,8 +21,8 @@ import pytest
 
 from ecs_contract.names import RESULT_URI_ENV
 from local import targets
-from tests.conftest import poll
-from tests.flow.conftest import Cloud, cli, running_cloud
+from testkit.local_cloud import Cloud, cli, running_cloud
+from testkit.poll import poll
 
 pytestmark = pytest.mark.flow
 

@@ -11,11 +11,12 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
-from tests.conftest import poll
-from tests.flow.conftest import Cloud, running_cloud
+from testkit.local_cloud import Cloud, running_cloud
+from testkit.poll import poll
 
 pytestmark = [pytest.mark.flow, pytest.mark.slow]
 
@@ -33,7 +34,9 @@ def big_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
 def test_many_orchestrations_at_once_all_complete_with_one_completion_per_task(big_cloud: Cloud) -> None:
     cloud = big_cloud
     run = uuid.uuid4().hex[:6]
-    payloads = [{"message": f"load-{run}-{i}", "processingTime": 1} for i in range(SIZE)]
+    payloads: list[dict[str, Any]] = [
+        {"message": f"load-{run}-{i}", "processingTime": 1} for i in range(SIZE)
+    ]
     with ThreadPoolExecutor(max_workers=16) as pool:
         arns = list(pool.map(lambda p: cloud.start(p), payloads))
     assert len(set(arns)) == SIZE

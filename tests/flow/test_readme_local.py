@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.flow.conftest import group_members
+from testkit.local_cloud import group_members
+from testkit.paths import ROOT
 
 pytestmark = pytest.mark.flow
 README = (ROOT / "README.md").read_text()
@@ -46,7 +46,9 @@ def test_make_demo_prints_what_the_readme_shows_and_leaves_nothing_running(tmp_p
     missing = normalized(DEMO_OUTPUT) - normalized(done.stdout)
     assert not missing, f"README demo lines the demo no longer prints: {sorted(missing)}"
     assert not (tmp_path / "state.json").exists()
-    pid = int(re.search(r"\(pid (\d+),", done.stdout).group(1))  # type: ignore[union-attr]
+    started = re.search(r"\(pid (\d+),", done.stdout)
+    assert started, done.stdout
+    pid = int(started.group(1))
     assert group_members(pid) == []
 
 

@@ -32,8 +32,8 @@ from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES, REASON_MAX_CHARS
 from ecs_contract.names import CALLBACK_ID_ENV, is_callback_id, redact, started_by
 from ecs_contract.outcome import ErrorType, TaskFailed, TaskSucceeded
 from ecs_contract.task import parse_task
-from tests.component.test_relay import FakeLambdaContext
-from tests.conftest import load_event
+from testkit.lambda_context import FakeLambdaContext
+from testkit.paths import load_event
 
 CLUSTER = load_event("ecs/stopped-success")["detail"]["clusterArn"]
 BUCKET = "example-results-bucket"
@@ -227,7 +227,7 @@ def mutated_samples(draw: st.DrawFn) -> Any:
         candidates = list(paths(event))[1:]
         # Mostly the keys the relay reads: garbage in an ENI attachment tells little.
         read = [p for p in candidates if is_read(p)]
-        path = draw(st.sampled_from(read if read and draw(st.integers(0, 3)) else candidates))
+        path = draw(st.sampled_from(read if read and draw(st.integers(0, 3)) != 0 else candidates))
         parent, key = at(event, path[:-1]), path[-1]
         how = draw(st.sampled_from(["drop", "replace", "add"]))
         if how == "drop":
@@ -262,6 +262,14 @@ def set_callback_id(detail: dict[str, Any], callback_id: str) -> None:
     pair["value"] = callback_id
 
 
+def set_or_drop(target: dict[str, Any], key: str, value: Any) -> None:
+    """target[key] = value, or no such key when the value drawn is None."""
+    if value is None:
+        target.pop(key, None)
+    else:
+        target[key] = value
+
+
 @st.composite
 def stopped_events_of_ours(draw: st.DrawFn, callback_id: str | None = None) -> dict[str, Any]:
     """A well-formed STOPPED event of our cluster and marker, stopped in any way there is."""
@@ -280,20 +288,19 @@ def stopped_events_of_ours(draw: st.DrawFn, callback_id: str | None = None) -> d
             "ServiceSchedulerInitiated",
         ]
     )
+    values: st.SearchStrategy[Any]  # each key draws from its own strategy
     for key, values in (
         ("stopCode", st.none() | stop_codes | st.text(max_size=20)),
         ("stoppedReason", optional_text),
     ):
-        value = draw(values)
-        detail.pop(key, None) if value is None else detail.__setitem__(key, value)
+        set_or_drop(detail, key, draw(values))
     [worker] = detail["containers"]
     worker.update(name=draw(st.sampled_from(["worker", "worker", "renamed"])))
     for key, values in (
         ("exitCode", st.none() | st.sampled_from([0, 1, 137]) | st.integers(-(2**31), 2**31)),
         ("reason", optional_text),
     ):
-        value = draw(values)
-        worker.pop(key, None) if value is None else worker.__setitem__(key, value)
+        set_or_drop(worker, key, draw(values))
     detail["containers"] += draw(st.lists(st.just({"name": "sidecar", "exitCode": 0}), max_size=1))
     return event
 
@@ -604,12 +611,14 @@ def handler_with(fakes: Fakes) -> Iterator[Captured]:
     captured = Captured()
     env = {"CLUSTER_ARN": CLUSTER, "RESULTS_BUCKET": BUCKET, "ORCHESTRATOR_FUNCTION_ARN": ORCHESTRATOR}
     gateways = Gateways(fakes.callbacks, fakes.tasks, fakes.results)  # type: ignore[arg-type]
-    logger.addHandler(captured)
+    # Powertools' Logger logs through the standard logger of its name; it types no removeHandler.
+    standard_logger = logging.getLogger(logger.name)
+    standard_logger.addHandler(captured)
     try:
         with mock.patch.dict(os.environ, env), mock.patch.object(relay_handler, "gateways", lambda: gateways):
             yield captured
     finally:
-        logger.removeHandler(captured)
+        standard_logger.removeHandler(captured)
         metrics.clear_metrics()
 
 
@@ -628,7 +637,7 @@ def test_no_relay_result_or_log_line_holds_a_whole_callback_id(case, stored):
     events, callback_id = case
     fakes = Fakes(results=FakeResults(stored))
     with handler_with(fakes) as captured:
-        answers = [relay_handler.handler(event, FakeLambdaContext()) for event in events]  # type: ignore[arg-type]
+        answers = [relay_handler.handler(event, FakeLambdaContext()) for event in events]
 
     assert [a["action"] for a in answers[:2]] == [answers[0]["action"], "already-closed"]
     assert all(a.get("callback") == redact(callback_id) for a in answers[:2])

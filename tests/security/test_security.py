@@ -34,8 +34,8 @@ from ecs_contract.task import parse_task
 from orchestrator.ecs_tasks import container_overrides
 from orchestrator.errors import InvalidInput
 from orchestrator.job import MAX_JOB_INPUT_CHARS, JobInput, parse_job
-from tests.conftest import load_event
-from tests.contract.test_template import FUNCTIONS, actions, resources, statements
+from testkit.paths import load_event
+from testkit.template import FUNCTIONS, actions, resources, statements
 
 CALLBACK_ACTIONS = (
     "lambda:SendDurableExecutionCallbackSuccess",
@@ -199,7 +199,7 @@ def edited(name: str, without_overrides: bool, **changes: Any) -> dict[str, Any]
     return event
 
 
-NOT_OURS = {
+NOT_OURS: dict[str, dict[str, Any]] = {
     "another cluster": {"clusterArn": "arn:aws:ecs:us-west-2:111122223333:cluster/Other"},
     "our cluster name in another account": {
         "clusterArn": "arn:aws:ecs:us-west-2:444455556666:cluster/FargateCluster"

@@ -21,7 +21,7 @@ from ecs_contract.names import (
 )
 from ecs_contract.outcome import ErrorType, TaskFailed
 from ecs_contract.task import MalformedTask, parse_task
-from tests.conftest import ROOT, load_event
+from testkit.paths import ROOT, load_event
 
 CALLBACK_ID = "Ab3dEfGh1jKlMnOpQrStUvWxYz0123456789+/ExampleOpaqueCallbackId=="
 
@@ -123,7 +123,8 @@ def test_task_model_reads_event_detail():
     assert task.last_status == "STOPPED"
     assert task.callback_id == CALLBACK_ID
     assert task.started_by == "durable-ecs/6f1c2a9e0b7d4e55a1b2c3d4e5f60718"
-    assert task.container().exit_code == 0
+    worker = task.container()
+    assert worker is not None and worker.exit_code == 0
 
 
 def test_task_model_reads_describe_tasks_shape_with_datetimes():

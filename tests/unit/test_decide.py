@@ -8,8 +8,8 @@ import pytest
 
 from ecs_contract.decide import decide
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed, TaskSucceeded
-from ecs_contract.task import parse_task
-from tests.conftest import load_event
+from ecs_contract.task import Task, parse_task
+from testkit.paths import load_event
 
 
 def task_from(name: str, **changes):
@@ -22,6 +22,13 @@ def with_worker(name: str, **container_changes):
     detail = copy.deepcopy(load_event(name)["detail"])
     detail["containers"][0].update(container_changes)
     return parse_task(detail)
+
+
+def failed(task: Task) -> TaskFailed:
+    """decide()'s outcome for a task that must fail, as the failure it is."""
+    outcome = decide(task)
+    assert isinstance(outcome, TaskFailed), outcome
+    return outcome
 
 
 def test_exit_zero_is_success_with_task_facts():
@@ -42,13 +49,13 @@ def test_nonzero_exit_is_worker_failed_not_retryable():
 
 
 def test_container_reason_is_carried_into_worker_failed():
-    outcome = decide(with_worker("ecs/stopped-success", exitCode=1, reason="Segmentation fault"))
+    outcome = failed(with_worker("ecs/stopped-success", exitCode=1, reason="Segmentation fault"))
     assert outcome.error_type is ErrorType.WORKER_FAILED
     assert outcome.reason == "Segmentation fault"
 
 
 def test_out_of_memory_outranks_exit_code():
-    outcome = decide(task_from("ecs/stopped-out-of-memory"))
+    outcome = failed(task_from("ecs/stopped-out-of-memory"))
     assert (outcome.error_type, outcome.exit_code, outcome.retryable) == (ErrorType.OUT_OF_MEMORY, 137, False)
 
 
@@ -63,7 +70,7 @@ def test_out_of_memory_outranks_exit_code():
     ],
 )
 def test_failed_to_start_is_retryable_only_for_capacity_and_transient_reasons(reason, retryable):
-    outcome = decide(task_from("ecs/stopped-failed-to-start", stoppedReason=reason))
+    outcome = failed(task_from("ecs/stopped-failed-to-start", stoppedReason=reason))
     assert outcome.error_type is ErrorType.TASK_FAILED_TO_START
     assert outcome.retryable is retryable
     assert outcome.exit_code is None
@@ -74,12 +81,12 @@ def test_interruption_is_retryable_even_if_container_exited_zero(stop_code):
     detail = copy.deepcopy(load_event("ecs/stopped-spot-interruption")["detail"])
     detail["stopCode"] = stop_code
     detail["containers"][0]["exitCode"] = 0
-    outcome = decide(parse_task(detail))
+    outcome = failed(parse_task(detail))
     assert (outcome.error_type, outcome.retryable) == (ErrorType.TASK_INTERRUPTED, True)
 
 
 def test_user_initiated_stop_is_task_stopped():
-    outcome = decide(task_from("ecs/stopped-success", stopCode="UserInitiated", stoppedReason="timed out"))
+    outcome = failed(task_from("ecs/stopped-success", stopCode="UserInitiated", stoppedReason="timed out"))
     assert outcome.error_type is ErrorType.TASK_STOPPED
     assert "timed out" in outcome.message
 
@@ -87,7 +94,7 @@ def test_user_initiated_stop_is_task_stopped():
 def test_missing_exit_code_is_no_exit_code():
     detail = copy.deepcopy(load_event("ecs/stopped-success")["detail"])
     del detail["containers"][0]["exitCode"]
-    outcome = decide(parse_task(detail))
+    outcome = failed(parse_task(detail))
     assert outcome.error_type is ErrorType.NO_EXIT_CODE
 
 
@@ -104,7 +111,7 @@ def test_several_containers_the_worker_decides():
     assert isinstance(decide(parse_task(detail)), TaskSucceeded)
     detail["containers"][1]["exitCode"] = 2
     detail["containers"][0]["exitCode"] = 0
-    assert decide(parse_task(detail)).exit_code == 2
+    assert failed(parse_task(detail)).exit_code == 2
 
 
 def test_several_containers_without_a_worker_is_no_exit_code():
@@ -113,7 +120,7 @@ def test_several_containers_without_a_worker_is_no_exit_code():
         {"name": "a", "exitCode": 0, "lastStatus": "STOPPED"},
         {"name": "b", "exitCode": 0, "lastStatus": "STOPPED"},
     ]
-    outcome = decide(parse_task(detail))
+    outcome = failed(parse_task(detail))
     assert outcome.error_type is ErrorType.NO_EXIT_CODE
     assert "'worker'" in outcome.message
 
@@ -122,9 +129,9 @@ def test_a_single_container_with_another_name_is_the_worker():
     detail = copy.deepcopy(load_event("ecs/stopped-success")["detail"])
     detail["containers"][0]["name"] = "app"
     detail["containers"][0]["exitCode"] = 5
-    assert decide(parse_task(detail)).exit_code == 5
+    assert failed(parse_task(detail)).exit_code == 5
 
 
 def test_no_containers_is_no_exit_code():
-    outcome = decide(task_from("ecs/stopped-success", containers=[]))
+    outcome = failed(task_from("ecs/stopped-success", containers=[]))
     assert outcome.error_type is ErrorType.NO_EXIT_CODE

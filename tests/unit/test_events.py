@@ -6,11 +6,11 @@ import pytest
 
 from completion_relay.relay import ENDED_STATUSES
 from ecs_contract.decide import decide
-from ecs_contract.outcome import ErrorType, Ignored, TaskSucceeded
+from ecs_contract.outcome import ErrorType, Ignored, TaskFailed, TaskSucceeded
 from ecs_contract.task import parse_task
 from orchestrator.errors import InvalidInput
 from orchestrator.job import parse_job
-from tests.conftest import EVENTS, load_event
+from testkit.paths import EVENTS, load_event
 
 # What each sample stands for. A new file in events/ must be added here.
 ECS_EVENTS = {
@@ -52,6 +52,7 @@ def test_ecs_sample_parses_and_decides_as_named(name, expected):
     assert (event["source"], event["detail-type"]) == ("aws.ecs", "ECS Task State Change")
     outcome = decide(parse_task(event["detail"]))
     if isinstance(expected, ErrorType):
+        assert isinstance(outcome, TaskFailed)
         assert outcome.error_type is expected
     else:
         assert isinstance(outcome, expected)

@@ -11,26 +11,8 @@ import pytest
 
 from local import cli
 from local.scenarios import SCENARIOS
-from local.template import ROOT, Names, Template, TemplateError, load
-
-NAMES = Names(
-    stack="t",
-    region="us-east-1",
-    account="123456789012",
-    refs={
-        "Cluster.Arn": "arn:aws:ecs:us-east-1:123456789012:cluster/t",
-        "Cluster": "t",
-        "ResultsBucket": "bucket",
-        "ResultsBucket.Arn": "arn:aws:s3:::bucket",
-        "PublicSubnetA": "subnet-a",
-        "PublicSubnetB": "subnet-b",
-        "WorkerSecurityGroup": "sg-1",
-        "DeadLetterQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:dlq",
-        "WorkerLogGroup": "/t/worker",
-        "WorkerRepository": "repo",
-        "Orchestrator.Arn": "arn:aws:lambda:us-east-1:123456789012:function:Orchestrator",
-    },
-)
+from local.template import ROOT, Template, TemplateError, load
+from testkit.template import NAMES
 
 
 def test_functions_come_from_the_template_with_code_layer_and_environment():

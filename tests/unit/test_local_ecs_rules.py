@@ -80,7 +80,9 @@ def test_the_overrides_limit_is_counted_as_the_contract_counts_it() -> None:
     # The orchestrator refuses to send what ECS (and so the local cloud) would refuse, no sooner.
     assert LOCAL_OVERRIDES_MAX == OVERRIDES_MAX_CHARS
     for size in (OVERRIDES_MAX_CHARS, OVERRIDES_MAX_CHARS + 1):
-        overrides = {"containerOverrides": [{"name": "w", "environment": [{"name": "J", "value": ""}]}]}
+        overrides: dict[str, Any] = {
+            "containerOverrides": [{"name": "w", "environment": [{"name": "J", "value": ""}]}]
+        }
         overrides["containerOverrides"][0]["environment"][0]["value"] = "x" * (
             size - overrides_chars(overrides)
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from local.faults import FaultError, Faults, event_job_message, job_message
 from local.redrive import original_event
 from local.seed import lambda_arn
 from local.template import Function
-from tests.conftest import ROOT, load_event
+from testkit.paths import ROOT, load_event
 
 
 def test_a_fault_fires_only_for_its_kind_and_job_and_only_count_times():
@@ -62,10 +63,15 @@ def test_the_watcher_publishes_each_status_change_once_in_lambdas_event_shape():
     start = datetime(2026, 1, 1, tzinfo=UTC)
     running = {"DurableExecutionArn": "e1", "Status": "RUNNING", "StartTimestamp": start}
     stopped = {**running, "Status": "STOPPED", "EndTimestamp": start, "FunctionArn": "arn:x:other"}
-    published = []
+    published: list[dict[str, Any]] = []
+
+    def publish(event: dict[str, Any]) -> int:
+        published.append(event)
+        return 1  # as the bus answers: how many rules the event matched
+
     orchestrator = Function("Orchestrator", "h", ROOT, (), {}, 60, 256, {"ExecutionTimeout": 60}, 0, None, ())
     runner = FakeRunner({0: {"DurableExecutions": [running], "NextMarker": 1}, 1: {"DurableExecutions": []}})
-    watcher = ExecutionWatcher([orchestrator], runner, published.append, "123456789012", "us-east-1")
+    watcher = ExecutionWatcher([orchestrator], runner, publish, "123456789012", "us-east-1")
     watcher.scan(orchestrator)
     watcher.scan(orchestrator)  # nothing changed: nothing published
     runner.pages[0] = {"DurableExecutions": [stopped]}

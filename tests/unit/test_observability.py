@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from testkit.paths import ROOT
 
 PROBE = """
 import sys

@@ -3,8 +3,17 @@ definition shaped like template.yaml's, and the default VPC's first subnet and s
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
+
+import boto3
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ecs.models import ecs_backends
+
+from local.ecs_rules import EcsRules, install
+
+BUCKET = "results-bucket"  # the results bucket of an in-moto world (the component tests create it)
 
 
 @dataclass(frozen=True)
@@ -33,3 +42,11 @@ def worker_cluster(ecs: Any, ec2: Any, name: str = "bench") -> WorkerCluster:
         subnet=ec2.describe_subnets()["Subnets"][0]["SubnetId"],
         security_group=ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"],
     )
+
+
+def moto_worker_cluster(name: str) -> WorkerCluster:
+    """Inside mock_aws: a cluster and a Fargate "worker" task definition shaped like template.yaml's,
+    with the local cloud's ECS rules in front of moto (local/ecs_rules.py; mock_aws's reset drops them)."""
+    ecs = boto3.client("ecs")
+    install(ecs_backends[DEFAULT_ACCOUNT_ID][ecs.meta.region_name], EcsRules(), threading.RLock())
+    return worker_cluster(ecs, boto3.client("ec2"), name)
