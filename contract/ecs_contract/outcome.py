@@ -38,17 +38,6 @@ class TaskSucceeded:
     started_at: str | None = None
     stopped_at: str | None = None
 
-    def callback_result(self, result: Any = None, result_location: str | None = None) -> dict:
-        """The JSON document sent with SendDurableExecutionCallbackSuccess."""
-        return {
-            "taskArn": self.task_arn,
-            "exitCode": self.exit_code,
-            "startedAt": self.started_at,
-            "stoppedAt": self.stopped_at,
-            "result": result,
-            "resultLocation": result_location,
-        }
-
 
 def encode_callback_result(document: dict[str, Any]) -> bytes:
     """The bytes of SendDurableExecutionCallbackSuccess's Result (UTF-8 JSON, as compact as it gets)."""
