@@ -1,8 +1,9 @@
 """What a stopped task means, and how that crosses the durable callback.
 
 The relay turns a `TaskFailed` into SendDurableExecutionCallbackFailure (ErrorType, ErrorMessage,
-ErrorData) and a `TaskSucceeded` into SendDurableExecutionCallbackSuccess; the orchestrator turns
-the callback back into the same types. Both sides use the functions here, so they cannot drift.
+ErrorData) and a `TaskSucceeded` into SendDurableExecutionCallbackSuccess (whose document is
+`ecs_contract.documents.CallbackSuccess`); the orchestrator turns the callback back into the same
+types. Both sides use the functions here, so they cannot drift.
 """
 
 from __future__ import annotations
