@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stats import tail
+from completion_relay.relay import RelayAction
 from local import dex_runner, targets
 from local.template import ROOT
 from testkit.poll import PollTimeout, poll
@@ -330,12 +331,9 @@ def _count(cloud: Cloud, journal: str, status_: str) -> int:
 
 
 def _relay_sent(cloud: Cloud) -> int:
-    """Callback completions the relay made (its log lines "relay: succeeded" / "relay: failed")."""
+    """Callback completions the relay made: its log records whose `action` field says it completed one."""
     log = cloud.state_dir / "logs" / "CompletionRelay.log"
     if not log.exists():
         return 0
-    return sum(
-        1
-        for line in log.read_text().splitlines()
-        if '"message":"relay: succeeded"' in line or '"message":"relay: failed"' in line
-    )
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return sum(1 for r in records if r.get("action") in (RelayAction.SUCCEEDED, RelayAction.FAILED))

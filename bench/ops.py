@@ -35,7 +35,8 @@ from bench.polling import polling_orchestrator
 from bench.stats import summary
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery, TaskGateway
-from completion_relay.relay import Gateways, relay_event
+from completion_relay.relay import Gateways, RelayAction, relay_event
+from ecs_contract.names import TASK_STATE_CHANGE
 from ecs_contract.s3_results import ResultGateway
 from orchestrator import workflow
 from orchestrator.handler import handler as ours_handler
@@ -155,12 +156,17 @@ class World:
         detail = json.loads(json.dumps(task, default=str))
         detail.update(lastStatus="STOPPED", desiredStatus="STOPPED", stopCode="EssentialContainerExited")
         detail["containers"] = [{"name": "worker", "lastStatus": "STOPPED", "exitCode": 0}]
-        event = {"source": "aws.ecs", "detail-type": "ECS Task State Change", "id": "e", "detail": detail}
+        event = {
+            "source": TASK_STATE_CHANGE.source,
+            "detail-type": TASK_STATE_CHANGE.detail_type,
+            "id": "e",
+            "detail": detail,
+        }
         gateways = Gateways(callbacks, TaskGateway(self.ecs), ResultGateway(self.s3))  # type: ignore[arg-type]
         relayed = relay_event(
             event, RelayConfig(cluster_arn=self.cluster_arn, results_bucket=BUCKET), gateways
         )
-        assert relayed.action == "succeeded", relayed
+        assert relayed.action is RelayAction.SUCCEEDED, relayed
 
 
 @contextmanager

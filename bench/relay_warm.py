@@ -19,7 +19,7 @@ from completion_relay import handler as relay_handler
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery
 from completion_relay.observability import logger, metrics
-from completion_relay.relay import Gateways, relay_event
+from completion_relay.relay import Gateways, RelayAction, relay_event
 from ecs_contract.completion import StoredResult
 from local.template import ROOT
 
@@ -57,7 +57,7 @@ def measure(events: int, warmup: int = 200) -> dict[str, Any]:
                 relay_handler.record(outcome)
                 metrics.flush_metrics()
                 took = time.perf_counter_ns() - started
-                assert outcome.action == "succeeded", outcome
+                assert outcome.action is RelayAction.SUCCEEDED, outcome
                 if i >= warmup:
                     samples.append(took / 1e6)
         finally:

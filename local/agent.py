@@ -31,6 +31,7 @@ from typing import Any
 
 from moto.ecs.models import ecs_backends
 
+from ecs_contract.names import TASK_STATE_CHANGE
 from local.ecs_rules import EcsRules, install
 from local.faults import Faults, job_message
 from local.journal import Journal, iso
@@ -329,8 +330,8 @@ class TaskAgent:
         return {
             "version": "0",
             "id": event_id,
-            "detail-type": "ECS Task State Change",
-            "source": "aws.ecs",
+            "detail-type": TASK_STATE_CHANGE.detail_type,
+            "source": TASK_STATE_CHANGE.source,
             "account": self.account,
             "time": iso(),
             "region": self.region,

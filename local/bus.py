@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from moto.events.models import EventPattern
 
 from ecs_contract.aws_errors import ErrorAnswer
+from ecs_contract.names import TASK_STATE_CHANGE
 from local.faults import DUPLICATES, Faults, event_job_message
 from local.journal import Journal, iso
 from local.seed import lambda_arn
@@ -88,7 +89,10 @@ class EventBus:
     @staticmethod
     def _is_stopped_task(event: dict[str, Any]) -> bool:
         detail = event.get("detail") or {}
-        return event.get("detail-type") == "ECS Task State Change" and detail.get("lastStatus") == "STOPPED"
+        return (
+            event.get("detail-type") == TASK_STATE_CHANGE.detail_type
+            and detail.get("lastStatus") == "STOPPED"
+        )
 
     def stop(self) -> None:
         self.stopping.set()

@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ecs_contract.names import EXECUTION_STATUS_CHANGE
 from local.journal import iso
 from local.seed import lambda_arn
 from local.template import Function
@@ -83,8 +84,8 @@ class ExecutionWatcher:
         return {
             "version": "0",
             "id": str(uuid.uuid4()),
-            "detail-type": "Durable Execution Status Change",
-            "source": "aws.lambda",
+            "detail-type": EXECUTION_STATUS_CHANGE.detail_type,
+            "source": EXECUTION_STATUS_CHANGE.source,
             "account": self.account,
             "time": iso(),
             "region": self.region,

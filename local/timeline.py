@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from ecs_contract.documents import Operation, StartTaskResult
 from ecs_contract.names import redact
+from ecs_contract.outcome import TaskFailed
 from local.targets import Target
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"}
-START_STEP = "start-task"  # orchestrator.workflow names it "start-task #<attempt>"
 TASK_STOP_GRACE = 40.0  # after the execution ends, how long to wait for its task to stop (ECS: 30 s)
 
 
@@ -44,8 +45,12 @@ def _error(details: dict[str, Any]) -> str:
     return f"{kind}: {err.get('ErrorMessage', '')}".strip()
 
 
-def is_start_step(name: str | None) -> bool:
-    return bool(name) and (name == START_STEP or str(name).startswith(f"{START_STEP} #"))
+def _started(details: dict[str, Any]) -> str | TaskFailed | None:
+    """A start-task step's result: the task's ARN or why none started (None: not ours to read)."""
+    try:
+        return StartTaskResult.from_dict(_payload(details, "Result")).outcome
+    except (TypeError, KeyError, ValueError):  # the timeline shows any history, never crashes on one
+        return None
 
 
 def describe_history_event(event: dict[str, Any], waiting: bool, resumed: bool) -> str | None:
@@ -56,11 +61,12 @@ def describe_history_event(event: dict[str, Any], waiting: bool, resumed: bool) 
         return "execution started"
     if kind == "CallbackStarted":
         return f"callback {name!r} created (id {redact(details.get('CallbackId', ''))})"
-    if kind == "StepSucceeded" and is_start_step(name):
-        result = _payload(details, "Result") or {}
-        if "taskArn" in result:
-            return f"task started: {result['taskArn'].rsplit('/', 1)[1]}"
-        return f"task did not start: {result.get('failure', result)}"
+    if kind == "StepSucceeded" and Operation.START_TASK.names(name):
+        started = _started(details)
+        if isinstance(started, str):
+            return f"task started: {started.rsplit('/', 1)[1]}"
+        failure = started.callback_error() if started else _payload(details, "Result")
+        return f"task did not start: {failure}"
     if kind == "StepSucceeded":
         return f"step {name!r} done"
     if kind == "StepFailed":
@@ -136,10 +142,10 @@ class Follower:
             kwargs["Marker"] = page["NextMarker"]
         for event in events[self.history_seen :]:
             kind = event.get("EventType")
-            if kind == "StepSucceeded" and is_start_step(event.get("Name")):
+            if kind == "StepSucceeded" and Operation.START_TASK.names(event.get("Name")):
                 details = event.get("StepSucceededDetails", {})
-                started = (_payload(details, "Result") or {}).get("taskArn")
-                if started and started != self.task_arn:  # a new attempt: follow its task
+                started = _started(details)
+                if isinstance(started, str) and started != self.task_arn:  # a new attempt: follow its task
                     self.task_arn, self.task_status, self.log_token = started, None, None
             if kind in ("CallbackSucceeded", "CallbackFailed", "CallbackTimedOut"):
                 self.callback_pending, self.callback_done = False, True

@@ -16,6 +16,8 @@ from typing import Any
 
 import boto3
 
+from completion_relay.relay import RelayAction
+from ecs_contract.documents import Operation, StartTaskResult
 from ecs_contract.names import DEFAULT_STARTED_BY_MARKER, started_by
 from local import targets
 from local.cli import start
@@ -86,16 +88,15 @@ class Cloud:
         records = [json.loads(line) for line in lines]
         return [r for r in records if r.get("taskArn") == task_arn and r.get("lastStatus") == "STOPPED"]
 
-    def relay_actions(self, task_arn: str) -> list[str]:
-        """What the relay did with this task's events, from its log ("relay: <action>" lines)."""
+    def relay_actions(self, task_arn: str) -> list[RelayAction]:
+        """What the relay did with this task's events: the `action` field of its log records."""
         log = self.state_dir / "logs" / "CompletionRelay.log"
-        actions = []
-        for line in log.read_text().splitlines():
-            if line.startswith("{") and '"relay: ' in line:
-                record = json.loads(line)
-                if task_arn in str(record.get("task_arn", "")):
-                    actions.append(record["message"].removeprefix("relay: "))
-        return sorted(actions)
+        records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        return sorted(
+            RelayAction(r["action"])
+            for r in records
+            if "action" in r and task_arn in str(r.get("task_arn", ""))
+        )
 
     def start(self, payload: dict[str, Any]) -> str:
         return start(self.target, json.dumps(payload).encode())
@@ -151,9 +152,21 @@ def kinds(history: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def entry(event_type: str, operation: Operation, attempt: int = 1) -> str:
+    """One entry of `kinds`: "StepSucceeded start-task #1"."""
+    return f"{event_type} {operation.named(attempt)}"
+
+
 def step_result(history: list[dict[str, Any]], name: str) -> Any:
     (event,) = [e for e in history if e["EventType"] == "StepSucceeded" and e.get("Name") == name]
     return json.loads(event["StepSucceededDetails"]["Result"]["Payload"])
+
+
+def started_task(history: list[dict[str, Any]], attempt: int = 1) -> str:
+    """The ARN of the task the attempt's start-task step started."""
+    start = StartTaskResult.from_dict(step_result(history, Operation.START_TASK.named(attempt)))
+    assert isinstance(start.outcome, str), start
+    return start.outcome
 
 
 def error_type(execution: dict[str, Any]) -> str:

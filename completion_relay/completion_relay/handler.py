@@ -51,6 +51,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def record(outcome: RelayResult) -> None:
     # A refused completion leaves the execution waiting for its timeout's reconcile: worth a look.
     log = logger.warning if outcome.action is RelayAction.REJECTED else logger.info
+    # The message is for people; tests, benchmarks and queries read the `action` field.
     log(f"relay: {outcome.action.value}", extra=outcome.as_dict())
     metrics.add_metric(name=_METRIC_BY_ACTION[outcome.action], unit=MetricUnit.Count, value=1)
     if outcome.error_type and outcome.action is RelayAction.FAILED:

@@ -22,14 +22,17 @@ from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway, CallbackRejected, Delivery, TaskGateway
 from ecs_contract.completion import ResultReader, success_completion
 from ecs_contract.decide import decide
-from ecs_contract.names import has_marker, is_callback_id, redact, started_by
+from ecs_contract.names import (
+    EXECUTION_STATUS_CHANGE,
+    TASK_STATE_CHANGE,
+    has_marker,
+    is_callback_id,
+    redact,
+    started_by,
+)
 from ecs_contract.outcome import Ignored, TaskFailed
 from ecs_contract.task import MalformedTask, Task, parse_task
 
-ECS_SOURCE = "aws.ecs"
-TASK_STATE_CHANGE = "ECS Task State Change"
-LAMBDA_SOURCE = "aws.lambda"
-EXECUTION_STATUS_CHANGE = "Durable Execution Status Change"
 # An execution in one of these states runs no more code: its tasks would run on, unwatched.
 ENDED_STATUSES = frozenset({"STOPPED", "TIMED_OUT", "FAILED"})
 
@@ -69,10 +72,9 @@ class RelayResult:
 def relay_event(event: object, config: RelayConfig, gateways: Gateways) -> RelayResult:
     if not isinstance(event, Mapping):
         return RelayResult(RelayAction.IGNORED, "event is not an object")
-    kind = (event.get("source"), event.get("detail-type"))
-    if kind == (LAMBDA_SOURCE, EXECUTION_STATUS_CHANGE):
+    if EXECUTION_STATUS_CHANGE.of(event):
         return stop_tasks_of_ended_execution(event.get("detail"), config, gateways)
-    if kind != (ECS_SOURCE, TASK_STATE_CHANGE):
+    if not TASK_STATE_CHANGE.of(event):
         return RelayResult(
             RelayAction.IGNORED, f"not an event the relay handles: {event.get('detail-type')!r}"
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ecs_contract.documents import CallbackSuccess
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
 from ecs_contract.names import RESULT_URI_ENV
 from ecs_contract.outcome import TaskSucceeded, encode_callback_result
@@ -52,6 +53,7 @@ class ResultReader(Protocol):
 
 @dataclass(frozen=True)
 class Completion:
+    document: CallbackSuccess
     payload: bytes  # the Result of SendDurableExecutionCallbackSuccess (UTF-8 JSON)
     reason: str  # why the result is inline, by location or absent: for the log
 
@@ -77,8 +79,10 @@ def success_completion(
             location, reason = uri, f"result passed by location ({stored.size} bytes, or not JSON)"
     elif uri:
         reason = "result location outside the results prefix was not read"
-    payload = encode_callback_result(outcome.callback_result(result, location))
+    document = CallbackSuccess.of(outcome, result, location)
+    payload = encode_callback_result(document.to_dict())
     if len(payload) > CALLBACK_RESULT_MAX_BYTES:  # the result fit, but not with the envelope
-        payload = encode_callback_result(outcome.callback_result(None, result_location=uri))
+        document = CallbackSuccess.of(outcome, None, result_location=uri)
+        payload = encode_callback_result(document.to_dict())
         reason = f"result passed by location ({len(payload)} bytes with the envelope)"
-    return Completion(payload, reason)
+    return Completion(document, payload, reason)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 # Container environment overrides set by the orchestrator on the worker container.
 CALLBACK_ID_ENV = "CALLBACK_ID"  # read by the relay from the task's overrides; the worker ignores it
@@ -13,6 +15,24 @@ RESULT_URI_ENV = "RESULT_S3_URI"  # s3://bucket/key where the worker writes its 
 WORKER_CONTAINER_NAME = "worker"
 DEFAULT_RESULTS_PREFIX = "results/"
 DEFAULT_STARTED_BY_MARKER = "durable-ecs"
+
+
+@dataclass(frozen=True)
+class EventKind:
+    """An EventBridge event's envelope: its `source` and `detail-type`."""
+
+    source: str
+    detail_type: str
+
+    def of(self, event: Mapping[str, object]) -> bool:
+        """Whether the event is of this kind."""
+        return (event.get("source"), event.get("detail-type")) == (self.source, self.detail_type)
+
+
+# The events the relay's two rules match. template.yaml spells them again in its rule patterns,
+# as CloudFormation must; tests/contract/test_template.py checks that the two agree.
+TASK_STATE_CHANGE = EventKind("aws.ecs", "ECS Task State Change")
+EXECUTION_STATUS_CHANGE = EventKind("aws.lambda", "Durable Execution Status Change")
 
 # ECS startedBy: up to 128 letters, digits, '-', '_' and '/'. A callback id (up to 1,024 base64
 # chars) can never fit, which is why it travels in an environment override instead.

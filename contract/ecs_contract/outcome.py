@@ -1,8 +1,9 @@
 """What a stopped task means, and how that crosses the durable callback.
 
 The relay turns a `TaskFailed` into SendDurableExecutionCallbackFailure (ErrorType, ErrorMessage,
-ErrorData) and a `TaskSucceeded` into SendDurableExecutionCallbackSuccess; the orchestrator turns
-the callback back into the same types. Both sides use the functions here, so they cannot drift.
+ErrorData) and a `TaskSucceeded` into SendDurableExecutionCallbackSuccess (whose document is
+`ecs_contract.documents.CallbackSuccess`); the orchestrator turns the callback back into the same
+types. Both sides use the functions here, so they cannot drift.
 """
 
 from __future__ import annotations
@@ -37,17 +38,6 @@ class TaskSucceeded:
     exit_code: int
     started_at: str | None = None
     stopped_at: str | None = None
-
-    def callback_result(self, result: Any = None, result_location: str | None = None) -> dict:
-        """The JSON document sent with SendDurableExecutionCallbackSuccess."""
-        return {
-            "taskArn": self.task_arn,
-            "exitCode": self.exit_code,
-            "startedAt": self.started_at,
-            "stoppedAt": self.stopped_at,
-            "result": result,
-            "resultLocation": result_location,
-        }
 
 
 def encode_callback_result(document: dict[str, Any]) -> bytes:

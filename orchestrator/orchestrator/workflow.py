@@ -5,13 +5,14 @@ Replay rule: everything outside a step runs again on every replay, so only pure 
 AWS calls, clocks and randomness happen inside the `@durable_step` functions (the backoff's jitter
 is derived from the execution ARN, see `backoff.py`).
 
-The history names every operation with its attempt: "task-completion #1", "start-task #1",
-"reconcile-task #1" (only after a callback timeout), "backoff #1", "task-completion #2", ...
+The history names every operation with its attempt (`ecs_contract.documents.Operation`):
+"task-completion #1", "start-task #1", "reconcile-task #1" (only after a callback timeout),
+"backoff #1", "task-completion #2", ... The steps checkpoint the contract's documents
+(`StartTaskResult`, `ReconcileResult`) and a success returns an `ExecutionResult`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -32,6 +33,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ecs_contract.completion import ResultAccessDenied, success_completion
 from ecs_contract.decide import decide
+from ecs_contract.documents import (
+    CallbackSuccess,
+    CompletedBy,
+    ExecutionResult,
+    Operation,
+    ReconcileResult,
+    StartTaskResult,
+    TaskState,
+)
 from ecs_contract.names import redact, started_by
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
 from ecs_contract.s3_results import ResultGateway
@@ -39,6 +49,7 @@ from ecs_contract.task import parse_task
 from orchestrator import ecs_tasks
 from orchestrator.aws_errors import AWS_UNAVAILABLE_TYPE, AwsUnavailable, transient_as_unavailable
 from orchestrator.backoff import backoff_seconds
+from orchestrator.checkpoints import DocumentSerDes
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import TaskError, error_for
 from orchestrator.job import JobInput
@@ -61,6 +72,8 @@ AWS_STEP_CONFIG = StepConfig(
         )
     ),
 )
+START_STEP_CONFIG = replace(AWS_STEP_CONFIG, serdes=DocumentSerDes(StartTaskResult.from_dict))
+RECONCILE_STEP_CONFIG = replace(AWS_STEP_CONFIG, serdes=DocumentSerDes(ReconcileResult.from_dict))
 
 
 @cache
@@ -76,7 +89,7 @@ def s3_client() -> Any:
 @durable_step
 def start_task(
     step: StepContext, config: OrchestratorConfig, callback_id: str, job_json: str, execution_arn: str
-) -> dict[str, Any]:
+) -> StartTaskResult:
     started = ecs_tasks.run_task(
         ecs_client(),
         config,
@@ -84,33 +97,32 @@ def start_task(
         job_json=job_json,
         started_by=started_by(config.started_by_marker, execution_arn),
     )
-    if "taskArn" in started:
+    start = StartTaskResult.from_dict(started)
+    if not isinstance(start.outcome, TaskFailed):
         metrics.add_metric(name="TasksStarted", unit=MetricUnit.Count, value=1)
-        step.logger.info(
-            "task started", extra={"task_arn": started["taskArn"], "callback": redact(callback_id)}
-        )
-    return started
+        step.logger.info("task started", extra={"task_arn": start.outcome, "callback": redact(callback_id)})
+    return start
 
 
 @durable_step
-def reconcile_task(step: StepContext, config: OrchestratorConfig, task_arn: str) -> dict[str, Any]:
+def reconcile_task(step: StepContext, config: OrchestratorConfig, task_arn: str) -> ReconcileResult:
     """After a callback timeout: what became of the task? Its STOPPED event may have been lost.
 
-    Returns {"state": "running"}, {"state": "unknown"} (ECS no longer knows it), or the same
-    completion the relay would have sent: {"state": "stopped", "failure": ...} or {"completion": ...}.
+    Running, unknown (ECS no longer knows it), or stopped with the same completion the relay
+    would have sent: a TaskFailed or the CallbackSuccess.
     """
     described = ecs_tasks.describe_task(ecs_client(), config, task_arn)
     if described is None:
         step.logger.warning("task unknown to ECS at reconcile", extra={"task_arn": task_arn})
-        return {"state": "unknown"}
+        return ReconcileResult.unknown()
     task = parse_task(described)
     outcome = decide(task)
     if isinstance(outcome, Ignored):
-        return {"state": "running", "lastStatus": task.last_status}
+        return ReconcileResult.running(task.last_status)
     metrics.add_metric(name="CompletionsReconciled", unit=MetricUnit.Count, value=1)
     step.logger.warning("completion event missing; task reconciled", extra={"task_arn": task_arn})
     if isinstance(outcome, TaskFailed):
-        return {"state": "stopped", "failure": outcome.callback_error()}
+        return ReconcileResult.stopped(outcome)
     try:
         with transient_as_unavailable("GetObject"):  # throttling (SlowDown), 5xx: asked again
             completion = success_completion(
@@ -121,8 +133,8 @@ def reconcile_task(step: StepContext, config: OrchestratorConfig, task_arn: str)
         # without the result, so the execution fails with a typed error naming what to grant.
         step.logger.error("result object unreadable", extra={"task_arn": task_arn, "code": e.code})
         unreadable = TaskFailed(ErrorType.RESULT_UNREADABLE, str(e), task_arn=task_arn, exit_code=0)
-        return {"state": "stopped", "failure": unreadable.callback_error()}
-    return {"state": "stopped", "completion": json.loads(completion.payload)}
+        return ReconcileResult.stopped(unreadable)
+    return ReconcileResult.stopped(completion.document)
 
 
 @durable_step
@@ -139,22 +151,22 @@ def run_job(ctx: DurableContext, job: JobInput, config: OrchestratorConfig) -> d
     for attempt in range(1, config.max_attempts + 1):
         outcome = run_attempt(ctx, job, config, execution_arn, attempt)
         if not isinstance(outcome, TaskFailed):
-            return {**outcome, "attempts": attempt}
+            return outcome.to_dict()
         if not outcome.retryable or attempt == config.max_attempts:
             raise _final_error(outcome, attempt, config.max_attempts)
         delay = backoff_seconds(
             execution_arn, attempt, config.retry_delay_seconds, config.retry_max_delay_seconds
         )
-        ctx.wait(Duration.from_seconds(delay), name=f"backoff #{attempt}")
+        ctx.wait(Duration.from_seconds(delay), name=Operation.BACKOFF.named(attempt))
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def run_attempt(
     ctx: DurableContext, job: JobInput, config: OrchestratorConfig, execution_arn: str, attempt: int
-) -> dict[str, Any] | TaskFailed:
-    """One task: its outcome (a TaskFailed) or the success document the execution returns."""
+) -> ExecutionResult | TaskFailed:
+    """One task: its outcome (a TaskFailed) or the success the execution returns."""
     callback = ctx.create_callback(
-        name=f"task-completion #{attempt}",
+        name=Operation.TASK_COMPLETION.named(attempt),
         config=CallbackConfig(
             timeout=Duration.from_seconds(config.task_timeout_seconds), serdes=JsonSerDes()
         ),
@@ -162,17 +174,16 @@ def run_attempt(
     try:
         started = ctx.step(
             start_task(config, callback.callback_id, job.to_json(), execution_arn),
-            name=f"start-task #{attempt}",
-            config=AWS_STEP_CONFIG,
+            name=Operation.START_TASK.named(attempt),
+            config=START_STEP_CONFIG,
         )
     except StepError as e:
         if e.error_type != AWS_UNAVAILABLE_TYPE:
             raise
         return TaskFailed(ErrorType.ECS_UNAVAILABLE, f"RunTask kept failing: {e.message}", retryable=True)
-    if "failure" in started:
-        error = started["failure"]
-        return TaskFailed.from_callback_error(error["ErrorMessage"], error["ErrorData"])
-    task_arn = started["taskArn"]
+    if isinstance(started.outcome, TaskFailed):
+        return started.outcome
+    task_arn = started.outcome
 
     try:
         completion = callback.result()  # suspends here, at no compute cost, until the relay answers
@@ -180,32 +191,34 @@ def run_attempt(
         return _after_timeout(ctx, config, task_arn, attempt)
     except CallbackExternalError as e:
         return TaskFailed.from_callback_error(e.message, e.data)
-    return _succeeded(completion, task_arn, completed_by="event")
+    return _succeeded(completion, task_arn, CompletedBy.EVENT, attempt)
 
 
 def _after_timeout(
     ctx: DurableContext, config: OrchestratorConfig, task_arn: str, attempt: int
-) -> dict[str, Any] | TaskFailed:
+) -> ExecutionResult | TaskFailed:
     """No completion within the task timeout: take the task's own word if it already stopped."""
     message = f"task did not finish within {config.task_timeout_seconds} s"
     try:
         seen = ctx.step(
-            reconcile_task(config, task_arn), name=f"reconcile-task #{attempt}", config=AWS_STEP_CONFIG
+            reconcile_task(config, task_arn),
+            name=Operation.RECONCILE_TASK.named(attempt),
+            config=RECONCILE_STEP_CONFIG,
         )
     except StepError as e:
         return _aws_kept_failing(e, message, task_arn)
-    if "failure" in seen:
-        return TaskFailed.from_callback_error(seen["failure"]["ErrorMessage"], seen["failure"]["ErrorData"])
-    if "completion" in seen:
-        return _succeeded(seen["completion"], task_arn, completed_by="reconcile")
-    if seen["state"] == "unknown":
+    if isinstance(seen.outcome, TaskFailed):
+        return seen.outcome
+    if isinstance(seen.outcome, CallbackSuccess):
+        return ExecutionResult(seen.outcome, CompletedBy.RECONCILE, attempt)
+    if seen.state is TaskState.UNKNOWN:
         return TaskFailed(
             ErrorType.TASK_TIMED_OUT, f"{message}; ECS no longer knows it ({task_arn})", task_arn=task_arn
         )
     try:
         stopped = ctx.step(
             stop_task(config, task_arn, message),
-            name=f"stop-timed-out-task #{attempt}",
+            name=Operation.STOP_TIMED_OUT_TASK.named(attempt),
             config=AWS_STEP_CONFIG,
         )
     except StepError as e:
@@ -229,19 +242,12 @@ def _aws_kept_failing(error: StepError, message: str, task_arn: str) -> TaskFail
     )
 
 
-def _succeeded(completion: Any, task_arn: str, completed_by: str) -> dict[str, Any] | TaskFailed:
+def _succeeded(
+    completion: Any, task_arn: str, completed_by: CompletedBy, attempt: int
+) -> ExecutionResult | TaskFailed:
     if not isinstance(completion, dict):
         return TaskFailed(ErrorType.UNKNOWN, f"unexpected completion payload: {completion!r}")
-    return {
-        "status": "SUCCEEDED",
-        "taskArn": completion.get("taskArn", task_arn),
-        "exitCode": completion.get("exitCode"),
-        "result": completion.get("result"),
-        "resultLocation": completion.get("resultLocation"),
-        "startedAt": completion.get("startedAt"),
-        "stoppedAt": completion.get("stoppedAt"),
-        "completedBy": completed_by,  # "event" (the relay) or "reconcile" (the event never came)
-    }
+    return ExecutionResult(CallbackSuccess.from_dict(completion, task_arn), completed_by, attempt)
 
 
 def _final_error(failure: TaskFailed, attempt: int, max_attempts: int) -> TaskError:

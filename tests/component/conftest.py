@@ -22,6 +22,7 @@ from moto.ecs.models import ecs_backends
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery, TaskGateway
 from completion_relay.relay import Gateways, RelayResult, relay_event
+from ecs_contract.names import TASK_STATE_CHANGE
 from ecs_contract.s3_results import ResultGateway
 from orchestrator import workflow
 from orchestrator.handler import handler
@@ -131,7 +132,12 @@ class World:
         if reason:
             container["reason"] = reason
         detail["containers"] = [container]
-        event = {"source": "aws.ecs", "detail-type": "ECS Task State Change", "id": "evt-1", "detail": detail}
+        event = {
+            "source": TASK_STATE_CHANGE.source,
+            "detail-type": TASK_STATE_CHANGE.detail_type,
+            "id": "evt-1",
+            "detail": detail,
+        }
         gateways = Gateways(self.callbacks, TaskGateway(self.ecs), ResultGateway(self.s3))  # type: ignore[arg-type]
         return relay_event(event, RelayConfig(cluster_arn=self.cluster_arn, results_bucket=BUCKET), gateways)
 

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ecs_contract.decide import decide
+from ecs_contract.names import TASK_STATE_CHANGE
 from ecs_contract.outcome import ErrorType, TaskFailed
 from ecs_contract.task import parse_task
 from testkit.local_ecs import LocalEcs, local_ecs
@@ -37,7 +38,7 @@ def test_a_task_stopped_before_its_worker_started_still_ends_in_a_stopped_event(
     stopped = client.stop_task(cluster=ecs.cluster, task=task_arn, reason="stopped by the test")["task"]
     assert stopped["lastStatus"] == "STOPPED"
     (event,) = poll(lambda: published, what="the STOPPED event")
-    assert event["detail-type"] == "ECS Task State Change" and event["resources"] == [task_arn]
+    assert TASK_STATE_CHANGE.of(event) and event["resources"] == [task_arn]
     detail = event["detail"]
     assert (detail["lastStatus"], detail["stopCode"]) == ("STOPPED", "UserInitiated")
     assert "exitCode" not in detail["containers"][0]

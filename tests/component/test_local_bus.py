@@ -15,13 +15,14 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
+from completion_relay.relay import RelayAction, RelayResult
 from local.bus import EventBus
 from local.seed import seed
 from local.template import Function
 from testkit.paths import load_event
 from testkit.poll import poll
 
-OK = b'{"action": "succeeded"}'
+OK = json.dumps(RelayResult(RelayAction.SUCCEEDED).as_dict()).encode()
 FAILED = b'{"errorMessage": "boom", "errorType": "RuntimeError"}'
 
 

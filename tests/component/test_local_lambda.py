@@ -22,7 +22,7 @@ from aws_durable_execution_sdk_python_testing.invoker import create_lambda_clien
 from botocore.exceptions import ClientError
 
 from local import proc
-from local.functions import Environments, LambdaEndpoint
+from local.functions import Environments, LambdaEndpoint, Outcome
 from local.seed import ACCOUNT, REGION, client, lambda_arn
 from local.template import Function
 from testkit.poll import poll
@@ -196,7 +196,7 @@ def test_at_the_concurrency_cap_a_synchronous_invoke_is_throttled_and_an_event_w
         (tmp_path / "release").touch()
         first = held.result()
         (end,) = poll(lambda: aws.of(request_id, "end"), what="the queued event to run")
-        assert end["outcome"] == "succeeded"
+        assert end["outcome"] == Outcome.SUCCEEDED
         assert {r["environment"] for r in aws.records() if r["phase"] == "start"} == {
             aws.of(request_id, "start")[0]["environment"]
         }  # one environment served both

@@ -9,7 +9,10 @@ from aws_durable_execution_sdk_python.execution import InvocationStatus
 from aws_durable_execution_sdk_python.lambda_service import OperationStatus
 from botocore.stub import Stubber
 
+from completion_relay.relay import RelayAction
+from ecs_contract.documents import CallbackSuccess, ExecutionResult, Operation, StartTaskResult
 from ecs_contract.names import client_token
+from ecs_contract.outcome import encode_callback_result
 from orchestrator import workflow
 from testkit.moto_world import BUCKET
 from testkit.paths import load_event
@@ -21,7 +24,7 @@ SUCCESS = load_event("invoke/success")
 def test_success_returns_the_worker_result_and_starts_exactly_one_task(world):
     # Given an orchestration of the seeds' payload
     arn = world.start(SUCCESS)
-    callback_id = world.runner.wait_for_callback(arn, name="task-completion #1", timeout=10)
+    callback_id = world.runner.wait_for_callback(arn, name=Operation.TASK_COMPLETION.named(1), timeout=10)
     task = world.started_task()
 
     # When the worker writes its result and the task stops with exit code 0
@@ -29,13 +32,13 @@ def test_success_returns_the_worker_result_and_starts_exactly_one_task(world):
     result = world.runner.wait_for_result(arn, timeout=30)
 
     # Then the execution succeeds with the worker's result, after exactly one callback completion
-    assert relayed.action == "succeeded"
+    assert relayed.action is RelayAction.SUCCEEDED
     assert world.callbacks.sent == [("success", callback_id)]
     assert result.status is InvocationStatus.SUCCEEDED
-    body = json.loads(result.result)
-    assert body["status"] == "SUCCEEDED"
-    assert (body["taskArn"], body["exitCode"], body["attempts"]) == (task["taskArn"], 0, 1)
-    assert body["result"] == {"processedMessage": "HELLO"}
+    body = ExecutionResult.from_dict(json.loads(result.result))
+    assert body.status == "SUCCEEDED"
+    assert (body.completion.task_arn, body.completion.exit_code, body.attempts) == (task["taskArn"], 0, 1)
+    assert body.completion.result == {"processedMessage": "HELLO"}
 
     # And RunTask carried the callback id, the job and the result location as overrides
     [call] = world.run_task_calls
@@ -49,21 +52,27 @@ def test_success_returns_the_worker_result_and_starts_exactly_one_task(world):
     assert call["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
 
     # And the history reads: callback created, task started (in a step), callback completed
-    assert [op.name for op in result.operations] == ["task-completion #1", "start-task #1"]
-    assert result.get_step("start-task #1").status is OperationStatus.SUCCEEDED
-    assert json.loads(result.get_step("start-task #1").result) == {"taskArn": task["taskArn"]}
-    assert result.get_callback("task-completion #1").status is OperationStatus.SUCCEEDED
+    assert [op.name for op in result.operations] == [
+        Operation.TASK_COMPLETION.named(1),
+        Operation.START_TASK.named(1),
+    ]
+    assert result.get_step(Operation.START_TASK.named(1)).status is OperationStatus.SUCCEEDED
+    started = json.loads(result.get_step(Operation.START_TASK.named(1)).result)
+    assert StartTaskResult.from_dict(started) == StartTaskResult(task["taskArn"])
+    assert result.get_callback(Operation.TASK_COMPLETION.named(1)).status is OperationStatus.SUCCEEDED
 
 
 def test_no_log_line_of_a_run_contains_the_whole_callback_id(world, caplog, capsys):
     caplog.set_level("DEBUG")
     arn = world.start(SUCCESS)
-    callback_id = world.runner.wait_for_callback(arn, name="task-completion #1", timeout=10)
+    callback_id = world.runner.wait_for_callback(arn, name=Operation.TASK_COMPLETION.named(1), timeout=10)
     world.stop(world.started_task(), exit_code=0, result={"ok": True})
     assert world.runner.wait_for_result(arn, timeout=30).status is InvocationStatus.SUCCEEDED
 
     ours = [r for r in caplog.records if r.name.startswith(("orchestrator", "completion_relay"))]
-    assert any(r.getMessage() == "task started" for r in ours)
+    # The start-task step logged the task it started (the SDK adds the step's name to its records).
+    start = Operation.START_TASK.named(1)
+    assert any(getattr(r, "operationName", None) == start and getattr(r, "task_arn", None) for r in ours)
     for record in ours:
         assert callback_id not in json.dumps(record.__dict__, default=str)
     assert callback_id not in capsys.readouterr().out
@@ -79,7 +88,7 @@ def test_worker_failure_fails_the_execution_with_worker_failed(world):
     assert result.status is InvocationStatus.FAILED
     assert result.error.type == "orchestrator.errors.WorkerFailed"
     assert "exited with code 1" in result.error.message
-    assert result.get_callback("task-completion #1").status is OperationStatus.FAILED
+    assert result.get_callback(Operation.TASK_COMPLETION.named(1)).status is OperationStatus.FAILED
 
 
 @pytest.mark.parametrize(
@@ -121,8 +130,8 @@ def test_callback_timeout_stops_the_task_and_fails_with_task_timed_out(world):
 
     assert result.status is InvocationStatus.FAILED
     assert result.error.type == "orchestrator.errors.TaskTimedOut"
-    assert result.get_callback("task-completion #1").status is OperationStatus.TIMED_OUT
-    assert result.get_step("stop-timed-out-task #1").status is OperationStatus.SUCCEEDED
+    assert result.get_callback(Operation.TASK_COMPLETION.named(1)).status is OperationStatus.TIMED_OUT
+    assert result.get_step(Operation.STOP_TIMED_OUT_TASK.named(1)).status is OperationStatus.SUCCEEDED
     stopped = world.ecs.describe_tasks(cluster=world.cluster_arn, tasks=[task["taskArn"]])["tasks"][0]
     assert stopped["desiredStatus"] == "STOPPED"
     assert "did not finish within 2 s" in stopped["stoppedReason"]
@@ -146,7 +155,10 @@ def test_capacity_failure_is_a_retryable_typed_error_and_no_task_runs(world, mon
     assert result.error.type == "orchestrator.errors.CapacityUnavailable"
     assert "Capacity is unavailable" in result.error.message
     assert result.error.message.endswith("(attempt 1 of 1)")
-    assert [op.name for op in result.operations] == ["task-completion #1", "start-task #1"]
+    assert [op.name for op in result.operations] == [
+        Operation.TASK_COMPLETION.named(1),
+        Operation.START_TASK.named(1),
+    ]
 
 
 def test_client_exception_is_terminal_and_not_retried(world):
@@ -168,12 +180,14 @@ def test_throttled_run_task_is_retried_with_the_same_client_token(world):
             "run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/workers/t1"}]}
         )
         arn = world.start(SUCCESS)
-        callback_id = world.runner.wait_for_callback(arn, name="task-completion #1", timeout=10)
+        callback_id = world.runner.wait_for_callback(arn, name=Operation.TASK_COMPLETION.named(1), timeout=10)
         poll(lambda: len(world.run_task_calls) == 2, what="the retried RunTask")
-        world.runner.send_callback_success(callback_id, json.dumps({"taskArn": "t1", "exitCode": 0}).encode())
+        world.runner.send_callback_success(
+            callback_id, encode_callback_result(CallbackSuccess("t1", 0).to_dict())
+        )
         result = world.runner.wait_for_result(arn, timeout=30)
 
     first, second = world.run_task_calls
     assert first["clientToken"] == second["clientToken"] == client_token(callback_id)
     assert result.status is InvocationStatus.SUCCEEDED
-    assert result.get_step("start-task #1").attempt == 2
+    assert result.get_step(Operation.START_TASK.named(1)).attempt == 2

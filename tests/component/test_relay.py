@@ -15,8 +15,9 @@ from moto import mock_aws
 from completion_relay import handler as relay_handler
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway, CallbackNotDelivered, TaskGateway
-from completion_relay.relay import Gateways, relay_event
+from completion_relay.relay import Gateways, RelayAction, relay_event
 from ecs_contract.completion import ResultAccessDenied
+from ecs_contract.documents import CallbackSuccess
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
 from ecs_contract.names import redact, started_by
 from ecs_contract.s3_results import ResultGateway
@@ -70,14 +71,15 @@ def expect_success(stub: Stubber, result: dict) -> None:
 
 
 def success_document(result=None, location=None) -> dict:
-    return {
-        "taskArn": SAMPLE["detail"]["taskArn"],
-        "exitCode": 0,
-        "startedAt": SAMPLE["detail"]["startedAt"],
-        "stoppedAt": SAMPLE["detail"]["stoppedAt"],
-        "result": result,
-        "resultLocation": location,
-    }
+    detail = SAMPLE["detail"]
+    return CallbackSuccess(
+        task_arn=detail["taskArn"],
+        exit_code=0,
+        started_at=detail["startedAt"],
+        stopped_at=detail["stoppedAt"],
+        result=result,
+        result_location=location,
+    ).to_dict()
 
 
 def test_success_sends_the_worker_result(aws):
@@ -87,7 +89,7 @@ def test_success_sends_the_worker_result(aws):
 
     outcome = relay_event(event(), CONFIG, gateways)
 
-    assert (outcome.action, outcome.task_arn) == ("succeeded", SAMPLE["detail"]["taskArn"])
+    assert (outcome.action, outcome.task_arn) == (RelayAction.SUCCEEDED, SAMPLE["detail"]["taskArn"])
     assert CALLBACK_ID not in json.dumps(outcome.as_dict())
 
 
@@ -99,7 +101,7 @@ def test_result_over_the_callback_limit_is_passed_by_location(aws):
 
     outcome = relay_event(event(), CONFIG, gateways)
 
-    assert outcome.action == "succeeded"
+    assert outcome.action is RelayAction.SUCCEEDED
     assert "by location" in outcome.reason
 
 
@@ -119,7 +121,7 @@ def test_non_ascii_results_are_sent_as_utf8_not_escaped(aws):
     gateways, stub, s3 = aws
     s3.put_object(Bucket=BUCKET, Key=RESULT_KEY, Body=json.dumps({"greeting": "grüß dich, 世界"}).encode())
     expect_success(stub, success_document(result={"greeting": "grüß dich, 世界"}))
-    assert relay_event(event(), CONFIG, gateways).action == "succeeded"
+    assert relay_event(event(), CONFIG, gateways).action is RelayAction.SUCCEEDED
 
 
 def test_missing_result_object_still_completes_with_no_result(aws):
@@ -189,7 +191,7 @@ def test_nonzero_exit_sends_a_typed_failure(aws):
         },
     )
     outcome = relay_event(event("ecs/stopped-nonzero-exit"), CONFIG, gateways)
-    assert (outcome.action, outcome.error_type) == ("failed", "WorkerFailed")
+    assert (outcome.action, outcome.error_type) == (RelayAction.FAILED, "WorkerFailed")
 
 
 @pytest.mark.parametrize(
@@ -200,7 +202,7 @@ def test_completing_a_closed_callback_is_a_no_op(aws, code, status):
     gateways, stub, _ = aws
     stub.add_client_error("send_durable_execution_callback_failure", code, "closed", status)
     outcome = relay_event(event("ecs/stopped-nonzero-exit"), CONFIG, gateways)
-    assert outcome.action == "already-closed"
+    assert outcome.action is RelayAction.ALREADY_CLOSED
 
 
 # The errors botocore's Lambda model lists for SendDurableExecutionCallbackSuccess / Failure:
@@ -245,7 +247,7 @@ def test_a_completion_the_service_refuses_is_recorded_as_rejected_not_retried(aw
 
     outcome = relay_event(event("ecs/stopped-nonzero-exit"), CONFIG, gateways)
 
-    assert outcome.action == "rejected"
+    assert outcome.action is RelayAction.REJECTED
     assert code in outcome.reason and str(status) in outcome.reason
     assert outcome.error_type == "WorkerFailed"  # what the relay tried to report
     assert CALLBACK_ID not in json.dumps(outcome.as_dict())
@@ -280,7 +282,7 @@ def test_a_completion_the_service_refuses_is_recorded_as_rejected_not_retried(aw
 def test_events_that_are_not_ours_are_ignored_and_nothing_is_sent(aws, sample, reason):
     gateways, _, _ = aws  # the Stubber fails the test on any unexpected call
     outcome = relay_event(sample, CONFIG, gateways)
-    assert outcome.action == "ignored"
+    assert outcome.action is RelayAction.IGNORED
     assert reason in outcome.reason
 
 
@@ -298,7 +300,9 @@ def run_task_in_moto(callback_id: str | None) -> tuple[str, str]:
     return cluster.arn, task["taskArn"]
 
 
-@pytest.mark.parametrize(("on_task", "action"), [(CALLBACK_ID, "failed"), (None, "ignored")])
+@pytest.mark.parametrize(
+    ("on_task", "action"), [(CALLBACK_ID, RelayAction.FAILED), (None, RelayAction.IGNORED)]
+)
 def test_event_without_overrides_falls_back_to_describe_tasks(aws, on_task, action):
     gateways, stub, _ = aws
     cluster, task_arn = run_task_in_moto(on_task)
@@ -324,8 +328,8 @@ def test_handler_logs_and_counts_without_leaking_the_callback_id(aws, monkeypatc
 
     answer = relay_handler.handler(event("ecs/stopped-nonzero-exit"), FakeLambdaContext())
 
-    assert answer["action"] == "failed"
-    record = next(r for r in caplog.records if r.getMessage() == "relay: failed")
+    assert answer["action"] == RelayAction.FAILED
+    record = next(r for r in caplog.records if getattr(r, "action", None) == RelayAction.FAILED)
     assert (record.error_type, record.task_arn) == ("WorkerFailed", SAMPLE["detail"]["taskArn"])
     assert CALLBACK_ID not in json.dumps(record.__dict__, default=str)
     emf = json.loads(next(line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line))
@@ -347,8 +351,8 @@ def test_handler_counts_a_rejected_completion_as_rejected_and_logs_it_as_a_warni
 
     answer = relay_handler.handler(event("ecs/stopped-nonzero-exit"), FakeLambdaContext())
 
-    assert answer["action"] == "rejected"
-    record = next(r for r in caplog.records if r.getMessage() == "relay: rejected")
+    assert answer["action"] == RelayAction.REJECTED
+    record = next(r for r in caplog.records if getattr(r, "action", None) == RelayAction.REJECTED)
     assert record.levelname == "WARNING"
     emf = json.loads(next(line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line))
     assert emf["CompletionsRejected"] == [1.0]
@@ -434,7 +438,7 @@ def test_an_ended_execution_has_its_task_stopped_and_no_other(cluster_with_tasks
 
     outcome = relay_event(sample, config, gateways)
 
-    assert (outcome.action, outcome.task_arn) == ("cancelled", tasks["ended"])
+    assert (outcome.action, outcome.task_arn) == (RelayAction.CANCELLED, tasks["ended"])
     assert f"execution {status}; stopped 1 task(s)" == outcome.reason
     assert desired(ecs, config.cluster_arn, tasks["ended"]) == "STOPPED"
     stopped = ecs.describe_tasks(cluster=config.cluster_arn, tasks=[tasks["ended"]])["tasks"][0]
@@ -442,7 +446,7 @@ def test_an_ended_execution_has_its_task_stopped_and_no_other(cluster_with_tasks
     assert desired(ecs, config.cluster_arn, tasks["other-execution"]) == "RUNNING"
     assert desired(ecs, config.cluster_arn, tasks["not-ours"]) == "RUNNING"
     # A second delivery of the same event finds nothing left to stop
-    assert relay_event(sample, config, gateways).action == "ignored"
+    assert relay_event(sample, config, gateways).action is RelayAction.IGNORED
 
 
 @pytest.mark.parametrize("qualifier", ["$LATEST", "1", "live"])
@@ -461,7 +465,7 @@ def test_an_ended_execution_named_with_another_qualifier_still_has_its_task_stop
 
     outcome = relay_event(sample, config, gateways)
 
-    assert (outcome.action, outcome.task_arn) == ("cancelled", tasks["ended"])
+    assert (outcome.action, outcome.task_arn) == (RelayAction.CANCELLED, tasks["ended"])
     assert desired(ecs, config.cluster_arn, tasks["other-execution"]) == "RUNNING"
 
 
@@ -479,5 +483,5 @@ def test_execution_events_that_ask_for_nothing_stop_nothing(cluster_with_tasks, 
     ecs, config, tasks = cluster_with_tasks
     gateways = Gateways(callbacks=None, tasks=TaskGateway(ecs), results=None)  # type: ignore[arg-type]
     outcome = relay_event(event("lambda/execution-stopped", **changes), config, gateways)
-    assert outcome.action == "ignored" and reason in outcome.reason
+    assert outcome.action is RelayAction.IGNORED and reason in outcome.reason
     assert {desired(ecs, config.cluster_arn, arn) for arn in tasks.values()} == {"RUNNING"}

@@ -9,7 +9,10 @@ from aws_durable_execution_sdk_python.execution import InvocationStatus
 from aws_durable_execution_sdk_python.lambda_service import OperationStatus
 from botocore.stub import Stubber
 
+from completion_relay.relay import RelayAction
+from ecs_contract.documents import CallbackSuccess, CompletedBy, ExecutionResult, Operation, StartTaskResult
 from ecs_contract.names import client_token
+from ecs_contract.outcome import ErrorType, TaskFailed, encode_callback_result
 from orchestrator import workflow
 from orchestrator.backoff import backoff_seconds
 from testkit.paths import load_event
@@ -26,7 +29,7 @@ def test_interrupted_task_is_retried_with_a_new_callback_and_task_then_succeeds(
     # Given a first task that Spot interrupts
     arn = world.start(SUCCESS)
     first = world.started_task(1)
-    assert world.stop(first, **SPOT).action == "failed"
+    assert world.stop(first, **SPOT).action is RelayAction.FAILED
 
     # When the second attempt's task succeeds
     second = world.started_task(2)
@@ -35,9 +38,13 @@ def test_interrupted_task_is_retried_with_a_new_callback_and_task_then_succeeds(
 
     # Then the execution succeeds on attempt 2, with the second task's result
     assert result.status is InvocationStatus.SUCCEEDED
-    body = json.loads(result.result)
-    assert (body["attempts"], body["taskArn"], body["result"]) == (2, second["taskArn"], {"ok": 2})
-    assert body["completedBy"] == "event"
+    body = ExecutionResult.from_dict(json.loads(result.result))
+    assert (body.attempts, body.completion.task_arn, body.completion.result) == (
+        2,
+        second["taskArn"],
+        {"ok": 2},
+    )
+    assert body.completed_by is CompletedBy.EVENT
     # And each attempt had its own callback, task and clientToken
     first_cb, second_cb = env_of(world, first)["CALLBACK_ID"], env_of(world, second)["CALLBACK_ID"]
     assert first_cb != second_cb
@@ -46,14 +53,14 @@ def test_interrupted_task_is_retried_with_a_new_callback_and_task_then_succeeds(
     assert first["startedBy"] == second["startedBy"]  # same execution, same marker
     # And the history names every attempt, with a durable wait between them
     assert [op.name for op in result.operations] == [
-        "task-completion #1",
-        "start-task #1",
-        "backoff #1",
-        "task-completion #2",
-        "start-task #2",
+        Operation.TASK_COMPLETION.named(1),
+        Operation.START_TASK.named(1),
+        Operation.BACKOFF.named(1),
+        Operation.TASK_COMPLETION.named(2),
+        Operation.START_TASK.named(2),
     ]
-    assert result.get_callback("task-completion #1").status is OperationStatus.FAILED
-    assert result.get_callback("task-completion #2").status is OperationStatus.SUCCEEDED
+    assert result.get_callback(Operation.TASK_COMPLETION.named(1)).status is OperationStatus.FAILED
+    assert result.get_callback(Operation.TASK_COMPLETION.named(2)).status is OperationStatus.SUCCEEDED
     assert world.callbacks.sent == [("failure", first_cb), ("success", second_cb)]
 
 
@@ -68,7 +75,7 @@ def test_retryable_outcome_fails_after_the_configured_attempts(world, monkeypatc
     assert result.error.type == "orchestrator.errors.TaskInterrupted"
     assert result.error.message.endswith("(attempt 2 of 2)")
     assert len(world.run_task_calls) == 2
-    assert [op.name for op in result.operations][-1] == "start-task #2"
+    assert [op.name for op in result.operations][-1] == Operation.START_TASK.named(2)
 
 
 def test_terminal_outcome_is_not_retried(world):
@@ -88,15 +95,17 @@ def test_capacity_failure_of_run_task_is_retried(world):
         )
         ecs.add_response("run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/w/t2"}]})
         arn = world.start(SUCCESS)
-        callback_id = world.runner.wait_for_callback(arn, name="task-completion #2", timeout=10)
-        world.runner.send_callback_success(callback_id, json.dumps({"taskArn": "t2", "exitCode": 0}).encode())
+        callback_id = world.runner.wait_for_callback(arn, name=Operation.TASK_COMPLETION.named(2), timeout=10)
+        world.runner.send_callback_success(
+            callback_id, encode_callback_result(CallbackSuccess("t2", 0).to_dict())
+        )
         result = world.runner.wait_for_result(arn, timeout=30)
 
     assert result.status is InvocationStatus.SUCCEEDED
-    assert json.loads(result.result)["attempts"] == 2
-    assert (
-        json.loads(result.get_step("start-task #1").result)["failure"]["ErrorType"] == "CapacityUnavailable"
-    )
+    assert ExecutionResult.from_dict(json.loads(result.result)).attempts == 2
+    first = StartTaskResult.from_dict(json.loads(result.get_step(Operation.START_TASK.named(1)).result))
+    assert isinstance(first.outcome, TaskFailed)
+    assert first.outcome.error_type is ErrorType.CAPACITY_UNAVAILABLE
 
 
 def test_run_task_throttled_past_the_step_retries_becomes_a_retryable_ecs_unavailable(world, monkeypatch):
@@ -127,14 +136,20 @@ def test_run_task_server_errors_past_the_step_retries_start_a_new_attempt(world,
             )
         ecs.add_response("run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/w/t2"}]})
         arn = world.start(SUCCESS)
-        callback_id = world.runner.wait_for_callback(arn, name="task-completion #2", timeout=10)
-        world.runner.send_callback_success(callback_id, json.dumps({"taskArn": "t2", "exitCode": 0}).encode())
+        callback_id = world.runner.wait_for_callback(arn, name=Operation.TASK_COMPLETION.named(2), timeout=10)
+        world.runner.send_callback_success(
+            callback_id, encode_callback_result(CallbackSuccess("t2", 0).to_dict())
+        )
         result = world.runner.wait_for_result(arn, timeout=30)
         ecs.assert_no_pending_responses()
 
     assert result.status is InvocationStatus.SUCCEEDED
-    assert json.loads(result.result)["attempts"] == 2
-    assert [op.name for op in result.operations][:3] == ["task-completion #1", "start-task #1", "backoff #1"]
+    assert ExecutionResult.from_dict(json.loads(result.result)).attempts == 2
+    assert [op.name for op in result.operations][:3] == [
+        Operation.TASK_COMPLETION.named(1),
+        Operation.START_TASK.named(1),
+        Operation.BACKOFF.named(1),
+    ]
 
 
 def test_run_task_throttling_reported_as_an_invalid_parameter_is_retried_by_the_step(world):
@@ -151,13 +166,15 @@ def test_run_task_throttling_reported_as_an_invalid_parameter_is_retried_by_the_
         )
         ecs.add_response("run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/w/t1"}]})
         arn = world.start(SUCCESS)
-        callback_id = world.runner.wait_for_callback(arn, name="task-completion #1", timeout=10)
-        world.runner.send_callback_success(callback_id, json.dumps({"taskArn": "t1", "exitCode": 0}).encode())
+        callback_id = world.runner.wait_for_callback(arn, name=Operation.TASK_COMPLETION.named(1), timeout=10)
+        world.runner.send_callback_success(
+            callback_id, encode_callback_result(CallbackSuccess("t1", 0).to_dict())
+        )
         result = world.runner.wait_for_result(arn, timeout=30)
         ecs.assert_no_pending_responses()
 
     assert result.status is InvocationStatus.SUCCEEDED
-    assert json.loads(result.result)["attempts"] == 1
+    assert ExecutionResult.from_dict(json.loads(result.result)).attempts == 1
 
 
 @pytest.mark.parametrize(
@@ -207,11 +224,15 @@ def test_lost_success_event_is_recovered_by_reconcile_with_the_worker_result(wor
     result = world.runner.wait_for_result(arn, timeout=30)
 
     assert result.status is InvocationStatus.SUCCEEDED
-    body = json.loads(result.result)
-    assert (body["completedBy"], body["result"], body["exitCode"]) == ("reconcile", {"recovered": True}, 0)
-    assert result.get_callback("task-completion #1").status is OperationStatus.TIMED_OUT
-    assert result.get_step("reconcile-task #1").status is OperationStatus.SUCCEEDED
-    assert "stop-timed-out-task #1" not in [op.name for op in result.operations]
+    body = ExecutionResult.from_dict(json.loads(result.result))
+    assert (body.completed_by, body.completion.result, body.completion.exit_code) == (
+        CompletedBy.RECONCILE,
+        {"recovered": True},
+        0,
+    )
+    assert result.get_callback(Operation.TASK_COMPLETION.named(1)).status is OperationStatus.TIMED_OUT
+    assert result.get_step(Operation.RECONCILE_TASK.named(1)).status is OperationStatus.SUCCEEDED
+    assert Operation.STOP_TIMED_OUT_TASK.named(1) not in [op.name for op in result.operations]
     assert world.callbacks.sent == []
     assert len(world.run_task_calls) == 1
 
@@ -246,7 +267,7 @@ def test_task_unknown_to_ecs_at_reconcile_fails_with_task_timed_out(world):
 
     assert result.error.type == "orchestrator.errors.TaskTimedOut"
     assert "ECS no longer knows it" in result.error.message
-    assert "stop-timed-out-task #1" not in [op.name for op in result.operations]
+    assert Operation.STOP_TIMED_OUT_TASK.named(1) not in [op.name for op in result.operations]
 
 
 @pytest.mark.parametrize("task_timeout", [2])
@@ -285,7 +306,7 @@ def test_describe_tasks_failing_past_the_step_retries_at_reconcile_fails_with_ec
     # cancellation rule stops whatever it left running.
     assert result.error.type == "orchestrator.errors.EcsUnavailable"
     assert "DescribeTasks" in result.error.message and "ServerException" in result.error.message
-    assert "start-task #2" not in [op.name for op in result.operations]
+    assert Operation.START_TASK.named(2) not in [op.name for op in result.operations]
 
 
 @pytest.mark.parametrize("task_timeout", [2])
@@ -303,4 +324,4 @@ def test_stop_task_failing_past_the_step_retries_after_the_timeout_fails_with_ec
 
     assert result.error.type == "orchestrator.errors.EcsUnavailable"
     assert "StopTask: ThrottlingException" in result.error.message
-    assert "start-task #2" not in [op.name for op in result.operations]
+    assert Operation.START_TASK.named(2) not in [op.name for op in result.operations]

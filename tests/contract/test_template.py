@@ -16,7 +16,14 @@ import pytest
 from moto.events.models import EventPattern
 
 from completion_relay.config import RelayConfig
-from ecs_contract.names import DEFAULT_STARTED_BY_MARKER, WORKER_CONTAINER_NAME
+from completion_relay.relay import ENDED_STATUSES
+from ecs_contract.names import (
+    DEFAULT_STARTED_BY_MARKER,
+    EXECUTION_STATUS_CHANGE,
+    TASK_STATE_CHANGE,
+    WORKER_CONTAINER_NAME,
+    EventKind,
+)
 from orchestrator.config import OrchestratorConfig
 from testkit.paths import ROOT, load_event
 from testkit.sam import SAM, sam_translate
@@ -145,6 +152,20 @@ def test_rule_matches_every_stopped_sample(name):
 )
 def test_rule_rejects_events_that_are_not_ours(event):
     assert not rule_pattern().matches_event(event)
+
+
+@pytest.mark.parametrize(
+    ("rule", "kind"), [("TaskStopped", TASK_STATE_CHANGE), ("ExecutionEnded", EXECUTION_STATUS_CHANGE)]
+)
+def test_each_rule_matches_the_envelope_the_relay_handles(rule, kind: EventKind):
+    """The template spells the envelopes as CloudFormation must; the code reads the contract's."""
+    pattern = FUNCTIONS["CompletionRelay"]["Properties"]["Events"][rule]["Properties"]["Pattern"]
+    assert (pattern["source"], pattern["detail-type"]) == ([kind.source], [kind.detail_type])
+
+
+def test_the_cancellation_rule_takes_the_statuses_the_relay_acts_on():
+    pattern = FUNCTIONS["CompletionRelay"]["Properties"]["Events"]["ExecutionEnded"]["Properties"]["Pattern"]
+    assert set(pattern["detail"]["status"]) == ENDED_STATUSES
 
 
 def test_rule_target_retries_then_dead_letters():

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from testkit.local_cloud import Cloud, cli, kinds
+from completion_relay.relay import RelayAction
+from ecs_contract.documents import CompletedBy, ExecutionResult, Operation, StartTaskResult
+from testkit.local_cloud import Cloud, cli, entry, kinds
 from testkit.poll import poll
 
 pytestmark = pytest.mark.flow
@@ -32,18 +34,18 @@ def ledger(cloud: Cloud, arn: str) -> tuple[list[dict[str, Any]], list[dict[str,
     closed = [e["Name"] for e in history if e["EventType"] in CLOSED]
     assert len(set(created)) == len(created) and sorted(closed) == sorted(created), (created, closed)
     recorded = [
-        json.loads(e["StepSucceededDetails"]["Result"]["Payload"]).get("taskArn")
+        StartTaskResult.from_dict(json.loads(e["StepSucceededDetails"]["Result"]["Payload"])).outcome
         for e in history
-        if e["EventType"] == "StepSucceeded" and e["Name"].startswith("start-task #")
+        if e["EventType"] == "StepSucceeded" and Operation.START_TASK.names(e["Name"])
     ]
     tasks = cloud.tasks_of(arn)
-    assert sorted(t["taskArn"] for t in tasks) == sorted(a for a in recorded if a)
+    assert sorted(t["taskArn"] for t in tasks) == sorted(a for a in recorded if isinstance(a, str))
     return history, tasks
 
 
-def result_of(execution: dict[str, Any]) -> dict[str, Any]:
+def result_of(execution: dict[str, Any]) -> ExecutionResult:
     assert execution["Status"] == "SUCCEEDED", execution
-    return dict(json.loads(execution["Result"]))
+    return ExecutionResult.from_dict(json.loads(execution["Result"]))
 
 
 def test_duplicate_deliveries_complete_the_callback_once(cloud: Cloud) -> None:
@@ -56,8 +58,12 @@ def test_duplicate_deliveries_complete_the_callback_once(cloud: Cloud) -> None:
         lambda: [d["outcome"] for d in cloud.deliveries(task["taskArn"])].count("delivered") == 3,
         what="all three deliveries",
     )
-    assert cloud.relay_actions(task["taskArn"]) == ["already-closed", "already-closed", "succeeded"]
-    assert (result["attempts"], result["completedBy"]) == (1, "event")
+    assert cloud.relay_actions(task["taskArn"]) == [
+        RelayAction.ALREADY_CLOSED,
+        RelayAction.ALREADY_CLOSED,
+        RelayAction.SUCCEEDED,
+    ]
+    assert (result.attempts, result.completed_by) == (1, CompletedBy.EVENT)
 
 
 @pytest.mark.slow
@@ -67,13 +73,13 @@ def test_a_lost_completion_event_is_recovered_by_reconcile(cloud: Cloud) -> None
     arn = cloud.start(payload)
     result = result_of(cloud.wait(arn, timeout=60))
     history, (task,) = ledger(cloud, arn)
-    assert result["completedBy"] == "reconcile"
-    assert result["result"]["processedMessage"] == payload["message"].upper()  # read from S3 anyway
+    assert result.completed_by is CompletedBy.RECONCILE
+    assert result.completion.result["processedMessage"] == payload["message"].upper()  # read from S3 anyway
     assert [d["outcome"] for d in cloud.deliveries(task["taskArn"])] == ["published", "lost"]
     assert cloud.relay_actions(task["taskArn"]) == []  # the relay never heard of it
     assert kinds(history)[-3:] == [
-        "CallbackTimedOut task-completion #1",
-        "StepSucceeded reconcile-task #1",
+        entry("CallbackTimedOut", Operation.TASK_COMPLETION),
+        entry("StepSucceeded", Operation.RECONCILE_TASK),
         "ExecutionSucceeded",
     ]
 
@@ -86,7 +92,7 @@ def test_a_relay_failing_twice_is_retried_and_then_completes(cloud: Cloud) -> No
     _, (task,) = ledger(cloud, arn)
     outcomes = [d["outcome"] for d in cloud.deliveries(task["taskArn"])]
     assert outcomes == ["published", "function-error", "function-error", "delivered"]
-    assert cloud.relay_actions(task["taskArn"]) == ["succeeded"]
+    assert cloud.relay_actions(task["taskArn"]) == [RelayAction.SUCCEEDED]
 
 
 @pytest.mark.slow
@@ -99,7 +105,7 @@ def test_durable_runner_killed_and_restarted_mid_task(cloud: Cloud) -> None:
     assert cloud.control("/durable-runner/start", "POST") == {"durableRunner": True}
     result = result_of(cloud.wait(arn))
     _, tasks = ledger(cloud, arn)
-    assert [t["taskArn"] for t in tasks] == [task_arn] and result["attempts"] == 1
+    assert [t["taskArn"] for t in tasks] == [task_arn] and result.attempts == 1
 
 
 def test_a_sigkilled_worker_fails_once_with_its_exit_code(cloud: Cloud) -> None:
@@ -110,9 +116,9 @@ def test_a_sigkilled_worker_fails_once_with_its_exit_code(cloud: Cloud) -> None:
     assert execution["Status"] == "FAILED" and execution["Error"]["ErrorType"].endswith("WorkerFailed")
     assert "137" in execution["Error"]["ErrorMessage"]  # 128 + SIGKILL, as a container reports it
     history, (task,) = ledger(cloud, arn)
-    assert "CallbackFailed task-completion #1" in kinds(history)
+    assert entry("CallbackFailed", Operation.TASK_COMPLETION) in kinds(history)
     assert task["containers"][0]["exitCode"] == 137
-    assert cloud.relay_actions(task_arn) == ["failed"]
+    assert cloud.relay_actions(task_arn) == [RelayAction.FAILED]
 
 
 def test_a_task_that_never_starts_fails_without_a_retry(cloud: Cloud) -> None:
@@ -125,7 +131,7 @@ def test_a_task_that_never_starts_fails_without_a_retry(cloud: Cloud) -> None:
     assert "CannotPullContainerError" in execution["Error"]["ErrorMessage"]
     _, (task,) = ledger(cloud, arn)
     assert (task["stopCode"], task["containers"][0].get("exitCode")) == ("TaskFailedToStart", None)
-    assert cloud.relay_actions(task["taskArn"]) == ["failed"]
+    assert cloud.relay_actions(task["taskArn"]) == [RelayAction.FAILED]
 
 
 def test_no_capacity_at_start_is_retried_and_the_second_task_succeeds(cloud: Cloud) -> None:
@@ -134,8 +140,8 @@ def test_no_capacity_at_start_is_retried_and_the_second_task_succeeds(cloud: Clo
     arn = cloud.start(payload)
     result = result_of(cloud.wait(arn))
     history, tasks = ledger(cloud, arn)
-    assert result["attempts"] == 2 and len(tasks) == 2
-    assert "WaitSucceeded backoff #1" in kinds(history)
+    assert result.attempts == 2 and len(tasks) == 2
+    assert entry("WaitSucceeded", Operation.BACKOFF) in kinds(history)
 
 
 def test_a_spot_interruption_is_retried_and_the_second_task_succeeds(cloud: Cloud) -> None:
@@ -145,11 +151,11 @@ def test_a_spot_interruption_is_retried_and_the_second_task_succeeds(cloud: Clou
     result = result_of(cloud.wait(arn))
     history, tasks = ledger(cloud, arn)
     interrupted = [t for t in tasks if t["stopCode"] == "SpotInterruption"]
-    assert result["attempts"] == 2 and len(tasks) == 2 and len(interrupted) == 1
-    assert result["taskArn"] != interrupted[0]["taskArn"]
-    assert "CallbackFailed task-completion #1" in kinds(history)
-    assert "CallbackSucceeded task-completion #2" in kinds(history)
-    assert result["result"]["processedMessage"] == payload["message"].upper()
+    assert result.attempts == 2 and len(tasks) == 2 and len(interrupted) == 1
+    assert result.completion.task_arn != interrupted[0]["taskArn"]
+    assert entry("CallbackFailed", Operation.TASK_COMPLETION) in kinds(history)
+    assert entry("CallbackSucceeded", Operation.TASK_COMPLETION, 2) in kinds(history)
+    assert result.completion.result["processedMessage"] == payload["message"].upper()
 
 
 def test_an_execution_stopped_by_the_user_has_its_task_stopped(cloud: Cloud) -> None:
@@ -163,8 +169,11 @@ def test_an_execution_stopped_by_the_user_has_its_task_stopped(cloud: Cloud) -> 
     assert (task["stopCode"], task["stoppedReason"]) == ("UserInitiated", "durable execution STOPPED")
     actions = poll(lambda: len(a := cloud.relay_actions(task_arn)) == 2 and a, what="both relay actions")
     # Then the task's own STOPPED event completes the callback of a stopped execution: the local
-    # runner accepts it ("failed" = TaskStopped sent), Lambda may answer it as closed; either way
+    # runner accepts it (FAILED = TaskStopped sent), Lambda may answer it as closed; either way
     # the execution stays STOPPED.
-    assert actions in (["cancelled", "failed"], ["already-closed", "cancelled"])
+    assert actions in (
+        [RelayAction.CANCELLED, RelayAction.FAILED],
+        [RelayAction.ALREADY_CLOSED, RelayAction.CANCELLED],
+    )
     assert cloud.execution(arn)["Status"] == "STOPPED"
     assert [t["taskArn"] for t in cloud.tasks_of(arn)] == [task_arn]

@@ -15,8 +15,11 @@ import signal
 import pytest
 from botocore.exceptions import ClientError
 
+from completion_relay.relay import RelayAction
+from ecs_contract.documents import ExecutionResult, Operation
+from ecs_contract.names import TASK_STATE_CHANGE
 from local.timeline import follow
-from testkit.local_cloud import TASK_TIMEOUT, Cloud, cli, error_type, kinds, step_result
+from testkit.local_cloud import TASK_TIMEOUT, Cloud, cli, entry, error_type, kinds, started_task
 from testkit.paths import load_event
 from testkit.poll import poll
 
@@ -28,18 +31,21 @@ def test_success_returns_the_workers_result(cloud: Cloud) -> None:
     arn = cloud.start(payload)
     execution = cloud.wait(arn)
     assert execution["Status"] == "SUCCEEDED", execution
-    result = json.loads(execution["Result"])
-    assert result["result"]["processedMessage"] == "FLOW TEST"  # computed by the worker process
-    assert result["exitCode"] == 0
+    result = ExecutionResult.from_dict(json.loads(execution["Result"])).completion
+    assert result.result["processedMessage"] == "FLOW TEST"  # computed by the worker process
+    assert result.exit_code == 0
     history = cloud.history(arn)
     assert kinds(history)[:3] == [
         "ExecutionStarted",
-        "CallbackStarted task-completion #1",
-        "StepSucceeded start-task #1",
+        entry("CallbackStarted", Operation.TASK_COMPLETION),
+        entry("StepSucceeded", Operation.START_TASK),
     ]
-    assert kinds(history)[-2:] == ["CallbackSucceeded task-completion #1", "ExecutionSucceeded"]
-    task_arn = step_result(history, "start-task #1")["taskArn"]
-    assert result["taskArn"] == task_arn
+    assert kinds(history)[-2:] == [
+        entry("CallbackSucceeded", Operation.TASK_COMPLETION),
+        "ExecutionSucceeded",
+    ]
+    task_arn = started_task(history)
+    assert result.task_arn == task_arn
     task = cloud.task(task_arn)
     assert task["lastStatus"] == "STOPPED" and task["containers"][0]["exitCode"] == 0
 
@@ -51,9 +57,9 @@ def test_sample_failure_fails_with_worker_failed_and_the_exit_code(cloud: Cloud)
     assert error_type(execution) == "WorkerFailed"
     assert "exited with code 1" in execution["Error"]["ErrorMessage"]
     history = cloud.history(arn)
-    assert "CallbackFailed task-completion #1" in kinds(history)
+    assert entry("CallbackFailed", Operation.TASK_COMPLETION) in kinds(history)
     assert kinds(history)[-1] == "ExecutionFailed"
-    task = cloud.task(step_result(history, "start-task #1")["taskArn"])
+    task = cloud.task(started_task(history))
     assert task["containers"][0]["exitCode"] == 1
 
 
@@ -105,9 +111,9 @@ def test_callback_timeout_stops_the_task(cloud: Cloud) -> None:
     assert execution["Status"] == "FAILED" and error_type(execution) == "TaskTimedOut"
     history = kinds(cloud.history(arn))
     assert history[-4:] == [
-        "CallbackTimedOut task-completion #1",
-        "StepSucceeded reconcile-task #1",
-        "StepSucceeded stop-timed-out-task #1",
+        entry("CallbackTimedOut", Operation.TASK_COMPLETION),
+        entry("StepSucceeded", Operation.RECONCILE_TASK),
+        entry("StepSucceeded", Operation.STOP_TIMED_OUT_TASK),
         "ExecutionFailed",
     ]
     # StopTask reached the worker: SIGTERM cannot wake a stopped process, so the SIGKILL after the
@@ -127,11 +133,14 @@ def test_durable_runner_restart_while_the_task_runs(cloud: Cloud) -> None:
     assert cloud.control("/durable-runner/start", "POST") == {"durableRunner": True}
     execution = cloud.wait(arn)
     assert execution["Status"] == "SUCCEEDED", execution
-    assert json.loads(execution["Result"])["result"]["processedMessage"] == "SURVIVES A RESTART"
+    result = ExecutionResult.from_dict(json.loads(execution["Result"])).completion.result
+    assert result["processedMessage"] == "SURVIVES A RESTART"
     history = kinds(cloud.history(arn))
-    assert history.count("CallbackStarted task-completion #1") == 1  # the restart started nothing twice
-    assert history.count("StepSucceeded start-task #1") == 1
-    assert history[-2:] == ["CallbackSucceeded task-completion #1", "ExecutionSucceeded"]
+    assert (
+        history.count(entry("CallbackStarted", Operation.TASK_COMPLETION)) == 1
+    )  # the restart started nothing twice
+    assert history.count(entry("StepSucceeded", Operation.START_TASK)) == 1
+    assert history[-2:] == [entry("CallbackSucceeded", Operation.TASK_COMPLETION), "ExecutionSucceeded"]
 
 
 @pytest.mark.slow
@@ -153,11 +162,15 @@ def test_completion_that_cannot_be_delivered_is_dead_lettered_and_can_be_redrive
     assert cloud.execution(arn)["Status"] == "RUNNING"  # nothing completed it, nothing lost it
     redrive = cli(cloud.state_dir, "redrive")  # the README's redrive command
     assert redrive.returncode == 0, redrive.stdout + redrive.stderr
-    assert f"redriven: ECS Task State Change STOPPED {task_arn} -> relay succeeded" in redrive.stdout
+    redriven = f"{TASK_STATE_CHANGE.detail_type} STOPPED {task_arn} -> relay {RelayAction.SUCCEEDED}"
+    assert f"redriven: {redriven}" in redrive.stdout
     assert "1 redriven, 0 still failing" in redrive.stdout
     execution = cloud.wait(arn)
     assert execution["Status"] == "SUCCEEDED"
-    assert kinds(cloud.history(arn))[-2:] == ["CallbackSucceeded task-completion #1", "ExecutionSucceeded"]
+    assert kinds(cloud.history(arn))[-2:] == [
+        entry("CallbackSucceeded", Operation.TASK_COMPLETION),
+        "ExecutionSucceeded",
+    ]
     assert not cloud.dead_letters(task_arn)  # redriven records leave the queue
 
 
@@ -169,7 +182,8 @@ def test_follow_prints_the_timeline_and_progress_while_the_task_runs(cloud: Clou
     lines = re.findall(r"^  \+\s*[\d.]+s  (\w+)\s+(.*)$", out.getvalue(), flags=re.M)
     sources = [source for source, _ in lines]
     texts = [text for _, text in lines]
-    assert ("execution", "callback 'task-completion #1' created") in [(s, t[:37]) for s, t in lines]
+    created = f"callback '{Operation.TASK_COMPLETION.named(1)}' created"
+    assert ("execution", created) in [(s, t[: len(created)]) for s, t in lines]
     assert re.search(r"still waiting \(task RUNNING\)", out.getvalue())  # progress while nothing happens
     assert any(t.startswith("processing 'followed'") for t in texts) and "worker" in sources
     assert any(t.startswith("task STOPPED, exit code 0") for t in texts)

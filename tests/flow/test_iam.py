@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
-from ecs_contract.names import RESULT_URI_ENV
+from ecs_contract.names import RESULT_URI_ENV, TASK_STATE_CHANGE
 from local import targets
 from testkit.local_cloud import Cloud, cli, running_cloud
 from testkit.poll import poll
@@ -161,8 +161,8 @@ def lists_results(cloud: Cloud, drop: Drop) -> None:
     event = {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": "ECS Task State Change",
-        "source": "aws.ecs",
+        "detail-type": TASK_STATE_CHANGE.detail_type,
+        "source": TASK_STATE_CHANGE.source,
         "account": task["taskArn"].split(":")[4],
         "time": datetime.now().astimezone().isoformat(),
         "region": cloud.state["region"],

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from completion_relay.relay import RelayAction
+from ecs_contract.documents import ExecutionResult
 from testkit.local_cloud import Cloud, running_cloud
 from testkit.poll import poll
 
@@ -56,14 +58,15 @@ def test_many_orchestrations_at_once_all_complete_with_one_completion_per_task(b
     poll(all_done, timeout=60 + SIZE * 1.5, what=f"{SIZE} executions to end", interval=0.5)
     print(f"{SIZE} orchestrations completed in {time.monotonic() - started:.1f} s after the last start")
 
-    results = [json.loads(executions[arn].get("Result") or "{}") for arn in arns]
     outcomes = Counter(
         e["Status"] + " " + (e.get("Error") or {}).get("ErrorType", "") for e in executions.values()
     )
     assert outcomes == {"SUCCEEDED ": SIZE}
-    assert [r["result"]["processedMessage"] for r in results] == [p["message"].upper() for p in payloads]
-    assert {r["attempts"] for r in results} == {1}
-    task_arns = [r["taskArn"] for r in results]
+    results = [ExecutionResult.from_dict(json.loads(executions[arn]["Result"])) for arn in arns]
+    processed = [r.completion.result["processedMessage"] for r in results]
+    assert processed == [p["message"].upper() for p in payloads]
+    assert {r.attempts for r in results} == {1}
+    task_arns = [r.completion.task_arn for r in results if r.completion.task_arn]
     assert len(set(task_arns)) == SIZE  # one task per orchestration, none shared or doubled
     completions = Counter(a for t in task_arns for a in cloud.relay_actions(t))
-    assert completions == {"succeeded": SIZE}  # callbacks sent == tasks run
+    assert completions == {RelayAction.SUCCEEDED: SIZE}  # callbacks sent == tasks run

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from ecs_contract.documents import Operation
 from testkit.local_cloud import group_members
 from testkit.paths import ROOT
 
@@ -74,7 +75,7 @@ def test_the_readme_fault_commands_run_as_written(tmp_path):
     done = run_block(FAULT_BLOCK, tmp_path)
     assert "armed: spot-interruption x1 for jobs with message 'Hello from durable ECS'" in done.stdout
     assert '"attempts": 2' in done.stdout  # follow: the interrupted task was retried, and succeeded
-    assert "callback 'task-completion #2' created" in done.stdout
+    assert f"callback '{Operation.TASK_COMPLETION.named(2)}' created" in done.stdout
     assert "stopped " in done.stdout
     assert "0 redriven, 0 still failing" in done.stdout
     assert done.stdout.rstrip().endswith("local cloud stopped")

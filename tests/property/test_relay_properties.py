@@ -25,11 +25,19 @@ from completion_relay import handler as relay_handler
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery
 from completion_relay.observability import logger, metrics
-from completion_relay.relay import ENDED_STATUSES, Gateways, RelayResult, relay_event
+from completion_relay.relay import ENDED_STATUSES, Gateways, RelayAction, RelayResult, relay_event
 from ecs_contract.completion import StoredResult
 from ecs_contract.decide import decide
+from ecs_contract.documents import CallbackSuccess
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES, REASON_MAX_CHARS
-from ecs_contract.names import CALLBACK_ID_ENV, is_callback_id, redact, started_by
+from ecs_contract.names import (
+    CALLBACK_ID_ENV,
+    EXECUTION_STATUS_CHANGE,
+    TASK_STATE_CHANGE,
+    is_callback_id,
+    redact,
+    started_by,
+)
 from ecs_contract.outcome import ErrorType, TaskFailed, TaskSucceeded
 from ecs_contract.task import parse_task
 from testkit.lambda_context import FakeLambdaContext
@@ -57,7 +65,7 @@ NOT_STOPPED = (
     "STOPPING",
     "DEPROVISIONING",
 )
-ACTIONS = frozenset({"succeeded", "failed", "already-closed", "rejected", "cancelled", "ignored"})
+ACTIONS = frozenset(RelayAction)
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -330,10 +338,11 @@ def assert_well_formed_completion(call: tuple[str, str, Any, Delivery]) -> None:
     assert is_callback_id(callback_id)
     if kind == "succeed":
         document = json.loads(payload.decode())
-        assert set(document) >= {"taskArn", "exitCode", "result", "resultLocation"}
+        success = CallbackSuccess.from_dict(document)
+        assert success.to_dict() == document  # the whole document, and nothing but it
         # Only an envelope that is too big by itself (a garbage ARN or timestamp of 256 KB, which
         # ECS never sends) may pass the limit: a result that would break it is never inline.
-        assert len(payload) <= CALLBACK_RESULT_MAX_BYTES or document["result"] is None
+        assert len(payload) <= CALLBACK_RESULT_MAX_BYTES or success.result is None
     else:
         assert payload["ErrorType"] in {e.value for e in ErrorType}
         assert len(payload["ErrorMessage"]) <= REASON_MAX_CHARS
@@ -388,13 +397,13 @@ def events_not_ours(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
         )
     elif how == "source":
         event["source"] = draw(
-            st.sampled_from(["custom.ecs", "aws.ECS", "aws.lambda"])
-            | st.text().filter(lambda s: s != "aws.ecs")
+            st.sampled_from(["custom.ecs", "aws.ECS", EXECUTION_STATUS_CHANGE.source])
+            | st.text().filter(lambda s: s != TASK_STATE_CHANGE.source)
         )
     elif how == "detail-type":
         event["detail-type"] = draw(
             st.sampled_from(["ECS Container Instance State Change"])
-            | st.text().filter(lambda s: s != "ECS Task State Change")
+            | st.text().filter(lambda s: s != TASK_STATE_CHANGE.detail_type)
         )
     else:
         set_callback_id(detail, draw(malformed_callback_ids))
@@ -411,7 +420,7 @@ def test_no_callback_is_ever_completed_for_an_event_that_is_not_ours(case, overr
 
     outcome = fakes.relay(event)
 
-    assert outcome.action == "ignored"
+    assert outcome.action is RelayAction.IGNORED
     assert fakes.callbacks.calls == [] and fakes.results.reads == []
     if how == "callback id" and overrides_only_in_ecs:
         assert [call[0] for call in fakes.tasks.calls] == ["describe"]  # the id is read there, then refused
@@ -446,7 +455,7 @@ def test_a_stopped_task_of_ours_completes_its_callback_exactly_once_as_decide_sa
     assert call[:2] == (kind, callback_id)
     assert_well_formed_completion(call)
     assert (outcome.action, outcome.error_type) == (
-        "succeeded" if kind == "succeed" else "failed",
+        RelayAction.SUCCEEDED if kind == "succeed" else RelayAction.FAILED,
         error_type,
     )
     if kind == "fail":
@@ -475,12 +484,11 @@ def test_duplicates_complete_once_and_events_before_stopped_complete_nothing(
 
     actions = [fakes.relay(delivered).action for delivered in deliveries]
 
-    first = "succeeded" if expected_completion(event)[0] == "succeed" else "failed"
+    first = RelayAction.SUCCEEDED if expected_completion(event)[0] == "succeed" else RelayAction.FAILED
     stopped_actions = [a for a, e in zip(actions, deliveries, strict=True) if e is event]
-    assert stopped_actions == [first] + ["already-closed"] * (copies - 1)
-    assert [a for a, e in zip(actions, deliveries, strict=True) if e is not event] == ["ignored"] * len(
-        earlier
-    )
+    assert stopped_actions == [first] + [RelayAction.ALREADY_CLOSED] * (copies - 1)
+    ignored = [a for a, e in zip(actions, deliveries, strict=True) if e is not event]
+    assert ignored == [RelayAction.IGNORED] * len(earlier)
     assert len(fakes.callbacks.sent()) == 1
     assert len(fakes.callbacks.calls) == copies  # the not-STOPPED ones never reached the callback API
 
@@ -544,10 +552,10 @@ def test_an_ended_execution_of_the_orchestrator_stops_its_own_tasks_and_never_an
         assert fakes.tasks.calls[0] == ("running", CLUSTER, own_marker)
         assert fakes.tasks.stopped() == own
         assert all(call[1] == CLUSTER for call in fakes.tasks.calls)
-        assert outcome.action == ("cancelled" if own else "ignored")
+        assert outcome.action is (RelayAction.CANCELLED if own else RelayAction.IGNORED)
     else:
         assert fakes.tasks.calls == []
-        assert outcome.action == "ignored"
+        assert outcome.action is RelayAction.IGNORED
 
 
 # What botocore's Lambda model allows in a DurableExecutionArn: QUALIFIER "$LATEST",
@@ -579,7 +587,7 @@ def test_an_ended_execution_has_its_tasks_stopped_whatever_qualifier_its_arn_car
     outcome = fakes.relay(event)
 
     assert fakes.tasks.stopped() == own
-    assert outcome.action == ("cancelled" if own else "ignored")
+    assert outcome.action is (RelayAction.CANCELLED if own else RelayAction.IGNORED)
 
 
 @FAST
@@ -639,7 +647,7 @@ def test_no_relay_result_or_log_line_holds_a_whole_callback_id(case, stored):
     with handler_with(fakes) as captured:
         answers = [relay_handler.handler(event, FakeLambdaContext()) for event in events]
 
-    assert [a["action"] for a in answers[:2]] == [answers[0]["action"], "already-closed"]
+    assert [a["action"] for a in answers[:2]] == [answers[0]["action"], RelayAction.ALREADY_CLOSED]
     assert all(a.get("callback") == redact(callback_id) for a in answers[:2])
     assert captured.lines
     for text in [json.dumps(answers), *captured.lines]:

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from completion_relay.config import RelayConfig
-from completion_relay.relay import Gateways, relay_event
+from completion_relay.relay import Gateways, RelayAction, relay_event
 from ecs_contract.completion import StoredResult
 from ecs_contract.limits import check_overrides
 from ecs_contract.names import (
@@ -223,7 +223,7 @@ def test_relay_makes_no_call_at_all_for_a_task_of_another_cluster_or_without_our
     outcome = relay_event(
         edited(name, without_overrides, **NOT_OURS[edit]), CONFIG, recording_gateways(calls)
     )
-    assert outcome.action == "ignored"
+    assert outcome.action is RelayAction.IGNORED
     assert calls == []
 
 

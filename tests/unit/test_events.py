@@ -6,6 +6,7 @@ import pytest
 
 from completion_relay.relay import ENDED_STATUSES
 from ecs_contract.decide import decide
+from ecs_contract.names import EXECUTION_STATUS_CHANGE, TASK_STATE_CHANGE
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed, TaskSucceeded
 from ecs_contract.task import parse_task
 from orchestrator.errors import InvalidInput
@@ -41,7 +42,7 @@ def test_every_sample_is_classified():
 @pytest.mark.parametrize(("name", "ended"), LAMBDA_EVENTS.items())
 def test_lambda_sample_is_an_execution_status_change(name, ended):
     event = load_event(name)
-    assert (event["source"], event["detail-type"]) == ("aws.lambda", "Durable Execution Status Change")
+    assert EXECUTION_STATUS_CHANGE.of(event)
     assert (event["detail"]["status"] in ENDED_STATUSES) is ended
     assert event["detail"]["durableExecutionArn"].startswith(event["detail"]["functionArn"] + "/")
 
@@ -49,7 +50,7 @@ def test_lambda_sample_is_an_execution_status_change(name, ended):
 @pytest.mark.parametrize(("name", "expected"), ECS_EVENTS.items())
 def test_ecs_sample_parses_and_decides_as_named(name, expected):
     event = load_event(name)
-    assert (event["source"], event["detail-type"]) == ("aws.ecs", "ECS Task State Change")
+    assert TASK_STATE_CHANGE.of(event)
     outcome = decide(parse_task(event["detail"]))
     if isinstance(expected, ErrorType):
         assert isinstance(outcome, TaskFailed)

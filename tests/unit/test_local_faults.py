@@ -10,6 +10,7 @@ import pytest
 
 from completion_relay.config import RelayConfig
 from completion_relay.relay import ENDED_STATUSES
+from ecs_contract.names import EXECUTION_STATUS_CHANGE
 from local.executions import ExecutionWatcher
 from local.faults import FaultError, Faults, event_job_message, job_message
 from local.redrive import original_event
@@ -79,7 +80,7 @@ def test_the_watcher_publishes_each_status_change_once_in_lambdas_event_shape():
 
     assert [e["detail"]["status"] for e in published] == ["RUNNING", "STOPPED"]
     event = published[-1]
-    assert (event["source"], event["detail-type"]) == ("aws.lambda", "Durable Execution Status Change")
+    assert EXECUTION_STATUS_CHANGE.of(event)
     assert event["detail"]["functionArn"] == lambda_arn("Orchestrator")  # a foreign ARN is not echoed
     assert event["detail"]["endTimestamp"].endswith("Z")
     config = RelayConfig("c", "b", orchestrator_function_arn=lambda_arn("Orchestrator"))

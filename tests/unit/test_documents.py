@@ -1,0 +1,96 @@
+"""The documents the orchestrator checkpoints and returns, in their wire form.
+
+Deployed executions replay what an earlier version checkpointed, and callers parse the execution's
+result: these literals are the compatibility promise, spelled here once on purpose. Everything
+else in the repository reads and writes them through ecs_contract.documents.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ecs_contract.documents import (
+    CallbackSuccess,
+    CompletedBy,
+    ExecutionResult,
+    Operation,
+    ReconcileResult,
+    StartTaskResult,
+    TaskState,
+)
+from ecs_contract.outcome import ErrorType, TaskFailed, TaskSucceeded
+
+ARN = "arn:aws:ecs:us-east-1:123456789012:task/workers/t1"
+FAILURE = TaskFailed(ErrorType.CAPACITY_UNAVAILABLE, "RunTask started no task: RESOURCE:ENI", retryable=True)
+SUCCESS = CallbackSuccess(ARN, 0, "2026-01-02T03:04:05Z", "2026-01-02T03:05:05Z", {"ok": True}, None)
+SUCCESS_WIRE = {
+    "taskArn": ARN,
+    "exitCode": 0,
+    "startedAt": "2026-01-02T03:04:05Z",
+    "stoppedAt": "2026-01-02T03:05:05Z",
+    "result": {"ok": True},
+    "resultLocation": None,
+}
+
+
+def test_operation_names_are_the_ones_deployed_histories_hold():
+    assert [op.named(2) for op in Operation] == [
+        "task-completion #2",
+        "start-task #2",
+        "reconcile-task #2",
+        "stop-timed-out-task #2",
+        "backoff #2",
+    ]
+    assert Operation.START_TASK.names("start-task #12") and Operation.START_TASK.names("start-task")
+    assert not Operation.START_TASK.names("start-task-2") and not Operation.START_TASK.names(None)
+    assert not Operation.START_TASK.names("start-ecs-task")  # the polling baseline's step
+
+
+@pytest.mark.parametrize(
+    ("document", "wire"),
+    [
+        (StartTaskResult(ARN), {"taskArn": ARN}),
+        (StartTaskResult(FAILURE), {"failure": FAILURE.callback_error()}),
+        (ReconcileResult.unknown(), {"state": "unknown"}),
+        (ReconcileResult.running("DEPROVISIONING"), {"state": "running", "lastStatus": "DEPROVISIONING"}),
+        (ReconcileResult.stopped(FAILURE), {"state": "stopped", "failure": FAILURE.callback_error()}),
+        (ReconcileResult.stopped(SUCCESS), {"state": "stopped", "completion": SUCCESS_WIRE}),
+        (SUCCESS, SUCCESS_WIRE),
+        (
+            ExecutionResult(SUCCESS, CompletedBy.RECONCILE, attempts=2),
+            {
+                "status": "SUCCEEDED",
+                "taskArn": ARN,
+                "exitCode": 0,
+                "result": {"ok": True},
+                "resultLocation": None,
+                "startedAt": "2026-01-02T03:04:05Z",
+                "stoppedAt": "2026-01-02T03:05:05Z",
+                "completedBy": "reconcile",
+                "attempts": 2,
+            },
+        ),
+    ],
+)
+def test_each_document_has_its_wire_form_and_reads_back_from_it(document, wire):
+    # The bytes too: key order is kept (the callback limit counts the bytes, the README shows them).
+    assert json.dumps(document.to_dict()) == json.dumps(wire)
+    assert type(document).from_dict(json.loads(json.dumps(wire))) == document
+
+
+def test_a_failure_checkpointed_by_the_start_step_reads_back_as_the_same_failure():
+    assert StartTaskResult.from_dict({"failure": FAILURE.callback_error()}).outcome == FAILURE
+
+
+def test_a_completion_sent_by_hand_reads_missing_keys_as_unknown():
+    """An operator may complete the callback with less than the relay sends."""
+    assert CallbackSuccess.from_dict({"exitCode": 0}, task_arn=ARN) == CallbackSuccess(ARN, 0)
+    assert CallbackSuccess.from_dict({}) == CallbackSuccess(None, None)
+
+
+def test_the_success_document_carries_the_outcome_of_decide():
+    outcome = TaskSucceeded(ARN, 0, "2026-01-02T03:04:05Z", "2026-01-02T03:05:05Z")
+    assert CallbackSuccess.of(outcome, {"ok": True}) == SUCCESS
+    assert ReconcileResult.stopped(SUCCESS).state is TaskState.STOPPED
