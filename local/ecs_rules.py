@@ -68,6 +68,12 @@ OVERRIDES_TOO_LONG = f"Container Overrides length must be at most {OVERRIDES_MAX
 MISSING = "MISSING"
 TASK_NOT_FOUND = "The referenced task was not found."
 
+# DeregisterTaskDefinition: "You can't use an INACTIVE task definition to run new tasks" (a window
+# of up to 10 minutes aside, not modelled). ECS answers InvalidParameterException "TaskDefinition is
+# inactive" (as seen in DefangLabs/defang#775); moto runs it. A family alone means its latest ACTIVE
+# revision: checked for an explicit revision (family:revision or its ARN) only.
+TASK_DEFINITION_INACTIVE = "TaskDefinition is inactive"
+
 
 class ConflictException(ServiceException):
     """RunTask: "The provided clientToken is already in use with a different RunTask request. The
@@ -145,6 +151,8 @@ class EcsRules:
     def run_task(self, response: EC2ContainerServiceResponse, moto: Callable[[], Any]) -> Any:
         request = _request(response)
         check_run_task(request)
+        if _is_inactive_revision(response.ecs_backend, str(request.get("taskDefinition", ""))):
+            raise InvalidParameterException(TASK_DEFINITION_INACTIVE)
         token = request.get("clientToken")
         if token is None:
             return moto()
@@ -248,6 +256,12 @@ def _request(response: EC2ContainerServiceResponse) -> dict[str, Any]:
     body = response.body
     parsed = json.loads(body) if body else {}
     return parsed if isinstance(parsed, dict) else {}
+
+
+def _is_inactive_revision(backend: Any, task_definition: str) -> bool:
+    family, _, revision = task_definition.rsplit("/", 1)[-1].partition(":")
+    found = backend.task_definitions.get(family, {}).get(int(revision)) if revision.isdigit() else None
+    return found is not None and found.status == "INACTIVE"
 
 
 def _find(table: Mapping[str, Any], ident: str) -> Any:

@@ -85,7 +85,7 @@ def seed(
 
     for logical_id in template.of_type("AWS::ECS::TaskDefinition"):
         td = template.task_definition(logical_id)
-        ecs.register_task_definition(
+        registered = ecs.register_task_definition(
             family=td.family,
             requiresCompatibilities=["FARGATE"],
             networkMode="awsvpc",
@@ -104,6 +104,9 @@ def seed(
                 for c in td.containers
             ],
         )
+        # Ref of a task definition is its ARN with the revision, known once it is registered (as
+        # CloudFormation creates it before the functions whose environment names it).
+        refs[logical_id] = registered["taskDefinition"]["taskDefinitionArn"]
     for function in template.functions().values():
         for rule in function.rules:
             events.put_rule(Name=rule.name, EventPattern=json.dumps(rule.pattern), State="ENABLED")

@@ -56,6 +56,7 @@ NAMES = Names(
         "DeadLetterQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:dlq",
         "WorkerLogGroup": "/t/worker",
         "WorkerRepository": "repo",
+        "WorkerTaskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/t-worker:1",
         "Orchestrator.Arn": "arn:aws:lambda:us-east-1:123456789012:function:Orchestrator",
     },
 )

@@ -156,6 +156,20 @@ def test_run_task_refuses_overrides_over_8192_characters(ecs: LocalEcs) -> None:
     assert len(client.list_tasks(cluster=ecs.cluster)["taskArns"]) == 1
 
 
+def test_run_task_refuses_a_deregistered_task_definition_revision(ecs: LocalEcs) -> None:
+    # DeregisterTaskDefinition (botocore ECS model): "You can't use an INACTIVE task definition to
+    # run new tasks". ECS answers InvalidParameterException "TaskDefinition is inactive" (as seen in
+    # DefangLabs/defang#775). The template keeps replaced revisions (UpdateReplacePolicy: Retain).
+    client = ecs.client("ecs")
+    revision = client.describe_task_definition(taskDefinition=ecs.run_task_request()["taskDefinition"])
+    arn = revision["taskDefinition"]["taskDefinitionArn"]
+    assert client.run_task(**ecs.run_task_request(taskDefinition=arn))["tasks"]
+    client.deregister_task_definition(taskDefinition=arn)
+    error = error_of(client.run_task, **ecs.run_task_request(taskDefinition=arn))
+    assert (error["Error"]["Code"], error["Error"]["Message"]) == (INVALID, "TaskDefinition is inactive")
+    assert len(client.list_tasks(cluster=ecs.cluster)["taskArns"]) == 1
+
+
 # -- stopped tasks are kept for a while -----------------------------------------------------------
 def test_describe_tasks_answers_missing_for_a_task_it_does_not_know(ecs: LocalEcs) -> None:
     client = ecs.client("ecs")

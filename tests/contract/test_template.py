@@ -382,3 +382,14 @@ def test_sam_validate_lint_passes():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "is a valid SAM Template" in done.stdout + done.stderr
+
+
+def test_every_attempt_of_an_execution_runs_the_task_definition_revision_the_first_one_ran():
+    """RunTask with a family runs its newest revision: a deploy between two attempts of one
+    execution would run the retry in other code (a new image tag is a new revision). The orchestrator
+    names the revision (Ref of the task definition is its ARN with the revision), a deploy publishes a
+    new orchestrator version with the new one, and the replaced revision is kept ACTIVE for the
+    executions still running on the old version (ECS refuses an INACTIVE one)."""
+    env = FUNCTIONS["Orchestrator"]["Properties"]["Environment"]["Variables"]
+    assert env["TASK_DEFINITION"] == {"Ref": "WorkerTaskDefinition"}
+    assert template()["Resources"]["WorkerTaskDefinition"]["UpdateReplacePolicy"] == "Retain"

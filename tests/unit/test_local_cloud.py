@@ -23,7 +23,8 @@ def test_functions_come_from_the_template_with_code_layer_and_environment():
     assert orchestrator.code_uri == ROOT / "orchestrator"
     assert orchestrator.layers == (ROOT / "contract",)
     assert orchestrator.environment["SUBNETS"] == "subnet-a,subnet-b"  # !If CreateVpc, !Join
-    assert orchestrator.environment["TASK_DEFINITION"] == "t-worker"  # !Sub with the stack name
+    # Ref of the task definition: its ARN with the revision
+    assert orchestrator.environment["TASK_DEFINITION"] == NAMES.refs["WorkerTaskDefinition"]
     assert orchestrator.environment["CLUSTER_ARN"] == NAMES.refs["Cluster.Arn"]  # from Globals
     assert orchestrator.durable == {"ExecutionTimeout": 86400, "RetentionPeriodInDays": 14}
     relay = functions["CompletionRelay"]
