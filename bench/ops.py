@@ -37,6 +37,7 @@ from bench.stats import deadline_poll, summary
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery, TaskGateway
 from completion_relay.relay import Gateways, relay_event
+from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from ecs_contract.s3_results import ResultGateway
 from orchestrator import workflow
 from orchestrator.handler import handler as ours_handler
@@ -110,6 +111,7 @@ class World:
         os.environ.update(
             CLUSTER_ARN=self.cluster_arn,
             TASK_DEFINITION="worker",
+            **{JOB_CHOICE_ENV: JobChoice.DEMO},  # the demo job's input rules, whatever the slot holds
             SUBNETS=cluster.subnet,
             SECURITY_GROUPS=cluster.security_group,
             RESULTS_BUCKET=BUCKET,
