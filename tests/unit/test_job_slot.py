@@ -106,7 +106,8 @@ def test_a_deployment_runs_the_slot_and_the_local_cloud_the_demo_job(tmp_path):
     template = Template(replace(NAMES, refs={**NAMES.refs, **roles}))
     (container,) = template.task_definition("WorkerTaskDefinition").containers
     assert JOB_CHOICE_ENV not in container.environment  # the image's default: the slot
-    assert all(JOB_CHOICE_ENV not in f.environment for f in template.functions().values())
+    orchestrator = template.functions()["Orchestrator"]
+    assert JobChoice.parse(orchestrator.environment.get(JOB_CHOICE_ENV)) is JobChoice.SLOT
     # The local cloud chooses for both halves, unless told otherwise (`up --job slot`).
     assert worker_base_env("http://127.0.0.1:1", "us-east-1")[JOB_CHOICE_ENV] == JobChoice.DEMO
     assert LocalCloud(tmp_path).job is JobChoice.DEMO
