@@ -5,7 +5,6 @@ orchestrator/orchestrator/job_rules.py) is what a deployment runs; the harness (
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,16 +13,20 @@ from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from local.agent import worker_base_env
 from local.cli import parser
 from local.cloud import LocalCloud
-from local.template import Template
+from local.template import load
 from orchestrator import job_rules
 from orchestrator.config import ConfigError, OrchestratorConfig
 from orchestrator.errors import InvalidInput
 from orchestrator.job import parse_job, rules_for
-from tests.unit.test_config import ORCHESTRATOR_ENV
-from tests.unit.test_local_cloud import NAMES
 from worker import entrypoint
 from worker import job as slot_job
 
+ORCHESTRATOR_ENV = {
+    "CLUSTER_ARN": "c",
+    "TASK_DEFINITION": "worker",
+    "SUBNETS": "subnet-1",
+    "RESULTS_BUCKET": "b",
+}
 DEMO_INPUT = {"message": "hi", "processingTime": 0}
 ENV = {"JOB_INPUT": '{"message": "hi", "processingTime": 0}', "RESULT_S3_URI": "s3://bucket/results/r.json"}
 
@@ -102,12 +105,12 @@ def test_the_orchestrator_reads_the_job_choice_from_its_environment():
 
 
 def test_a_deployment_runs_the_slot_and_the_local_cloud_the_demo_job(tmp_path):
-    roles = {f"{r}.Arn": f"arn:aws:iam::1:role/{r}" for r in ("WorkerTaskRole", "TaskExecutionRole")}
-    template = Template(replace(NAMES, refs={**NAMES.refs, **roles}))
-    (container,) = template.task_definition("WorkerTaskDefinition").containers
-    assert JOB_CHOICE_ENV not in container.environment  # the image's default: the slot
-    orchestrator = template.functions()["Orchestrator"]
-    assert JobChoice.parse(orchestrator.environment.get(JOB_CHOICE_ENV)) is JobChoice.SLOT
+    resources = load()["Resources"]
+    (definition,) = [r for r in resources.values() if r["Type"] == "AWS::ECS::TaskDefinition"]
+    for container in definition["Properties"]["ContainerDefinitions"]:  # the image's default: the slot
+        assert JOB_CHOICE_ENV not in [e["Name"] for e in container.get("Environment", [])]
+    orchestrator = resources["Orchestrator"]["Properties"]["Environment"]["Variables"]
+    assert JobChoice.parse(orchestrator.get(JOB_CHOICE_ENV)) is JobChoice.SLOT
     # The local cloud chooses for both halves, unless told otherwise (`up --job slot`).
     assert worker_base_env("http://127.0.0.1:1", "us-east-1")[JOB_CHOICE_ENV] == JobChoice.DEMO
     assert LocalCloud(tmp_path).job is JobChoice.DEMO
