@@ -32,6 +32,7 @@ from typing import Any
 import boto3
 
 from bench.stats import summary
+from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from local.template import ROOT
 from testkit.moto_world import worker_cluster
 
@@ -183,6 +184,7 @@ def variants(moto_url: str, durable_url: str) -> list[Variant]:
         **base,
         "CLUSTER_ARN": "bench",
         "TASK_DEFINITION": "worker",
+        JOB_CHOICE_ENV: JobChoice.DEMO,  # the demo job's input rules, whatever the job slot holds
         "SUBNETS": os.environ["BENCH_SUBNET"],
         "SECURITY_GROUPS": os.environ["BENCH_GROUP"],
         "RESULTS_BUCKET": "example-results-bucket",

@@ -36,6 +36,7 @@ from bench.stats import summary
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery, TaskGateway
 from completion_relay.relay import Gateways, RelayAction, relay_event
+from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from ecs_contract.names import TASK_STATE_CHANGE
 from ecs_contract.s3_results import ResultGateway
 from orchestrator import workflow
@@ -112,6 +113,7 @@ class World:
         os.environ.update(
             CLUSTER_ARN=self.cluster_arn,
             TASK_DEFINITION="worker",
+            **{JOB_CHOICE_ENV: JobChoice.DEMO},  # the demo job's input rules, whatever the slot holds
             SUBNETS=cluster.subnet,
             SECURITY_GROUPS=cluster.security_group,
             RESULTS_BUCKET=BUCKET,

@@ -31,9 +31,10 @@ from typing import Any
 
 from moto.ecs.models import ecs_backends
 
+from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from ecs_contract.names import TASK_STATE_CHANGE
 from local.ecs_rules import EcsRules, install
-from local.faults import Faults, job_message
+from local.faults import Faults
 from local.journal import Journal, iso
 from local.seed import CREDENTIALS
 from local.template import ROOT, TaskDefinition
@@ -191,9 +192,9 @@ class TaskAgent:
         for override in described.get("overrides", {}).get("containerOverrides", []):
             if override.get("name") == container.name:
                 env.update({e["name"]: e["value"] for e in override.get("environment", [])})
-        message = job_message(env)
+        started_by = described.get("startedBy")  # names the task's execution, for the faults
         for kind, reason in START_FAILURES.items():
-            if self.faults.fire(kind, message):
+            if self.faults.fire(kind, started_by):
                 self._fail_to_start(arn, reason, fault=kind)
                 return
         task_id = arn.rsplit("/", 1)[1]
@@ -236,7 +237,7 @@ class TaskAgent:
             process.kill()
             process.wait()
             raise
-        if self.faults.fire("spot-interruption", message):
+        if self.faults.fire("spot-interruption", started_by):
             task.interrupted = task.stop_requested = True  # Fargate reclaims it: SIGTERM, then SIGKILL
             moto_task.desired_status = "STOPPED"
             threading.Thread(target=self._terminate, args=(task,), daemon=True).start()
@@ -363,8 +364,9 @@ def _log(message: str) -> None:
     print(f"task agent: {message}", file=sys.stderr, flush=True)
 
 
-def worker_base_env(moto_url: str, region: str) -> dict[str, str]:
-    """What a Fargate container gets from the platform: credentials, region, our S3 stand-in."""
+def worker_base_env(moto_url: str, region: str, job: JobChoice = JobChoice.DEMO) -> dict[str, str]:
+    """What a Fargate container gets from the platform: credentials, region, our S3 stand-in; and
+    the job the local cloud runs (the demo job unless told otherwise, whatever the job slot holds)."""
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -373,4 +375,5 @@ def worker_base_env(moto_url: str, region: str) -> dict[str, str]:
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "AWS_ENDPOINT_URL": moto_url,  # every AWS call of the worker stays on this machine
+        JOB_CHOICE_ENV: job,
     }

@@ -30,7 +30,7 @@ from moto.events.models import EventPattern
 
 from ecs_contract.aws_errors import ErrorAnswer
 from ecs_contract.names import TASK_STATE_CHANGE
-from local.faults import DUPLICATES, Faults, event_job_message
+from local.faults import DUPLICATES, Faults, event_started_by
 from local.journal import Journal, iso
 from local.seed import lambda_arn
 from local.template import EventRule, Function
@@ -75,11 +75,11 @@ class EventBus:
         self._record(event, None, "published", matched=[r.rule.name for r in matched])
         copies = 1
         if self._is_stopped_task(event):
-            message = event_job_message(event)
-            if self.faults.fire("drop-stopped", message):
+            started_by = event_started_by(event)
+            if self.faults.fire("drop-stopped", started_by):
                 self._record(event, None, "lost", fault="drop-stopped")
                 return 0
-            if self.faults.fire("duplicate-stopped", message):
+            if self.faults.fire("duplicate-stopped", started_by):
                 copies = DUPLICATES
         for route in matched:
             for _ in range(copies):
@@ -104,7 +104,7 @@ class EventBus:
         while not self.stopping.is_set():
             attempt = function_errors + transport_errors + throttles + 1
             extra: dict[str, Any] = {}
-            if self._is_stopped_task(event) and self.faults.fire("relay-error", event_job_message(event)):
+            if self._is_stopped_task(event) and self.faults.fire("relay-error", event_started_by(event)):
                 payload, failed, extra = b'{"errorMessage": "injected fault"}', True, {"fault": "relay-error"}
             else:
                 try:

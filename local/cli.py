@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ecs_contract.demo_job import JobChoice
 from local import proc, targets
 from local.faults import KINDS
 from local.functions import DEFAULT_CONCURRENCY
@@ -63,7 +64,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         command += ["--overlay", str(overlay.resolve())]
     for statement in args.drop_statement:
         command += ["--drop-statement", statement]
-    command += ["--concurrency", str(args.concurrency)]
+    command += ["--concurrency", str(args.concurrency), "--job", str(args.job)]
     started = time.monotonic()
     with log.open("wb") as out:
         child = subprocess.Popen(
@@ -130,6 +131,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overlays=tuple(args.overlay),
         drop_statements=tuple(args.drop_statement),
         concurrency=args.concurrency,
+        job=args.job,
     ).serve()
     return 0
 
@@ -171,8 +173,8 @@ def cmd_runner(args: argparse.Namespace) -> int:
 
 
 def cmd_fault(args: argparse.Namespace) -> int:
-    fault = _post(args, "/faults", {"kind": args.kind, "message": args.message, "count": args.count})
-    print(f"armed: {fault['kind']} x{fault['count']} for jobs with message {fault['message']!r}")
+    fault = _post(args, "/faults", {"kind": args.kind, "execution": args.execution, "count": args.count})
+    print(f"armed: {fault['kind']} x{fault['count']} for the tasks of execution {fault['execution']!r}")
     return 0
 
 
@@ -296,6 +298,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             overlay=[],
             concurrency=DEFAULT_CONCURRENCY,
             drop_statement=[],
+            job=JobChoice.DEMO,  # the demo's scenarios are the demo job's, whatever the job slot holds
         )
         if cmd_up(up) != 0:
             return 1
@@ -382,6 +385,15 @@ def parser() -> argparse.ArgumentParser:
             help="leave this IAM statement out of its role, e.g. Orchestrator/RunWorkerTasks (repeatable; "
             "GET /iam on the control API lists them)",
         )
+        c.add_argument(
+            "--job",
+            type=JobChoice,
+            choices=list(JobChoice),
+            default=JobChoice.DEMO,
+            help="the job the orchestrator checks and the worker runs: demo (default), the seeds' demo "
+            "job (worker/worker/demo_job.py), which the scenarios, faults and tests expect; slot, the "
+            "job slot as deployed (worker/worker/job.py, orchestrator/orchestrator/job_rules.py)",
+        )
     command("down", cmd_down, "stop the local cloud and everything it started").add_argument(
         "--timeout", type=float, default=30, help="seconds to wait before killing it"
     )
@@ -389,9 +401,15 @@ def parser() -> argparse.ArgumentParser:
     command("durable-runner", cmd_runner, "stop, start or restart the local durable runner").add_argument(
         "action", choices=("stop", "start", "restart", "kill")
     )
-    c = command("fault", cmd_fault, "arm a fault for the tasks of one job (local cloud only)")
+    c = command("fault", cmd_fault, "arm a fault for the tasks of one execution (local cloud only)")
     c.add_argument("kind", choices=sorted(KINDS), help="; ".join(f"{k}: {v}" for k, v in KINDS.items()))
-    c.add_argument("--message", required=True, help="the job input's 'message' whose tasks it hits")
+    c.add_argument(
+        "--execution",
+        required=True,
+        metavar="NAME",
+        help="the durable execution's name whose tasks it hits: start it with `invoke --name NAME` "
+        "(before or after arming; a fault fires for tasks started after it is armed)",
+    )
     c.add_argument("--count", type=int, default=1, help="how many times it fires (default 1)")
     c = with_target(command("invoke", cmd_invoke, "start an orchestration; prints the execution ARN at once"))
     c.add_argument("payload", type=Path, help="a JSON payload file, e.g. events/invoke/success.json")

@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 from moto.moto_api import state_manager
 
+from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from local import proc
 from local.agent import TaskAgent, worker_base_env
 from local.authz import AuthorizingMotoServer, LambdaGate, Place, moto_task_definitions
@@ -48,12 +49,16 @@ class LocalCloud:
         drop_statements: tuple[str, ...] = (),
         concurrency: int = DEFAULT_CONCURRENCY,
         ecs: EcsRulesConfig | None = None,  # e.g. how long stopped tasks stay describable
+        job: JobChoice = JobChoice.DEMO,
     ) -> None:
         self.state_dir, self.skip_time, self.parameters = state_dir, skip_time, parameters or {}
         self.concurrency = concurrency  # per function, unless it reserves its own (local/functions.py)
         self.ecs_rules = EcsRules(ecs or EcsRulesConfig())
         self.overlays = overlays  # extra functions (template.load), e.g. the bench's polling baseline
         self.drop_statements = drop_statements  # IAM statements left out, e.g. "Orchestrator/RunWorkerTasks"
+        # The job the orchestrator checks and the worker runs: the demo job unless told otherwise,
+        # so that replacing the job slot cannot break the demo, the faults or the tests.
+        self.job = job
         self.state_file = state_dir / "state.json"
         self.stopped = threading.Event()
         self._stop_lock = threading.Lock()
@@ -92,7 +97,10 @@ class LocalCloud:
         self.endpoint.environments.update(
             {
                 f.logical_id: Environments(
-                    f, {**self.function_env(f.logical_id), **f.environment}, self.state_dir, self.concurrency
+                    f,
+                    {**self.function_env(f.logical_id), **f.environment, JOB_CHOICE_ENV: self.job},
+                    self.state_dir,
+                    self.concurrency,
                 )
                 for f in functions.values()
             }
@@ -101,7 +109,8 @@ class LocalCloud:
         self.runner.start({**os.environ, **CREDENTIALS})
 
         lambda_client = client("lambda", self.endpoint.url, retries={"max_attempts": 1}, read_timeout=120)
-        self.faults = Faults()
+        # Faults are armed for an execution by name; the runner knows which executions bear it.
+        self.faults = Faults(self.runner.executions_named)
         self.bus = EventBus(
             functions,
             lambda_client,
@@ -118,7 +127,10 @@ class LocalCloud:
             task_definition=template.task_definition(td_id),
             clients=lambda s: client(s, self.moto_url),
             publish=self.bus.put,
-            worker_env={**worker_base_env(self.moto_url, REGION), **self.iam.credentials(task_role).env()},
+            worker_env={
+                **worker_base_env(self.moto_url, REGION, self.job),
+                **self.iam.credentials(task_role).env(),
+            },
             state_dir=self.state_dir,
             account=ACCOUNT,
             region=REGION,
@@ -257,7 +269,8 @@ class LocalCloud:
                 elif self.path == "/faults":
                     try:
                         spec = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                        fault = cloud.faults.arm(spec.get("kind"), spec.get("message"), spec.get("count", 1))
+                        kind, execution = spec.get("kind"), spec.get("execution")
+                        fault = cloud.faults.arm(kind, execution, spec.get("count", 1))
                     except (ValueError, AttributeError, FaultError) as e:
                         self._reply(400, {"error": str(e)})
                         return

@@ -145,6 +145,11 @@ class DurableRunner:
             self._names[(bare, name)] = (digest, arn)
             return arn
 
+    def executions_named(self, name: str) -> list[str]:
+        """The ARNs of the executions started with this DurableExecutionName (one per function)."""
+        with self._names_lock:
+            return [arn for (_, known), (_, arn) in self._names.items() if known == name]
+
     def _start(self, function: Function, bare: str, qualifier: str, name: str, payload: bytes) -> str:
         assert function.durable is not None
         body = {

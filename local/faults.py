@@ -1,8 +1,10 @@
 """Fault injection: make the local cloud misbehave the ways the real one can, on purpose.
 
-A fault is armed for the tasks of one job (matched by the job input's "message", which the test or
-the user chooses) and fires `count` times. Each piece of the local cloud asks the registry at the
-point where the real service would fail:
+A fault is armed for the tasks of one durable execution, named as the caller named it
+(``invoke --name``, Invoke's DurableExecutionName), and fires `count` times. The local cloud owns
+that link whatever the job is: it started the execution, and the task's startedBy carries a digest
+of the execution's ARN (``ecs_contract.names.started_by``). Each piece of the local cloud asks the
+registry at the point where the real service would fail:
 
 - the EventBridge stand-in (``bus.py``): ``duplicate-stopped`` delivers the task's STOPPED event
   three times, ``drop-stopped`` loses it (the orchestrator's reconcile must recover);
@@ -16,12 +18,13 @@ point where the real service would fail:
 
 from __future__ import annotations
 
-import json
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ecs_contract.names import JOB_INPUT_ENV
+from ecs_contract.names import started_by as started_by_of
+from local.durable import EXECUTION_NAME
 
 KINDS = {
     "duplicate-stopped": "the task's STOPPED event is delivered 3 times",
@@ -35,66 +38,69 @@ DUPLICATES = 3
 
 
 class FaultError(ValueError):
-    """A fault that cannot be armed (unknown kind, bad count)."""
+    """A fault that cannot be armed (unknown kind, bad count, not an execution name)."""
 
 
 @dataclass
 class Fault:
     kind: str
-    message: str  # the job input's "message" of the tasks it applies to
+    execution: str  # the name of the durable execution whose tasks it applies to
     count: int = 1  # how many times it fires
     fired: int = 0
 
 
 class Faults:
-    def __init__(self) -> None:
+    """The armed faults; ``executions`` gives the ARNs of the executions started with a name."""
+
+    def __init__(self, executions: Callable[[str], list[str]] = lambda name: []) -> None:
         self._armed: list[Fault] = []
+        self._executions = executions
         self._lock = threading.Lock()
 
-    def arm(self, kind: str, message: str, count: int = 1) -> Fault:
+    def arm(self, kind: str, execution: str, count: int = 1) -> Fault:
         if kind not in KINDS:
             raise FaultError(f"unknown fault {kind!r}; one of: {', '.join(KINDS)}")
-        if not isinstance(count, int) or count < 1:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise FaultError("count must be a whole number >= 1")
-        if not isinstance(message, str) or not message:
-            raise FaultError("message (the job input's 'message' to match) must be a non-empty string")
-        fault = Fault(kind, message, count)
+        # What Invoke accepts as DurableExecutionName (local/durable.py): any other name could never
+        # name an execution, so the fault would never fire.
+        if not isinstance(execution, str) or not EXECUTION_NAME.fullmatch(execution):
+            raise FaultError(
+                f"execution must be a durable execution's name (1 to 64 letters, digits, '-' or '_'), "
+                f"as given to `invoke --name`; got {execution!r}"
+            )
+        fault = Fault(kind, execution, count)
         with self._lock:
             self._armed.append(fault)
         return fault
 
-    def fire(self, kind: str, message: str | None) -> bool:
-        """True (and one firing used) if a fault of this kind is armed for this job."""
-        if message is None:
+    def fire(self, kind: str, started_by: str | None) -> bool:
+        """True (and one firing used) if a fault of this kind is armed for the execution that
+        started the task with this startedBy."""
+        if not started_by:
             return False
         with self._lock:
             for fault in self._armed:
-                if fault.kind == kind and fault.message == message and fault.fired < fault.count:
+                if fault.kind == kind and fault.fired < fault.count and self._started(fault, started_by):
                     fault.fired += 1
                     return True
         return False
+
+    def _started(self, fault: Fault, started_by: str) -> bool:
+        """Did the fault's execution start the task? Its startedBy is the orchestrator's marker, then
+        the digest of the execution's ARN: computed again from each execution of that name."""
+        marker = started_by.rpartition("/")[0]
+        try:
+            return any(started_by_of(marker, arn) == started_by for arn in self._executions(fault.execution))
+        except ValueError:  # not a marker ECS would accept: not a task of ours
+            return False
 
     def listing(self) -> list[dict[str, Any]]:
         with self._lock:
             return [asdict(f) for f in self._armed]
 
 
-def job_message(environment: dict[str, str]) -> str | None:
-    """The "message" of the job whose container environment this is."""
-    try:
-        job = json.loads(environment.get(JOB_INPUT_ENV, ""))
-    except ValueError:
-        return None
-    message = job.get("message") if isinstance(job, dict) else None
-    return message if isinstance(message, str) else None
-
-
-def event_job_message(event: dict[str, Any]) -> str | None:
-    """The job "message" of the task an ECS event describes (from its container overrides)."""
-    detail = event.get("detail") or {}
-    for override in (detail.get("overrides") or {}).get("containerOverrides", []):
-        env = {e.get("name"): e.get("value") for e in override.get("environment", []) if isinstance(e, dict)}
-        message = job_message({k: v for k, v in env.items() if isinstance(k, str) and isinstance(v, str)})
-        if message is not None:
-            return message
-    return None
+def event_started_by(event: dict[str, Any]) -> str | None:
+    """The startedBy of the task an ECS event describes."""
+    value = (event.get("detail") or {}).get("startedBy")
+    return value if isinstance(value, str) else None

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +58,9 @@ class Cloud:
         with urllib.request.urlopen(request, timeout=60) as r:
             return json.loads(r.read())
 
-    def arm(self, kind: str, message: str, count: int = 1) -> None:
-        """Arm a fault for the tasks of the job whose input has this "message" (local/faults.py)."""
-        self.control("/faults", "POST", {"kind": kind, "message": message, "count": count})
+    def arm(self, kind: str, execution: str, count: int = 1) -> None:
+        """Arm a fault for the tasks of the execution started with this name (local/faults.py)."""
+        self.control("/faults", "POST", {"kind": kind, "execution": execution, "count": count})
 
     def tasks_of(self, arn: str) -> list[dict[str, Any]]:
         """Every task the execution started: its running ones found by startedBy (as the relay finds
@@ -98,8 +99,8 @@ class Cloud:
             if "action" in r and task_arn in str(r.get("task_arn", ""))
         )
 
-    def start(self, payload: dict[str, Any]) -> str:
-        return start(self.target, json.dumps(payload).encode())
+    def start(self, payload: dict[str, Any], name: str | None = None) -> str:
+        return start(self.target, json.dumps(payload).encode(), name)
 
     def execution(self, arn: str) -> dict[str, Any]:
         return dict(self.target.lambda_client.get_durable_execution(DurableExecutionArn=arn))
@@ -140,6 +141,11 @@ class Cloud:
         return len(
             self.target.ecs.list_tasks(cluster=self.target.cluster, desiredStatus="STOPPED")["taskArns"]
         ) + len(self.target.ecs.list_tasks(cluster=self.target.cluster)["taskArns"])
+
+
+def execution_name(label: str) -> str:
+    """A durable execution name of its own, so a fault armed for it hits nothing else."""
+    return f"{label}-{uuid.uuid4().hex[:8]}"
 
 
 def kinds(history: list[dict[str, Any]]) -> list[str]:

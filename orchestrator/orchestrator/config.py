@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from ecs_contract.names import (
     DEFAULT_RESULTS_PREFIX,
     DEFAULT_STARTED_BY_MARKER,
@@ -32,6 +33,7 @@ class OrchestratorConfig:
     max_attempts: int = 3  # tasks started per execution, for retryable outcomes
     retry_delay_seconds: int = 30  # first backoff; doubles per attempt (with jitter) up to the max
     retry_max_delay_seconds: int = 300
+    job_choice: JobChoice = JobChoice.SLOT  # whose input rules apply (the local cloud: the demo job's)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OrchestratorConfig:
@@ -50,6 +52,10 @@ class OrchestratorConfig:
             marker = validate_marker(env.get("STARTED_BY_MARKER", DEFAULT_STARTED_BY_MARKER))
         except ValueError as e:
             raise ConfigError(str(e)) from e
+        try:
+            job_choice = JobChoice.parse(env.get(JOB_CHOICE_ENV))
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
         return cls(
             cluster_arn=env["CLUSTER_ARN"],
             task_definition=env["TASK_DEFINITION"],
@@ -63,6 +69,7 @@ class OrchestratorConfig:
             max_attempts=max_attempts,
             retry_delay_seconds=retry_delay,
             retry_max_delay_seconds=retry_max_delay,
+            job_choice=job_choice,
         )
 
 

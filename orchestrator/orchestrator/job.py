@@ -1,11 +1,18 @@
-"""The job input, validated at the door: a bad input fails the execution before any task starts."""
+"""The job input, validated at the door: a bad input fails the execution before any task starts.
+
+The orchestrator checks what every job needs (a JSON object that fits in the task's container
+overrides) and hands the job's own rules to a hook of the job: the slot's `job_rules.validate`, or
+the demo job's rules when the demo job is chosen (`ecs_contract.demo_job`).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ecs_contract.demo_job import JobChoice
 from ecs_contract.limits import OVERRIDES_MAX_CHARS
 from ecs_contract.names import CALLBACK_ID_MAX
 from orchestrator.errors import InvalidInput
@@ -13,6 +20,9 @@ from orchestrator.errors import InvalidInput
 # Room the job input may take in the 8,192-char overrides once the callback id (up to 1,024
 # chars), the result URI and the JSON framing are in: checked exactly again when the task starts.
 MAX_JOB_INPUT_CHARS = OVERRIDES_MAX_CHARS - CALLBACK_ID_MAX - 1024
+
+# A job's input rules: the input and the task timeout in; raise ValueError to refuse the input.
+JobRules = Callable[[dict[str, Any], int], None]
 
 
 @dataclass(frozen=True)
@@ -23,21 +33,31 @@ class JobInput:
         return json.dumps(self.payload, separators=(",", ":"), sort_keys=True)
 
 
-def parse_job(event: object, task_timeout_seconds: int) -> JobInput:
-    """Any JSON object is a job; the seeds' fields, when present, must have their types."""
+def no_rules(job: dict[str, Any], task_timeout_seconds: int) -> None:
+    """A job without input rules of its own: the orchestrator's generic checks only."""
+
+
+def rules_for(choice: JobChoice) -> JobRules:
+    """The input rules of the chosen job, imported only once chosen (the demo never imports the slot)."""
+    if choice is JobChoice.DEMO:
+        from ecs_contract import demo_job
+
+        return demo_job.validate
+    from orchestrator import job_rules
+
+    return job_rules.validate
+
+
+def parse_job(event: object, task_timeout_seconds: int, rules: JobRules = no_rules) -> JobInput:
+    """Any JSON object that fits the overrides is a job, if the job's own rules accept it."""
     if not isinstance(event, dict):
         raise InvalidInput(f"job input must be a JSON object, got {type(event).__name__}")
-    if "message" in event and not isinstance(event["message"], str):
-        raise InvalidInput("'message' must be a string")
-    if "processingTime" in event:
-        seconds = event["processingTime"]
-        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
-            raise InvalidInput("'processingTime' must be a whole number of seconds >= 0")
-        if seconds >= task_timeout_seconds:
-            raise InvalidInput(
-                f"'processingTime' ({seconds} s) must be shorter than the task timeout "
-                f"({task_timeout_seconds} s)"
-            )
+    try:
+        rules(event, task_timeout_seconds)
+    except InvalidInput:
+        raise
+    except ValueError as e:  # the hook's way to refuse an input, with the reason for the caller
+        raise InvalidInput(str(e)) from e
     job = JobInput(payload=event)
     # Measured as it travels: a JSON string inside the overrides' JSON, where every quote,
     # backslash and \uXXXX escape of the job's own JSON takes one more character.

@@ -22,6 +22,7 @@ from moto.ecs.models import ecs_backends
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery, TaskGateway
 from completion_relay.relay import Gateways, RelayResult, relay_event
+from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from ecs_contract.names import TASK_STATE_CHANGE
 from ecs_contract.s3_results import ResultGateway
 from orchestrator import workflow
@@ -156,6 +157,7 @@ def world(monkeypatch: pytest.MonkeyPatch, task_timeout: int) -> Iterator[World]
         cluster_arn = cluster.arn
         monkeypatch.setenv("CLUSTER_ARN", cluster_arn)
         monkeypatch.setenv("TASK_DEFINITION", "worker")
+        monkeypatch.setenv(JOB_CHOICE_ENV, JobChoice.DEMO)  # the demo job's rules, whatever the slot holds
         monkeypatch.setenv("SUBNETS", cluster.subnet)
         monkeypatch.setenv("SECURITY_GROUPS", cluster.security_group)
         monkeypatch.setenv("RESULTS_BUCKET", BUCKET)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -99,3 +100,34 @@ def test_an_unwritable_result_location_fails_the_task(s3_endpoint):
     done = run_worker(s3_endpoint, JOB_INPUT="{}", RESULT_S3_URI="s3://no-such-bucket/results/c.json")
     assert done.returncode == 1
     assert "NoSuchBucket" in done.stderr
+
+
+def test_the_demo_job_runs_even_when_the_slot_cannot_be_imported(s3_endpoint, tmp_path):
+    """A user's job in the slot that needs a package this machine lacks cannot break the demo job,
+    which the local cloud runs (JOB_CHOICE=demo); run as the slot, it fails as a failed job does."""
+    client = s3(s3_endpoint)
+    shutil.copytree(
+        ROOT / "worker" / "worker", tmp_path / "worker", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (tmp_path / "worker" / "job.py").write_text("import a_package_this_machine_lacks  # noqa: F401\n")
+    path = os.pathsep.join([str(ROOT / "contract"), str(tmp_path)])
+    job = json.dumps({"message": "demo", "processingTime": 0})
+
+    demo = run_worker(
+        s3_endpoint,
+        PYTHONPATH=path,
+        JOB_CHOICE="demo",
+        JOB_INPUT=job,
+        RESULT_S3_URI=f"s3://{BUCKET}/results/d.json",
+    )
+    slot = run_worker(
+        s3_endpoint, PYTHONPATH=path, JOB_INPUT=job, RESULT_S3_URI=f"s3://{BUCKET}/results/e.json"
+    )
+
+    assert demo.returncode == 0, demo.stderr
+    assert (
+        json.loads(client.get_object(Bucket=BUCKET, Key="results/d.json")["Body"].read())["processedMessage"]
+        == "DEMO"
+    )
+    assert slot.returncode == 1
+    assert "job failed: ModuleNotFoundError: No module named 'a_package_this_machine_lacks'" in slot.stderr

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import uuid
 from typing import Any
 
 import pytest
 
 from completion_relay.relay import RelayAction
 from ecs_contract.documents import CompletedBy, ExecutionResult, Operation, StartTaskResult
-from testkit.local_cloud import Cloud, cli, entry, kinds
+from testkit.local_cloud import Cloud, cli, entry, execution_name, kinds
 from testkit.poll import poll
 
 pytestmark = pytest.mark.flow
@@ -23,8 +22,9 @@ CLOSED = ("CallbackSucceeded", "CallbackFailed", "CallbackTimedOut")
 
 
 def job(label: str, seconds: int = 1) -> dict[str, Any]:
-    """A job with a message of its own, so a fault armed for it hits nothing else."""
-    return {"message": f"{label}-{uuid.uuid4().hex[:8]}", "processingTime": seconds}
+    """A demo job. Faults are armed for an execution's name (``execution_name``), never for
+    anything in the job's input: the same input may run in many executions."""
+    return {"message": label, "processingTime": seconds}
 
 
 def ledger(cloud: Cloud, arn: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -49,9 +49,9 @@ def result_of(execution: dict[str, Any]) -> ExecutionResult:
 
 
 def test_duplicate_deliveries_complete_the_callback_once(cloud: Cloud) -> None:
-    payload = job("dup")
-    cloud.arm("duplicate-stopped", payload["message"])
-    arn = cloud.start(payload)
+    payload, name = job("dup"), execution_name("dup")
+    cloud.arm("duplicate-stopped", name)
+    arn = cloud.start(payload, name)
     result = result_of(cloud.wait(arn))
     _, (task,) = ledger(cloud, arn)
     poll(
@@ -66,11 +66,28 @@ def test_duplicate_deliveries_complete_the_callback_once(cloud: Cloud) -> None:
     assert (result.attempts, result.completed_by) == (1, CompletedBy.EVENT)
 
 
+def test_a_fault_hits_the_execution_it_is_armed_for_not_another_with_the_same_input(cloud: Cloud) -> None:
+    payload, hit, spared = job("same input"), execution_name("hit"), execution_name("spared")
+    cloud.arm("relay-error", hit)
+    arns = {name: cloud.start(payload, name) for name in (spared, hit)}
+    for arn in arns.values():
+        result_of(cloud.wait(arn))
+    tasks = {name: task["taskArn"] for name, arn in arns.items() for task in ledger(cloud, arn)[1]}
+
+    def outcomes(name: str) -> list[str]:
+        return [d["outcome"] for d in cloud.deliveries(tasks[name])]
+
+    # The execution ends while the relay's invocation returns: its record may come a moment later.
+    poll(lambda: all(outcomes(n)[-1:] == ["delivered"] for n in tasks), what="both deliveries")
+    assert outcomes(spared) == ["published", "delivered"]
+    assert outcomes(hit) == ["published", "function-error", "delivered"]
+
+
 @pytest.mark.slow
 def test_a_lost_completion_event_is_recovered_by_reconcile(cloud: Cloud) -> None:
-    payload = job("lost")
-    cloud.arm("drop-stopped", payload["message"])
-    arn = cloud.start(payload)
+    payload, name = job("lost"), execution_name("lost")
+    cloud.arm("drop-stopped", name)
+    arn = cloud.start(payload, name)
     result = result_of(cloud.wait(arn, timeout=60))
     history, (task,) = ledger(cloud, arn)
     assert result.completed_by is CompletedBy.RECONCILE
@@ -85,9 +102,9 @@ def test_a_lost_completion_event_is_recovered_by_reconcile(cloud: Cloud) -> None
 
 
 def test_a_relay_failing_twice_is_retried_and_then_completes(cloud: Cloud) -> None:
-    payload = job("flaky")
-    cloud.arm("relay-error", payload["message"], count=2)
-    arn = cloud.start(payload)
+    payload, name = job("flaky"), execution_name("flaky")
+    cloud.arm("relay-error", name, count=2)
+    arn = cloud.start(payload, name)
     result_of(cloud.wait(arn))
     _, (task,) = ledger(cloud, arn)
     outcomes = [d["outcome"] for d in cloud.deliveries(task["taskArn"])]
@@ -122,9 +139,9 @@ def test_a_sigkilled_worker_fails_once_with_its_exit_code(cloud: Cloud) -> None:
 
 
 def test_a_task_that_never_starts_fails_without_a_retry(cloud: Cloud) -> None:
-    payload = job("no-image")
-    cloud.arm("never-start", payload["message"])
-    arn = cloud.start(payload)
+    payload, name = job("no-image"), execution_name("no-image")
+    cloud.arm("never-start", name)
+    arn = cloud.start(payload, name)
     execution = cloud.wait(arn)
     assert execution["Status"] == "FAILED"
     assert execution["Error"]["ErrorType"].endswith("TaskFailedToStart")
@@ -135,9 +152,9 @@ def test_a_task_that_never_starts_fails_without_a_retry(cloud: Cloud) -> None:
 
 
 def test_no_capacity_at_start_is_retried_and_the_second_task_succeeds(cloud: Cloud) -> None:
-    payload = job("no-capacity")
-    cloud.arm("no-capacity", payload["message"])
-    arn = cloud.start(payload)
+    payload, name = job("no-capacity"), execution_name("no-capacity")
+    cloud.arm("no-capacity", name)
+    arn = cloud.start(payload, name)
     result = result_of(cloud.wait(arn))
     history, tasks = ledger(cloud, arn)
     assert result.attempts == 2 and len(tasks) == 2
@@ -145,9 +162,9 @@ def test_no_capacity_at_start_is_retried_and_the_second_task_succeeds(cloud: Clo
 
 
 def test_a_spot_interruption_is_retried_and_the_second_task_succeeds(cloud: Cloud) -> None:
-    payload = job("spot", seconds=2)
-    cloud.arm("spot-interruption", payload["message"])
-    arn = cloud.start(payload)
+    payload, name = job("spot", seconds=2), execution_name("spot")
+    cloud.arm("spot-interruption", name)
+    arn = cloud.start(payload, name)
     result = result_of(cloud.wait(arn))
     history, tasks = ledger(cloud, arn)
     interrupted = [t for t in tasks if t["stopCode"] == "SpotInterruption"]

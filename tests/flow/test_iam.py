@@ -21,7 +21,7 @@ import pytest
 
 from ecs_contract.names import RESULT_URI_ENV, TASK_STATE_CHANGE
 from local import targets
-from testkit.local_cloud import Cloud, cli, running_cloud
+from testkit.local_cloud import Cloud, cli, execution_name, running_cloud
 from testkit.poll import poll
 
 pytestmark = pytest.mark.flow
@@ -115,9 +115,9 @@ def reconciles(action: str, result_missing: bool = False) -> Callable[[Cloud, Dr
 
     def flow(cloud: Cloud, drop: Drop) -> None:
         drop()
-        payload = job("reconcile")
-        cloud.arm("drop-stopped", payload["message"])
-        arn = cloud.start(payload)
+        payload, name = job("reconcile"), execution_name("reconcile")
+        cloud.arm("drop-stopped", name)
+        arn = cloud.start(payload, name)
         task = the_task(cloud, arn, "STOPPED")
         if result_missing:  # e.g. expired by the bucket's lifecycle rule
             bucket = cloud.state["outputs"]["ResultsBucketName"]
@@ -190,9 +190,9 @@ def stops_tasks(action: str) -> Callable[[Cloud, Drop], None]:
 def dead_letters(cloud: Cloud, drop: Drop) -> None:
     """Lambda sends the relay's failed event to its on-failure destination with the relay's role."""
     drop()
-    payload = job("destination")
-    cloud.arm("relay-error", payload["message"], count=3)  # the invocation and both retries fail
-    arn = cloud.start(payload)
+    payload, name = job("destination"), execution_name("destination")
+    cloud.arm("relay-error", name, count=3)  # the invocation and both retries fail
+    arn = cloud.start(payload, name)
     task = the_task(cloud, arn, "STOPPED")
 
     def lost() -> list[dict[str, Any]]:

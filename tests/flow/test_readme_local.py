@@ -73,7 +73,7 @@ def test_the_readme_cli_commands_run_as_written(tmp_path):
 
 def test_the_readme_fault_commands_run_as_written(tmp_path):
     done = run_block(FAULT_BLOCK, tmp_path)
-    assert "armed: spot-interruption x1 for jobs with message 'Hello from durable ECS'" in done.stdout
+    assert "armed: spot-interruption x1 for the tasks of execution 'spot-demo'" in done.stdout
     assert '"attempts": 2' in done.stdout  # follow: the interrupted task was retried, and succeeded
     assert f"callback '{Operation.TASK_COMPLETION.named(2)}' created" in done.stdout
     assert "stopped " in done.stdout

@@ -6,6 +6,7 @@ import pytest
 
 from completion_relay.relay import ENDED_STATUSES
 from ecs_contract.decide import decide
+from ecs_contract.demo_job import validate as demo_rules
 from ecs_contract.names import EXECUTION_STATUS_CHANGE, TASK_STATE_CHANGE
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed, TaskSucceeded
 from ecs_contract.task import parse_task
@@ -63,7 +64,7 @@ def test_ecs_sample_parses_and_decides_as_named(name, expected):
 def test_invoke_payload_validates_as_named(name, valid):
     payload = load_event(name)
     if valid:
-        assert parse_job(payload, task_timeout_seconds=3600).payload == payload
+        assert parse_job(payload, task_timeout_seconds=3600, rules=demo_rules).payload == payload
     else:
         with pytest.raises(InvalidInput):
-            parse_job(payload, task_timeout_seconds=3600)
+            parse_job(payload, task_timeout_seconds=3600, rules=demo_rules)

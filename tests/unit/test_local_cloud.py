@@ -88,7 +88,7 @@ def test_every_command_has_help(command: list[str]):
     "command",
     [
         ["invoke", "events/invoke/success.json"],
-        ["fault", "drop-stopped", "--message", "m"],
+        ["fault", "drop-stopped", "--execution", "m"],
         ["durable-runner", "restart"],
         ["redrive"],
     ],

@@ -10,46 +10,63 @@ import pytest
 
 from completion_relay.config import RelayConfig
 from completion_relay.relay import ENDED_STATUSES
-from ecs_contract.names import EXECUTION_STATUS_CHANGE
+from ecs_contract.names import EXECUTION_STATUS_CHANGE, started_by
 from local.executions import ExecutionWatcher
-from local.faults import FaultError, Faults, event_job_message, job_message
+from local.faults import FaultError, Faults, event_started_by
 from local.redrive import original_event
 from local.seed import lambda_arn
 from local.template import Function
 from testkit.paths import ROOT, load_event
 
+# Two executions of the orchestrator, and the startedBy of the tasks each starts (the marker, then
+# a digest of the execution ARN: ecs_contract.names.started_by).
+ARN_A = f"{lambda_arn('Orchestrator')}:1/durable-execution/job-a/0b8f5c2e"
+ARN_B = f"{lambda_arn('Orchestrator')}:1/durable-execution/job-b/7d41a9e0"
+TASK_OF_A, TASK_OF_B = started_by("durable-ecs", ARN_A), started_by("durable-ecs", ARN_B)
 
-def test_a_fault_fires_only_for_its_kind_and_job_and_only_count_times():
-    faults = Faults()
+
+def executions(name: str) -> list[str]:
+    return {"job-a": [ARN_A], "job-b": [ARN_B]}.get(name, [])
+
+
+def test_a_fault_fires_only_for_its_kind_and_execution_and_only_count_times():
+    faults = Faults(executions)
     faults.arm("relay-error", "job-a", count=2)
-    assert not faults.fire("relay-error", "job-b")
-    assert not faults.fire("drop-stopped", "job-a")
-    assert [faults.fire("relay-error", "job-a") for _ in range(3)] == [True, True, False]
-    assert faults.listing() == [{"kind": "relay-error", "message": "job-a", "count": 2, "fired": 2}]
+    assert not faults.fire("relay-error", TASK_OF_B)
+    assert not faults.fire("drop-stopped", TASK_OF_A)
+    assert not faults.fire("relay-error", None)  # a task started by hand, without startedBy
+    assert not faults.fire("relay-error", "durable-ecs/" + "0" * 32)  # another execution's task
+    assert [faults.fire("relay-error", TASK_OF_A) for _ in range(3)] == [True, True, False]
+    assert faults.listing() == [{"kind": "relay-error", "execution": "job-a", "count": 2, "fired": 2}]
+
+
+def test_a_fault_matches_whatever_marker_and_qualifier_name_the_execution():
+    faults = Faults(lambda name: [ARN_A.replace(":1/", ":$LATEST/")])  # the same execution, unqualified
+    faults.arm("never-start", "job-a")
+    assert faults.fire("never-start", started_by("other-marker", ARN_A))
 
 
 @pytest.mark.parametrize(
-    ("kind", "message", "count", "error"),
+    ("kind", "execution", "count", "error"),
     [
         ("meteor", "m", 1, "unknown fault 'meteor'"),
         ("drop-stopped", "m", 0, "count"),
-        ("drop-stopped", "", 1, "message"),
+        ("drop-stopped", "m", True, "count"),
+        ("drop-stopped", "", 1, "durable execution's name"),
+        ("drop-stopped", None, 1, "durable execution's name"),
+        ("drop-stopped", "has space", 1, "1 to 64 letters, digits, '-' or '_'"),
+        ("drop-stopped", "x" * 65, 1, "invoke --name"),
     ],
 )
-def test_a_fault_that_cannot_be_armed_says_why(kind, message, count, error):
+def test_a_fault_that_cannot_be_armed_says_why(kind, execution, count, error):
     with pytest.raises(FaultError, match=error):
-        Faults().arm(kind, message, count)
+        Faults().arm(kind, execution, count)
 
 
-def test_the_job_message_is_read_from_the_task_environment_and_from_its_event():
-    assert job_message({"JOB_INPUT": json.dumps({"message": "hi"})}) == "hi"
-    assert job_message({"JOB_INPUT": "not json"}) is None
-    assert job_message({"JOB_INPUT": "[1]"}) is None
+def test_the_started_by_is_read_from_the_tasks_event():
     event = load_event("ecs/stopped-success")
-    env = event["detail"]["overrides"]["containerOverrides"][0]["environment"]
-    expected = json.loads(next(e["value"] for e in env if e["name"] == "JOB_INPUT")).get("message")
-    assert event_job_message(event) == expected
-    assert event_job_message({"detail": {}}) is None
+    assert event_started_by(event) == event["detail"]["startedBy"]
+    assert event_started_by({"detail": {}}) is None
 
 
 class FakeRunner:
