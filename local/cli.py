@@ -48,6 +48,17 @@ def _state(state_dir: Path) -> dict[str, Any] | None:
     return state if proc.alive(state["pid"]) else None
 
 
+def _serve_command(args: argparse.Namespace) -> list[str]:
+    """`up`'s options, passed on to the `serve` process it starts."""
+    command = [sys.executable, "-m", "local", "--state-dir", str(args.state_dir), "serve"]
+    if args.skip_time:
+        command.append("--skip-time")
+    command += [f"--parameter={key}={value}" for key, value in args.parameter]
+    command += [f"--overlay={overlay.resolve()}" for overlay in args.overlay]
+    command += [f"--drop-statement={statement}" for statement in args.drop_statement]
+    return [*command, "--concurrency", str(args.concurrency), "--job", str(args.job)]
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     if (state := _state(args.state_dir)) is not None:
         print(f"local cloud already up (pid {state['pid']}); Lambda endpoint {state['lambda']}")
@@ -55,16 +66,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     args.state_dir.mkdir(parents=True, exist_ok=True)
     (args.state_dir / "state.json").unlink(missing_ok=True)
     log = args.state_dir / "cloud.log"
-    command = [sys.executable, "-m", "local", "--state-dir", str(args.state_dir), "serve"]
-    if args.skip_time:
-        command.append("--skip-time")
-    for key, value in args.parameter:
-        command += ["--parameter", f"{key}={value}"]
-    for overlay in args.overlay:
-        command += ["--overlay", str(overlay.resolve())]
-    for statement in args.drop_statement:
-        command += ["--drop-statement", statement]
-    command += ["--concurrency", str(args.concurrency), "--job", str(args.job)]
+    command = _serve_command(args)
     started = time.monotonic()
     with log.open("wb") as out:
         child = subprocess.Popen(

@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -239,65 +240,80 @@ class LocalCloud:
 
     # -- control API ------------------------------------------------------------------------
     def _control_handler(self) -> type[BaseHTTPRequestHandler]:
-        cloud = self
+        return type("Control", (_Control,), {"cloud": self})
 
-        class Control(BaseHTTPRequestHandler):
-            def _reply(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
 
-            def do_GET(self) -> None:
-                if self.path == "/health":
-                    self._reply(200, {"durableRunner": cloud.runner.running})
-                elif self.path == "/tasks":
-                    self._reply(200, cloud.agent.pids())
-                elif self.path == "/faults":
-                    self._reply(200, cloud.faults.listing())
-                elif self.path == "/iam":
-                    self._reply(200, {"statements": cloud.iam.statement_ids(), "dropped": cloud.iam.dropped})
-                else:
-                    self._reply(404, {"error": f"no {self.path}"})
+class _Control(BaseHTTPRequestHandler):
+    """The control API of `python -m local` (health, faults, IAM edits, the durable runner)."""
 
-            def do_POST(self) -> None:
-                if self.path in ("/durable-runner/stop", "/durable-runner/kill"):
-                    cloud.runner.stop(kill=self.path.endswith("/kill"))
-                    self._reply(200, {"durableRunner": False})
-                elif self.path == "/faults":
-                    try:
-                        spec = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                        kind, execution = spec.get("kind"), spec.get("execution")
-                        fault = cloud.faults.arm(kind, execution, spec.get("count", 1))
-                    except (ValueError, AttributeError, FaultError) as e:
-                        self._reply(400, {"error": str(e)})
-                        return
-                    self._reply(200, fault.__dict__)
-                elif self.path in ("/iam/drop", "/iam/restore"):  # as an admin editing the roles would
-                    try:
-                        spec = json.loads(
-                            self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}"
-                        )
-                        if self.path == "/iam/restore":
-                            cloud.iam.restore()
-                        cloud.iam.drop(spec.get("statements", []))
-                    except (ValueError, AttributeError) as e:
-                        self._reply(400, {"error": str(e)})
-                        return
-                    self._reply(200, {"dropped": cloud.iam.dropped})
-                elif self.path == "/durable-runner/start":
-                    if not cloud.runner.running:
-                        cloud.runner.start({**os.environ, **CREDENTIALS})
-                    self._reply(200, {"durableRunner": True})
-                elif self.path == "/shutdown":
-                    self._reply(202, {"stopping": True})
-                    threading.Thread(target=cloud.stop).start()
-                else:
-                    self._reply(404, {"error": f"no {self.path}"})
+    cloud: LocalCloud  # set by LocalCloud._control_handler
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
+    def _reply(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
-        return Control
+    def _body(self) -> Any:
+        return json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+
+    def do_GET(self) -> None:
+        reads: dict[str, Callable[[], Any]] = {
+            "/health": lambda: {"durableRunner": self.cloud.runner.running},
+            "/tasks": self.cloud.agent.pids,
+            "/faults": self.cloud.faults.listing,
+            "/iam": lambda: {"statements": self.cloud.iam.statement_ids(), "dropped": self.cloud.iam.dropped},
+        }
+        read = reads.get(self.path)
+        self._reply(200, read()) if read else self._reply(404, {"error": f"no {self.path}"})
+
+    def do_POST(self) -> None:
+        actions: dict[str, Callable[[], tuple[int, Any]]] = {
+            "/durable-runner/stop": lambda: self._stop_runner(kill=False),
+            "/durable-runner/kill": lambda: self._stop_runner(kill=True),
+            "/durable-runner/start": self._start_runner,
+            "/faults": self._arm_fault,
+            # as an admin editing the roles would
+            "/iam/drop": lambda: self._edit_iam(restore=False),
+            "/iam/restore": lambda: self._edit_iam(restore=True),
+            "/shutdown": self._shutdown,
+        }
+        action = actions.get(self.path)
+        if action is None:
+            self._reply(404, {"error": f"no {self.path}"})
+            return
+        try:
+            status, body = action()
+        except (ValueError, AttributeError, FaultError) as e:  # a request the caller can fix
+            status, body = 400, {"error": str(e)}
+        self._reply(status, body)
+
+    def _stop_runner(self, kill: bool) -> tuple[int, Any]:
+        self.cloud.runner.stop(kill=kill)
+        return 200, {"durableRunner": False}
+
+    def _start_runner(self) -> tuple[int, Any]:
+        if not self.cloud.runner.running:
+            self.cloud.runner.start({**os.environ, **CREDENTIALS})
+        return 200, {"durableRunner": True}
+
+    def _arm_fault(self) -> tuple[int, Any]:
+        spec = self._body()
+        fault = self.cloud.faults.arm(spec.get("kind"), spec.get("execution"), spec.get("count", 1))
+        return 200, fault.__dict__
+
+    def _edit_iam(self, restore: bool) -> tuple[int, Any]:
+        spec = self._body()
+        if restore:
+            self.cloud.iam.restore()
+        self.cloud.iam.drop(spec.get("statements", []))
+        return 200, {"dropped": self.cloud.iam.dropped}
+
+    def _shutdown(self) -> tuple[int, Any]:
+        threading.Thread(target=self.cloud.stop).start()
+        return 202, {"stopping": True}
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return

@@ -568,21 +568,33 @@ class LambdaEndpoint:
         invocation_type = headers.get("X-Amz-Invocation-Type", "RequestResponse")
         dex = bool(headers.get(DEX_MARKER_HEADER))
         if function.durable is not None and not dex:
-            if invocation_type != "Event":
-                return lambda_error(
-                    400,
-                    "InvalidParameterValueException",
-                    "the local cloud starts durable executions with InvocationType=Event only",
-                )
-            try:
-                arn = self.start_execution(
-                    function, invoked_as, headers.get("X-Amz-Durable-Execution-Name"), body
-                )
-            except ExecutionNameRefused as e:
-                return lambda_error(e.status, e.code, str(e))
-            except Exception as e:  # noqa: BLE001 - reported to the caller as Lambda would
-                return lambda_error(502, "ServiceException", f"durable runner refused the execution: {e}")
-            return Reply(202, b"", {"X-Amz-Durable-Execution-Arn": arn, "Content-Length": "0"})
+            return self._start_durable(function, invoked_as, invocation_type, headers, body)
+        return self._invoke(function, invoked_as, invocation_type, dex, body)
+
+    def _start_durable(
+        self, function: Function, invoked_as: str, invocation_type: str, headers: Any, body: bytes
+    ) -> Reply:
+        """Invoking a durable function (not by the durable runner) starts an execution."""
+        if invocation_type != "Event":
+            return lambda_error(
+                400,
+                "InvalidParameterValueException",
+                "the local cloud starts durable executions with InvocationType=Event only",
+            )
+        try:
+            arn = self.start_execution(
+                function, invoked_as, headers.get("X-Amz-Durable-Execution-Name"), body
+            )
+        except ExecutionNameRefused as e:
+            return lambda_error(e.status, e.code, str(e))
+        except Exception as e:  # noqa: BLE001 - reported to the caller as Lambda would
+            return lambda_error(502, "ServiceException", f"durable runner refused the execution: {e}")
+        return Reply(202, b"", {"X-Amz-Durable-Execution-Arn": arn, "Content-Length": "0"})
+
+    def _invoke(
+        self, function: Function, invoked_as: str, invocation_type: str, dex: bool, body: bytes
+    ) -> Reply:
+        """An invocation in one of the function's execution environments."""
         environments = self.environments[function.logical_id]
         request_id = str(uuid.uuid4())
         if invocation_type == "Event":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -57,37 +57,46 @@ def describe_history_event(event: dict[str, Any], waiting: bool, resumed: bool) 
     """One history event as a line of the timeline; None for bookkeeping events."""
     kind, name = event.get("EventType", ""), event.get("Name")
     details = next((v for k, v in event.items() if k.endswith("Details") and isinstance(v, dict)), {})
-    if kind == "ExecutionStarted":
-        return "execution started"
-    if kind == "CallbackStarted":
-        return f"callback {name!r} created (id {redact(details.get('CallbackId', ''))})"
-    if kind == "StepSucceeded" and Operation.START_TASK.names(name):
-        started = _started(details)
-        if isinstance(started, str):
-            return f"task started: {started.rsplit('/', 1)[1]}"
-        failure = started.callback_error() if started else _payload(details, "Result")
-        return f"task did not start: {failure}"
-    if kind == "StepSucceeded":
-        return f"step {name!r} done"
-    if kind == "StepFailed":
-        return f"step {name!r} failed: {_error(details)}"
-    if kind == "CallbackSucceeded":
-        return "callback completed: task succeeded"
-    if kind == "CallbackFailed":
-        return f"callback completed: task failed ({_error(details)})"
-    if kind == "CallbackTimedOut":
-        return f"callback {name!r} timed out"
     if kind == "InvocationCompleted":
         if waiting:
             return "handler suspended, waiting for the callback at no cost"
         return "handler resumed and returned" if resumed else "handler returned"
-    if kind == "ExecutionSucceeded":
-        return _clip(f"execution SUCCEEDED: {json.dumps(_payload(details, 'Result'))}")
-    if kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionStopped"):
-        return f"execution {kind.removeprefix('Execution').upper()}: {_error(details)}"
     if kind == "StepStarted":
         return None
-    return f"{kind} {name or ''}".strip()
+    describe = _DESCRIBE.get(kind)
+    return describe(name, details) if describe else f"{kind} {name or ''}".strip()
+
+
+def _step_succeeded(name: str | None, details: dict[str, Any]) -> str:
+    if not Operation.START_TASK.names(name):
+        return f"step {name!r} done"
+    started = _started(details)
+    if isinstance(started, str):
+        return f"task started: {started.rsplit('/', 1)[1]}"
+    failure = started.callback_error() if started else _payload(details, "Result")
+    return f"task did not start: {failure}"
+
+
+def _execution_ended(kind: str) -> Callable[[str | None, dict[str, Any]], str]:
+    return lambda name, details: f"execution {kind.removeprefix('Execution').upper()}: {_error(details)}"
+
+
+# History events by EventType -> (the operation's name, its details) -> the timeline's words.
+_DESCRIBE: dict[str, Callable[[str | None, dict[str, Any]], str]] = {
+    "ExecutionStarted": lambda name, details: "execution started",
+    "CallbackStarted": lambda name, details: (
+        f"callback {name!r} created (id {redact(details.get('CallbackId', ''))})"
+    ),
+    "StepSucceeded": _step_succeeded,
+    "StepFailed": lambda name, details: f"step {name!r} failed: {_error(details)}",
+    "CallbackSucceeded": lambda name, details: "callback completed: task succeeded",
+    "CallbackFailed": lambda name, details: f"callback completed: task failed ({_error(details)})",
+    "CallbackTimedOut": lambda name, details: f"callback {name!r} timed out",
+    "ExecutionSucceeded": lambda name, details: _clip(
+        f"execution SUCCEEDED: {json.dumps(_payload(details, 'Result'))}"
+    ),
+    **{kind: _execution_ended(kind) for kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionStopped")},
+}
 
 
 def render(entry: Entry, origin: datetime) -> str:
