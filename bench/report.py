@@ -35,7 +35,7 @@ def cost_per_1000(ops: float, price: float) -> float:
 
 
 def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
-    """(target, measured, met) for every target of issue 5 the results speak to."""
+    """(target, measured, met) for every target of BENCHMARKS.md the results speak to."""
     out: list[tuple[str, str, bool | None]] = []
     if "ops" in r:
         out += _ops_targets(r)

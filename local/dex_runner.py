@@ -2,8 +2,8 @@
 
 The runner names an execution ``<uuid>/<uuid>``, "opaque local identifiers, not real AWS ARNs"
 (its ``Execution.new``). Lambda's are ``arn:aws:lambda:REGION:ACCOUNT:function:NAME:QUALIFIER/
-durable-execution/EXECUTION_NAME/ID`` (DESIGN.md section 9; the ARN the IAM durable actions
-authorize on). Code that derives anything from an execution ARN (the tasks' startedBy, IAM
+durable-execution/EXECUTION_NAME/ID`` (botocore's Lambda model, DurableExecutionArn; the ARN the
+IAM durable actions authorize on). Code that derives anything from an execution ARN (the tasks' startedBy, IAM
 resources, the cancellation rule) must meet the real shape here too, so this module starts the
 runner's own CLI with only that factory replaced. Run as ``python -m local.dex_runner ...`` with the
 runner's arguments; AWS_REGION names the region.

@@ -1,4 +1,4 @@
-"""decide(task): the one pure function from an ECS task to an outcome (DESIGN section 3).
+"""decide(task): the one pure function from an ECS task to an outcome (the outcome table of CONTRIBUTING.md).
 
 The relay calls it on every "ECS Task State Change" event; the orchestrator calls it when it
 reconciles a task whose completion event never arrived. Order matters: how the task stopped

@@ -1,4 +1,5 @@
-"""The local Lambda's execution environments, as Lambda runs them (DESIGN.md section 9).
+"""The local Lambda's execution environments, as Lambda runs them (botocore's Lambda model and
+the Lambda docs; CONTRIBUTING.md, "The local cloud is worth what it refuses").
 
 An environment is a process that runs one invocation at a time; concurrent invocations get
 environments of their own (cold starts) up to the function's concurrency, idle ones are reused;

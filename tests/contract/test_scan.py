@@ -1,4 +1,4 @@
-"""template.yaml and worker/Dockerfile as infrastructure scanners see them (issue 15).
+"""template.yaml and worker/Dockerfile as infrastructure scanners see them (README, "Security checks").
 
 checkov (in .venv-scan, run offline as `make lint` runs it) must report no failed check: each of its
 findings is fixed in the template or skipped next to its resource with a reason a reviewer can read

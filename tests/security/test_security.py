@@ -1,4 +1,5 @@
-"""Security properties of issue 4: who may complete a callback, what the relay acts on, what a job can inject.
+"""Security properties (README, "Security notes"): who may complete a callback, what the relay acts
+on, what a job can inject.
 
 - Only the CompletionRelay may send durable callbacks, and only on the orchestrator's qualified ARN;
   the worker's roles can never grant it, whatever wildcard a later edit might add.

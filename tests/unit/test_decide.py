@@ -1,4 +1,4 @@
-"""decide(): every row of the outcome table (DESIGN section 3), and the edge cases."""
+"""decide(): every row of the outcome table (CONTRIBUTING.md), and the edge cases."""
 
 from __future__ import annotations
 
