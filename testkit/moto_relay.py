@@ -22,6 +22,7 @@ from moto.ecs.models import ecs_backends
 
 from aws_adapters.ecs import EcsGateway
 from aws_adapters.s3 import ResultGateway
+from bench.moto_world import worker_cluster
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery
 from completion_relay.relay import Gateways as RelayGateways
@@ -79,11 +80,16 @@ class MotoEcsRelay:
     run_task_calls: list[dict[str, Any]]  # RunTask's parameters, as the orchestrator sent them
 
     @classmethod
-    def create(cls, bucket: str, cluster_name: str = "workers") -> MotoEcsRelay:
-        """Inside mock_aws: the results bucket and the worker cluster (behind the local ECS rules)."""
+    def create(cls, bucket: str, cluster_name: str = "workers", *, ecs_rules: bool = True) -> MotoEcsRelay:
+        """Inside mock_aws: the results bucket and the worker cluster, behind the local cloud's ECS
+        rules unless `ecs_rules` is False (bench/ops.py: its polling baseline's clientToken is the
+        same for every execution of the in-process runner, which the rules answer as ECS would)."""
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=bucket)
-        cluster = moto_worker_cluster(cluster_name)
+        if ecs_rules:
+            cluster = moto_worker_cluster(cluster_name)
+        else:
+            cluster = worker_cluster(boto3.client("ecs"), boto3.client("ec2"), cluster_name)
         orchestrator_ecs = boto3.client("ecs")
         run_task_calls: list[dict[str, Any]] = []
         orchestrator_ecs.meta.events.register(
