@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from aws_adapters.ecs import EcsGateway
+from aws_adapters.errors import AwsUnavailable
 from aws_adapters.s3 import ResultGateway
 from completion_relay import handler as relay_handler
 from completion_relay.config import RelayConfig
@@ -396,6 +397,18 @@ def test_cancellation_lists_tasks_with_started_by_as_the_only_filter():
             {"cluster": CLUSTER, "startedBy": marker, "nextToken": "n1"},
         )
         assert EcsGateway(ecs).running(CLUSTER, marker) == ["arn:t1", "arn:t2"]
+        stub.assert_no_pending_responses()
+
+
+def test_a_throttled_list_tasks_is_raised_for_lambda_to_retry_the_event():
+    # The same classification as the orchestrator's steps (aws_adapters.errors): Lambda's async
+    # retries, then the dead-letter queue, ask again.
+    ecs = boto3.client("ecs")
+    gateways = Gateways(callbacks=None, tasks=EcsGateway(ecs), results=None)  # type: ignore[arg-type]
+    with Stubber(ecs) as stub:
+        stub.add_client_error("list_tasks", "ThrottlingException", "Rate exceeded", 400)
+        with pytest.raises(AwsUnavailable, match="ListTasks: ThrottlingException"):
+            relay_event(event("lambda/execution-stopped"), CONFIG, gateways)
         stub.assert_no_pending_responses()
 
 
