@@ -22,7 +22,6 @@ from moto.ecs.models import ecs_backends
 
 from aws_adapters.ecs import EcsGateway
 from aws_adapters.s3 import ResultGateway
-from bench.moto_world import worker_cluster
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery
 from completion_relay.relay import Gateways as RelayGateways
@@ -31,7 +30,7 @@ from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from ecs_contract.names import RESULT_URI_ENV, TASK_STATE_CHANGE, WORKER_CONTAINER_NAME
 from orchestrator.handler import build_handler
 from orchestrator.workflow import Gateways
-from testkit.moto_world import moto_worker_cluster
+from testkit.moto_world import moto_worker_cluster, worker_cluster
 from testkit.poll import poll
 
 # What the template's EventBridge rule delivers for a task that stopped (events/ecs/*.json).

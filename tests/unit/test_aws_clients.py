@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 from botocore.stub import Stubber
 
@@ -15,7 +17,12 @@ CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/workers"
 def test_the_orchestrator_builds_each_client_on_its_first_call_and_only_once(monkeypatch):
     built: list[str] = []
     real = boto3.client
-    monkeypatch.setattr(clients.boto3, "client", lambda name: built.append(name) or real(name))
+
+    def counted(name: str) -> Any:
+        built.append(name)
+        return real(name)
+
+    monkeypatch.setattr(clients.boto3, "client", counted)
 
     # Given the gateways a new execution environment builds (not the cached ones of this process)
     gateways = orchestrator_handler.aws_gateways.__wrapped__()
