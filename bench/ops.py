@@ -26,22 +26,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from aws_durable_execution_sdk_python.execution import InvocationStatus
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from moto import mock_aws
 
 from bench.polling import polling_orchestrator
 from bench.stats import summary
-from completion_relay.config import RelayConfig
-from completion_relay.gateways import Delivery, TaskGateway
-from completion_relay.relay import Gateways, RelayAction, relay_event
-from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
-from ecs_contract.names import TASK_STATE_CHANGE
-from ecs_contract.s3_results import ResultGateway
-from orchestrator import workflow
-from orchestrator.handler import handler as ours_handler
-from testkit.moto_world import worker_cluster
+from completion_relay.relay import RelayAction
+from ecs_contract.names import JOB_INPUT_ENV
+from testkit.moto_relay import MotoEcsRelay, RunnerCallbacks
 from testkit.poll import poll
 
 BUCKET = "bench-results"
@@ -52,22 +45,6 @@ POLL_SECONDS = polling_orchestrator.POLL_SECONDS
 def polls_for(duration_s: int) -> int:
     """Polls the baseline makes for a task of that duration: the first at or after its end sees it."""
     return max(1, math.ceil(duration_s / POLL_SECONDS))
-
-
-@dataclass
-class RunnerCallbacks:
-    """The relay's callback gateway, completing callbacks on the in-process runner."""
-
-    runner: DurableFunctionTestRunner
-    sent: int = 0
-
-    def succeed(self, callback_id: str, result: bytes) -> Delivery:
-        self.sent += 1
-        self.runner.send_callback_success(callback_id, result)
-        return Delivery.SENT
-
-    def fail(self, callback_id: str, error: dict[str, str]) -> Delivery:
-        raise AssertionError(f"the bench's tasks succeed; the relay decided {error['ErrorType']}")
 
 
 @dataclass
@@ -103,25 +80,16 @@ class Run:
 
 
 class World:
-    """moto ECS and S3 plus one runner per handler; environment as the template sets it."""
+    """moto ECS and S3 with the relay (testkit.moto_relay) plus one runner per handler; environment
+    as the template sets it."""
 
     def __init__(self) -> None:
-        self.ecs, self.s3, ec2 = boto3.client("ecs"), boto3.client("s3"), boto3.client("ec2")
-        self.s3.create_bucket(Bucket=BUCKET)
-        cluster = worker_cluster(self.ecs, ec2)
-        self.cluster_arn = cluster.arn
-        os.environ.update(
-            CLUSTER_ARN=self.cluster_arn,
-            TASK_DEFINITION="worker",
-            **{JOB_CHOICE_ENV: JobChoice.DEMO},  # the demo job's input rules, whatever the slot holds
-            SUBNETS=cluster.subnet,
-            SECURITY_GROUPS=cluster.security_group,
-            RESULTS_BUCKET=BUCKET,
-            TASK_TIMEOUT_SECONDS=str(2 * max(DURATIONS.values())),
-        )
+        # Plain moto, as the baseline has always run: its clientToken, the last part of the execution
+        # ARN, is the in-process runner's fixed invocation id, which the ECS rules refuse on reuse.
+        self.aws = MotoEcsRelay.create(BUCKET, cluster_name="bench", ecs_rules=False)
+        os.environ.update(self.aws.environment(task_timeout_seconds=2 * max(DURATIONS.values())))
         self.describes: dict[str, int] = {}
         self.stop_after: int = 1
-        workflow.ecs_client.cache_clear()
         polling_orchestrator.ecs_client.cache_clear()
         polling_orchestrator.ecs_client().meta.events.register("after-call.ecs.DescribeTasks", self._describe)
 
@@ -136,10 +104,10 @@ class World:
                 container["exitCode"] = 0 if stopped else None
 
     def _new_tasks(self) -> list[dict[str, Any]]:
-        arns = self.ecs.list_tasks(cluster=self.cluster_arn)["taskArns"]
+        arns = self.aws.task_arns()
         if not arns:
             return []
-        tasks = self.ecs.describe_tasks(cluster=self.cluster_arn, tasks=arns)["tasks"]
+        tasks = self.aws.describe(arns)
         return [
             t
             for t in tasks
@@ -150,24 +118,9 @@ class World:
         """Play the worker (result object) and ECS (STOPPED event), then run the real relay."""
         [task] = poll(self._new_tasks, 30, what="the task RunTask started", interval=0.01)
         self.describes[task["taskArn"]] = 0  # handled
-        env = {e["name"]: e["value"] for e in task["overrides"]["containerOverrides"][0]["environment"]}
-        bucket, _, key = env["RESULT_S3_URI"].removeprefix("s3://").partition("/")
-        job = json.loads(env["JOB_INPUT"])
+        job = json.loads(self.aws.worker_env(task)[JOB_INPUT_ENV])
         result = {"message": job["message"], "processedMessage": job["message"].upper()}
-        self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(result).encode())
-        detail = json.loads(json.dumps(task, default=str))
-        detail.update(lastStatus="STOPPED", desiredStatus="STOPPED", stopCode="EssentialContainerExited")
-        detail["containers"] = [{"name": "worker", "lastStatus": "STOPPED", "exitCode": 0}]
-        event = {
-            "source": TASK_STATE_CHANGE.source,
-            "detail-type": TASK_STATE_CHANGE.detail_type,
-            "id": "e",
-            "detail": detail,
-        }
-        gateways = Gateways(callbacks, TaskGateway(self.ecs), ResultGateway(self.s3))  # type: ignore[arg-type]
-        relayed = relay_event(
-            event, RelayConfig(cluster_arn=self.cluster_arn, results_bucket=BUCKET), gateways
-        )
+        relayed = self.aws.relay_stopped(task, callbacks, exit_code=0, result=result)
         assert relayed.action is RelayAction.SUCCEEDED, relayed
 
 
@@ -191,7 +144,6 @@ def world() -> Iterator[World]:
         with mock_aws():
             yield World()
     finally:
-        workflow.ecs_client.cache_clear()
         polling_orchestrator.ecs_client.cache_clear()
         os.environ.clear()
         os.environ.update(saved)
@@ -205,7 +157,7 @@ def _payload(duration_s: int) -> str:
 
 def run_ours(w: World, duration_s: int) -> Run:
     meter = CheckpointMeter()
-    with DurableFunctionTestRunner(handler=ours_handler, poll_interval=0.005) as runner:
+    with DurableFunctionTestRunner(handler=w.aws.orchestrator_handler(), poll_interval=0.005) as runner:
         meter.wrap(runner)
         callbacks = RunnerCallbacks(runner)
         started = time.perf_counter()
@@ -214,7 +166,7 @@ def run_ours(w: World, duration_s: int) -> Run:
         result = runner.wait_for_result(arn, timeout=600)
         seconds = time.perf_counter() - started
     assert result.status is InvocationStatus.SUCCEEDED, result.error
-    assert callbacks.sent == 1
+    assert [kind for kind, _ in callbacks.sent] == ["success"]
     return Run(1 + len(result.operations), meter.calls, meter.bytes, seconds)
 
 

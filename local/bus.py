@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from moto.events.models import EventPattern
 
-from ecs_contract.aws_errors import ErrorAnswer
+from aws_adapters.errors import ErrorAnswer
 from ecs_contract.names import TASK_STATE_CHANGE
 from local.faults import DUPLICATES, Faults, event_started_by
 from local.journal import Journal, iso

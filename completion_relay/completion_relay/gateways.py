@@ -1,4 +1,8 @@
-"""The relay's boto3 adapters: the callback API and ECS (the results bucket: ecs_contract.s3_results)."""
+"""The relay's boto3 adapter for the callback API, which only the relay calls.
+
+ECS and the results bucket are `aws_adapters`' (shared with the orchestrator); errors are read as
+`aws_adapters.errors.ErrorAnswer`, the one classification of what is transient.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ecs_contract.aws_errors import ErrorAnswer
+from aws_adapters.errors import ErrorAnswer
 from ecs_contract.names import redact
 
 
@@ -96,34 +100,3 @@ class CallbackGateway:
         except BotoCoreError as e:  # connection refused, timeouts: the message names the URL
             raise CallbackNotDelivered(_redacted(f"{type(e).__name__}: {e}", CallbackId)) from None
         return Delivery.SENT
-
-
-@dataclass
-class TaskGateway:
-    ecs_client: Any
-
-    def describe(self, cluster_arn: str, task_arn: str) -> dict[str, Any] | None:
-        answer = self.ecs_client.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
-        tasks = answer.get("tasks") or []
-        return tasks[0] if tasks else None
-
-    def running(self, cluster_arn: str, started_by: str) -> list[str]:
-        """ARNs of the tasks with exactly this startedBy that ECS has not stopped yet."""
-        # startedBy alone: botocore's ECS model, ListTasksRequest.startedBy, "When you specify
-        # startedBy as the filter, it must be the only filter that you use" (ECS answers
-        # InvalidParameterException otherwise). desiredStatus defaults to RUNNING (ListTasksRequest.
-        # desiredStatus), which is what we want anyway.
-        pages = self.ecs_client.get_paginator("list_tasks").paginate(
-            cluster=cluster_arn, startedBy=started_by
-        )
-        return [arn for page in pages for arn in page.get("taskArns", [])]
-
-    def stop(self, cluster_arn: str, task_arn: str, reason: str) -> bool:
-        """StopTask; False if ECS no longer knows the task."""
-        try:
-            self.ecs_client.stop_task(cluster=cluster_arn, task=task_arn, reason=reason[:255])
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("InvalidParameterException", "ClientException"):
-                return False
-            raise
-        return True

@@ -1,7 +1,13 @@
-"""Lambda entry point of the completion relay: EventBridge events -> callback completion / task stop."""
+"""Lambda entry point of the completion relay: EventBridge events -> callback completion / task stop.
+
+Shaped like the orchestrator's: `build_handler` takes what builds the AWS gateways, so tests hand in
+their own; Lambda runs `handler`, whose boto3 clients are built once per execution environment, on
+first use.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -11,11 +17,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from aws_adapters.ecs import EcsGateway
+from aws_adapters.s3 import ResultGateway
 from completion_relay.config import RelayConfig
-from completion_relay.gateways import CallbackGateway, TaskGateway
+from completion_relay.gateways import CallbackGateway
 from completion_relay.observability import logger, metrics, traced
 from completion_relay.relay import Gateways, RelayAction, RelayResult, relay_event
-from ecs_contract.s3_results import ResultGateway
 
 _METRIC_BY_ACTION = {
     RelayAction.SUCCEEDED: "TasksSucceeded",
@@ -29,23 +36,29 @@ _COMPLETED = frozenset({RelayAction.SUCCEEDED, RelayAction.FAILED})
 
 
 @cache
-def gateways() -> Gateways:
+def aws_gateways() -> Gateways:
     """Clients are built once per execution environment, on first use (not at import)."""
     return Gateways(
         callbacks=CallbackGateway(boto3.client("lambda")),
-        tasks=TaskGateway(boto3.client("ecs")),
+        tasks=EcsGateway(boto3.client("ecs")),
         results=ResultGateway(boto3.client("s3")),
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
-@traced
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    config = RelayConfig.from_env()
-    outcome = relay_event(event, config, gateways())
-    record(outcome)
-    return outcome.as_dict()
+def build_handler(gateways: Callable[[], Gateways]) -> Callable[[Any, Any], Any]:
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+    @traced
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        config = RelayConfig.from_env()
+        outcome = relay_event(event, config, gateways())
+        record(outcome)
+        return outcome.as_dict()
+
+    return handler
+
+
+handler = build_handler(aws_gateways)
 
 
 def record(outcome: RelayResult) -> None:

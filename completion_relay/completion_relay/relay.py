@@ -18,8 +18,9 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
+from aws_adapters.ecs import EcsGateway
 from completion_relay.config import RelayConfig
-from completion_relay.gateways import CallbackGateway, CallbackRejected, Delivery, TaskGateway
+from completion_relay.gateways import CallbackGateway, CallbackRejected, Delivery
 from ecs_contract.completion import ResultReader, success_completion
 from ecs_contract.decide import decide
 from ecs_contract.names import (
@@ -40,7 +41,7 @@ ENDED_STATUSES = frozenset({"STOPPED", "TIMED_OUT", "FAILED"})
 @dataclass(frozen=True)
 class Gateways:
     callbacks: CallbackGateway
-    tasks: TaskGateway
+    tasks: EcsGateway
     results: ResultReader
 
 

@@ -2,7 +2,7 @@
 
 The relay builds it when the STOPPED event arrives; the orchestrator builds it when it reconciles a
 task whose event never came. One function, so a completion reads the same whichever path made it.
-The result object is read through a `ResultReader` (``ecs_contract.s3_results.ResultGateway`` in
+The result object is read through a `ResultReader` (``aws_adapters.s3.ResultGateway`` in
 both functions; a fake in tests).
 """
 

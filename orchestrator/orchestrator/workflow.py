@@ -3,7 +3,8 @@ completes; retry retryable outcomes after a durable backoff.
 
 Replay rule: everything outside a step runs again on every replay, so only pure code lives here;
 AWS calls, clocks and randomness happen inside the `@durable_step` functions (the backoff's jitter
-is derived from the execution ARN, see `backoff.py`).
+is derived from the execution ARN, see `backoff.py`). The AWS calls go through the `Gateways`
+run_job is handed, and only the steps use them.
 
 The history names every operation with its attempt (`ecs_contract.documents.Operation`):
 "task-completion #1", "start-task #1", "reconcile-task #1" (only after a callback timeout),
@@ -13,11 +14,9 @@ The history names every operation with its attempt (`ecs_contract.documents.Oper
 
 from __future__ import annotations
 
-from dataclasses import replace
-from functools import cache
+from dataclasses import dataclass, replace
 from typing import Any
 
-import boto3
 from aws_durable_execution_sdk_python import (
     CallbackExternalError,
     CallbackTimeoutError,
@@ -31,7 +30,9 @@ from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create
 from aws_durable_execution_sdk_python.serdes import JsonSerDes
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ecs_contract.completion import ResultAccessDenied, success_completion
+from aws_adapters.ecs import EcsGateway
+from aws_adapters.errors import AWS_UNAVAILABLE_TYPE, AwsUnavailable
+from ecs_contract.completion import ResultAccessDenied, ResultReader, success_completion
 from ecs_contract.decide import decide
 from ecs_contract.documents import (
     CallbackSuccess,
@@ -44,10 +45,8 @@ from ecs_contract.documents import (
 )
 from ecs_contract.names import redact, started_by
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
-from ecs_contract.s3_results import ResultGateway
 from ecs_contract.task import parse_task
 from orchestrator import ecs_tasks
-from orchestrator.aws_errors import AWS_UNAVAILABLE_TYPE, AwsUnavailable, transient_as_unavailable
 from orchestrator.backoff import backoff_seconds
 from orchestrator.checkpoints import DocumentSerDes
 from orchestrator.config import OrchestratorConfig
@@ -76,28 +75,30 @@ START_STEP_CONFIG = replace(AWS_STEP_CONFIG, serdes=DocumentSerDes(StartTaskResu
 RECONCILE_STEP_CONFIG = replace(AWS_STEP_CONFIG, serdes=DocumentSerDes(ReconcileResult.from_dict))
 
 
-@cache
-def ecs_client() -> Any:
-    return boto3.client("ecs")
+@dataclass(frozen=True)
+class Gateways:
+    """The AWS the steps call, handed in (orchestrator.handler builds the boto3 ones; tests their own)."""
 
-
-@cache
-def s3_client() -> Any:
-    return boto3.client("s3")
+    tasks: EcsGateway
+    results: ResultReader
 
 
 @durable_step
 def start_task(
-    step: StepContext, config: OrchestratorConfig, callback_id: str, job_json: str, execution_arn: str
+    step: StepContext,
+    tasks: EcsGateway,
+    config: OrchestratorConfig,
+    callback_id: str,
+    job_json: str,
+    execution_arn: str,
 ) -> StartTaskResult:
-    started = ecs_tasks.run_task(
-        ecs_client(),
+    start = ecs_tasks.run_task(
+        tasks,
         config,
         callback_id=callback_id,
         job_json=job_json,
         started_by=started_by(config.started_by_marker, execution_arn),
     )
-    start = StartTaskResult.from_dict(started)
     if not isinstance(start.outcome, TaskFailed):
         metrics.add_metric(name="TasksStarted", unit=MetricUnit.Count, value=1)
         step.logger.info("task started", extra={"task_arn": start.outcome, "callback": redact(callback_id)})
@@ -105,13 +106,15 @@ def start_task(
 
 
 @durable_step
-def reconcile_task(step: StepContext, config: OrchestratorConfig, task_arn: str) -> ReconcileResult:
+def reconcile_task(
+    step: StepContext, gateways: Gateways, config: OrchestratorConfig, task_arn: str
+) -> ReconcileResult:
     """After a callback timeout: what became of the task? Its STOPPED event may have been lost.
 
     Running, unknown (ECS no longer knows it), or stopped with the same completion the relay
     would have sent: a TaskFailed or the CallbackSuccess.
     """
-    described = ecs_tasks.describe_task(ecs_client(), config, task_arn)
+    described = gateways.tasks.describe(config.cluster_arn, task_arn)
     if described is None:
         step.logger.warning("task unknown to ECS at reconcile", extra={"task_arn": task_arn})
         return ReconcileResult.unknown()
@@ -123,11 +126,10 @@ def reconcile_task(step: StepContext, config: OrchestratorConfig, task_arn: str)
     step.logger.warning("completion event missing; task reconciled", extra={"task_arn": task_arn})
     if isinstance(outcome, TaskFailed):
         return ReconcileResult.stopped(outcome)
-    try:
-        with transient_as_unavailable("GetObject"):  # throttling (SlowDown), 5xx: asked again
-            completion = success_completion(
-                outcome, task, ResultGateway(s3_client()), config.results_bucket, config.results_prefix
-            )
+    try:  # throttling (SlowDown), 5xx: raised as AwsUnavailable by the reader, asked again
+        completion = success_completion(
+            outcome, task, gateways.results, config.results_bucket, config.results_prefix
+        )
     except ResultAccessDenied as e:
         # A permission to fix, which no retry of this step or new task can: never a success
         # without the result, so the execution fails with a typed error naming what to grant.
@@ -138,18 +140,22 @@ def reconcile_task(step: StepContext, config: OrchestratorConfig, task_arn: str)
 
 
 @durable_step
-def stop_task(step: StepContext, config: OrchestratorConfig, task_arn: str, reason: str) -> bool:
-    stopped = ecs_tasks.stop_task(ecs_client(), config, task_arn, reason)
+def stop_task(
+    step: StepContext, tasks: EcsGateway, config: OrchestratorConfig, task_arn: str, reason: str
+) -> bool:
+    stopped = tasks.stop(config.cluster_arn, task_arn, reason)
     step.logger.info(
         "task stopped" if stopped else "task already gone", extra={"task_arn": task_arn, "reason": reason}
     )
     return stopped
 
 
-def run_job(ctx: DurableContext, job: JobInput, config: OrchestratorConfig) -> dict[str, Any]:
+def run_job(
+    ctx: DurableContext, job: JobInput, config: OrchestratorConfig, gateways: Gateways
+) -> dict[str, Any]:
     execution_arn = ctx.execution_context.durable_execution_arn
     for attempt in range(1, config.max_attempts + 1):
-        outcome = run_attempt(ctx, job, config, execution_arn, attempt)
+        outcome = run_attempt(ctx, job, config, gateways, execution_arn, attempt)
         if not isinstance(outcome, TaskFailed):
             return outcome.to_dict()
         if not outcome.retryable or attempt == config.max_attempts:
@@ -162,7 +168,12 @@ def run_job(ctx: DurableContext, job: JobInput, config: OrchestratorConfig) -> d
 
 
 def run_attempt(
-    ctx: DurableContext, job: JobInput, config: OrchestratorConfig, execution_arn: str, attempt: int
+    ctx: DurableContext,
+    job: JobInput,
+    config: OrchestratorConfig,
+    gateways: Gateways,
+    execution_arn: str,
+    attempt: int,
 ) -> ExecutionResult | TaskFailed:
     """One task: its outcome (a TaskFailed) or the success the execution returns."""
     callback = ctx.create_callback(
@@ -173,7 +184,7 @@ def run_attempt(
     )
     try:
         started = ctx.step(
-            start_task(config, callback.callback_id, job.to_json(), execution_arn),
+            start_task(gateways.tasks, config, callback.callback_id, job.to_json(), execution_arn),
             name=Operation.START_TASK.named(attempt),
             config=START_STEP_CONFIG,
         )
@@ -188,20 +199,20 @@ def run_attempt(
     try:
         completion = callback.result()  # suspends here, at no compute cost, until the relay answers
     except CallbackTimeoutError:
-        return _after_timeout(ctx, config, task_arn, attempt)
+        return _after_timeout(ctx, config, gateways, task_arn, attempt)
     except CallbackExternalError as e:
         return TaskFailed.from_callback_error(e.message, e.data)
     return _succeeded(completion, task_arn, CompletedBy.EVENT, attempt)
 
 
 def _after_timeout(
-    ctx: DurableContext, config: OrchestratorConfig, task_arn: str, attempt: int
+    ctx: DurableContext, config: OrchestratorConfig, gateways: Gateways, task_arn: str, attempt: int
 ) -> ExecutionResult | TaskFailed:
     """No completion within the task timeout: take the task's own word if it already stopped."""
     message = f"task did not finish within {config.task_timeout_seconds} s"
     try:
         seen = ctx.step(
-            reconcile_task(config, task_arn),
+            reconcile_task(gateways, config, task_arn),
             name=Operation.RECONCILE_TASK.named(attempt),
             config=RECONCILE_STEP_CONFIG,
         )
@@ -217,7 +228,7 @@ def _after_timeout(
         )
     try:
         stopped = ctx.step(
-            stop_task(config, task_arn, message),
+            stop_task(gateways.tasks, config, task_arn, message),
             name=Operation.STOP_TIMED_OUT_TASK.named(attempt),
             config=AWS_STEP_CONFIG,
         )

@@ -1,4 +1,5 @@
-"""The orchestrator's ECS adapter against a botocore Stubber: the requests it makes, the errors it maps."""
+"""The ECS adapter (aws_adapters.ecs) as the orchestrator starts and stops tasks with it, against a
+botocore Stubber: the requests it makes, the errors it maps."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
+from aws_adapters.ecs import EcsGateway
+from aws_adapters.errors import AwsUnavailable
 from ecs_contract.names import client_token
 from orchestrator import ecs_tasks
-from orchestrator.aws_errors import AwsUnavailable
 from orchestrator.config import OrchestratorConfig
 
 CONFIG = OrchestratorConfig(
@@ -52,20 +54,20 @@ def test_run_task_request_shape(ecs):
         },
     )
     started = ecs_tasks.run_task(
-        client, CONFIG, callback_id=CALLBACK_ID, job_json="{}", started_by="durable-ecs/abc"
-    )
+        EcsGateway(client), CONFIG, callback_id=CALLBACK_ID, job_json="{}", started_by="durable-ecs/abc"
+    ).to_dict()  # as the start-task step checkpoints it
     assert started == {"taskArn": "arn:t"}
 
 
 def test_overrides_over_the_ecs_limit_are_refused_before_any_call(ecs):
     client, _ = ecs  # the Stubber fails the test if RunTask were called
     answer = ecs_tasks.run_task(
-        client,
+        EcsGateway(client),
         CONFIG,
         callback_id=CALLBACK_ID,
         job_json='"' + "x" * 8192 + '"',
         started_by="durable-ecs/a",
-    )
+    ).to_dict()
     failure = answer["failure"]
     assert failure["ErrorType"] == "TaskStartRejected"  # terminal: asking again cannot help
     assert "8192" in failure["ErrorMessage"] and '"retryable":false' in failure["ErrorData"]
@@ -74,27 +76,27 @@ def test_overrides_over_the_ecs_limit_are_refused_before_any_call(ecs):
 def test_stop_task_of_a_task_ecs_forgot_is_not_an_error(ecs):
     client, stub = ecs
     stub.add_client_error("stop_task", "InvalidParameterException", "The referenced task was not found.", 400)
-    assert ecs_tasks.stop_task(client, CONFIG, "arn:t", "timed out") is False
+    assert EcsGateway(client).stop(CONFIG.cluster_arn, "arn:t", "timed out") is False
 
 
 def test_stop_task_throttling_is_raised_for_the_step_to_retry(ecs):
     client, stub = ecs
     stub.add_client_error("stop_task", "ThrottlingException", "Rate exceeded", 400)
     with pytest.raises(AwsUnavailable, match="StopTask: ThrottlingException"):
-        ecs_tasks.stop_task(client, CONFIG, "arn:t", "timed out")
+        EcsGateway(client).stop(CONFIG.cluster_arn, "arn:t", "timed out")
 
 
 def test_stop_task_refused_for_another_reason_is_not_retried(ecs):
     client, stub = ecs
     stub.add_client_error("stop_task", "AccessDeniedException", "not authorized", 400)
     with pytest.raises(ClientError, match="AccessDeniedException"):
-        ecs_tasks.stop_task(client, CONFIG, "arn:t", "timed out")
+        EcsGateway(client).stop(CONFIG.cluster_arn, "arn:t", "timed out")
 
 
 def run(client):
     return ecs_tasks.run_task(
-        client, CONFIG, callback_id=CALLBACK_ID, job_json="{}", started_by="durable-ecs/a"
-    )
+        EcsGateway(client), CONFIG, callback_id=CALLBACK_ID, job_json="{}", started_by="durable-ecs/a"
+    ).to_dict()
 
 
 # RunTask's errors in botocore's ECS model: ServerException (a fault), and AccessDeniedException,
@@ -158,4 +160,4 @@ def test_run_task_refusals_are_a_terminal_task_start_rejected(ecs, code):
 def test_stop_task_reason_is_cut_to_the_ecs_limit(ecs):
     client, stub = ecs
     stub.add_response("stop_task", {}, {"cluster": CONFIG.cluster_arn, "task": "arn:t", "reason": "r" * 255})
-    assert ecs_tasks.stop_task(client, CONFIG, "arn:t", "r" * 1000) is True
+    assert EcsGateway(client).stop(CONFIG.cluster_arn, "arn:t", "r" * 1000) is True

@@ -211,7 +211,7 @@ def test_a_running_task_is_kept_however_long_it_runs(ecs: LocalEcs, clock: Clock
 
 
 def test_stop_task_of_a_task_ecs_does_not_know_is_an_invalid_parameter(ecs: LocalEcs, clock: Clock) -> None:
-    # What the relay and the reconcile step expect (gateways.TaskGateway.stop, ecs_tasks.stop_task).
+    # What the relay and the reconcile step expect (aws_adapters.ecs.EcsGateway.stop).
     client = ecs.client("ecs")
     arn = client.run_task(**ecs.run_task_request())["tasks"][0]["taskArn"]
     client.stop_task(cluster=ecs.cluster, task=arn, reason="test")

@@ -13,7 +13,6 @@ from completion_relay.relay import RelayAction
 from ecs_contract.documents import CallbackSuccess, ExecutionResult, Operation, StartTaskResult
 from ecs_contract.names import client_token
 from ecs_contract.outcome import encode_callback_result
-from orchestrator import workflow
 from testkit.moto_world import BUCKET
 from testkit.paths import load_event
 from testkit.poll import poll
@@ -140,7 +139,7 @@ def test_callback_timeout_stops_the_task_and_fails_with_task_timed_out(world):
 
 def test_capacity_failure_is_a_retryable_typed_error_and_no_task_runs(world, monkeypatch):
     monkeypatch.setenv("MAX_ATTEMPTS", "1")
-    with Stubber(workflow.ecs_client()) as ecs:
+    with Stubber(world.orchestrator_ecs) as ecs:
         ecs.add_response(
             "run_task",
             {
@@ -162,7 +161,7 @@ def test_capacity_failure_is_a_retryable_typed_error_and_no_task_runs(world, mon
 
 
 def test_client_exception_is_terminal_and_not_retried(world):
-    with Stubber(workflow.ecs_client()) as ecs:
+    with Stubber(world.orchestrator_ecs) as ecs:
         ecs.add_client_error("run_task", "InvalidParameterException", "No Fargate configuration exists", 400)
         arn = world.start(SUCCESS)
         result = world.runner.wait_for_result(arn, timeout=30)
@@ -174,7 +173,7 @@ def test_client_exception_is_terminal_and_not_retried(world):
 
 
 def test_throttled_run_task_is_retried_with_the_same_client_token(world):
-    with Stubber(workflow.ecs_client()) as ecs:
+    with Stubber(world.orchestrator_ecs) as ecs:
         ecs.add_client_error("run_task", "ThrottlingException", "Rate exceeded", 400)
         ecs.add_response(
             "run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/workers/t1"}]}

@@ -12,15 +12,17 @@ from botocore.config import Config
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from aws_adapters.ecs import EcsGateway
+from aws_adapters.errors import AwsUnavailable
+from aws_adapters.s3 import ResultGateway
 from completion_relay import handler as relay_handler
 from completion_relay.config import RelayConfig
-from completion_relay.gateways import CallbackGateway, CallbackNotDelivered, TaskGateway
+from completion_relay.gateways import CallbackGateway, CallbackNotDelivered
 from completion_relay.relay import Gateways, RelayAction, relay_event
 from ecs_contract.completion import ResultAccessDenied
 from ecs_contract.documents import CallbackSuccess
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
 from ecs_contract.names import redact, started_by
-from ecs_contract.s3_results import ResultGateway
 from testkit.lambda_context import FakeLambdaContext
 from testkit.moto_world import moto_worker_cluster
 from testkit.paths import load_event
@@ -44,7 +46,7 @@ def aws():
             yield (
                 Gateways(
                     callbacks=CallbackGateway(lambda_client),
-                    tasks=TaskGateway(boto3.client("ecs")),
+                    tasks=EcsGateway(boto3.client("ecs")),
                     results=ResultGateway(s3),
                 ),
                 stub,
@@ -320,7 +322,7 @@ def test_event_without_overrides_falls_back_to_describe_tasks(aws, on_task, acti
 
 def test_handler_logs_and_counts_without_leaking_the_callback_id(aws, monkeypatch, capsys, caplog):
     gateways, stub, _ = aws
-    monkeypatch.setattr(relay_handler, "gateways", lambda: gateways)
+    monkeypatch.setattr(relay_handler, "handler", relay_handler.build_handler(lambda: gateways))
     monkeypatch.setenv("CLUSTER_ARN", CLUSTER)
     monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
     monkeypatch.setenv("ORCHESTRATOR_FUNCTION_ARN", ORCHESTRATOR)
@@ -341,7 +343,7 @@ def test_handler_counts_a_rejected_completion_as_rejected_and_logs_it_as_a_warni
     aws, monkeypatch, capsys, caplog
 ):
     gateways, stub, _ = aws
-    monkeypatch.setattr(relay_handler, "gateways", lambda: gateways)
+    monkeypatch.setattr(relay_handler, "handler", relay_handler.build_handler(lambda: gateways))
     monkeypatch.setenv("CLUSTER_ARN", CLUSTER)
     monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
     monkeypatch.setenv("ORCHESTRATOR_FUNCTION_ARN", ORCHESTRATOR)
@@ -394,7 +396,19 @@ def test_cancellation_lists_tasks_with_started_by_as_the_only_filter():
             {"taskArns": ["arn:t2"]},
             {"cluster": CLUSTER, "startedBy": marker, "nextToken": "n1"},
         )
-        assert TaskGateway(ecs).running(CLUSTER, marker) == ["arn:t1", "arn:t2"]
+        assert EcsGateway(ecs).running(CLUSTER, marker) == ["arn:t1", "arn:t2"]
+        stub.assert_no_pending_responses()
+
+
+def test_a_throttled_list_tasks_is_raised_for_lambda_to_retry_the_event():
+    # The same classification as the orchestrator's steps (aws_adapters.errors): Lambda's async
+    # retries, then the dead-letter queue, ask again.
+    ecs = boto3.client("ecs")
+    gateways = Gateways(callbacks=None, tasks=EcsGateway(ecs), results=None)  # type: ignore[arg-type]
+    with Stubber(ecs) as stub:
+        stub.add_client_error("list_tasks", "ThrottlingException", "Rate exceeded", 400)
+        with pytest.raises(AwsUnavailable, match="ListTasks: ThrottlingException"):
+            relay_event(event("lambda/execution-stopped"), CONFIG, gateways)
         stub.assert_no_pending_responses()
 
 
@@ -434,7 +448,7 @@ def desired(ecs, cluster_arn: str, arn: str) -> str:
 def test_an_ended_execution_has_its_task_stopped_and_no_other(cluster_with_tasks, status):
     ecs, config, tasks = cluster_with_tasks
     sample = event("lambda/execution-stopped", status=status)
-    gateways = Gateways(callbacks=None, tasks=TaskGateway(ecs), results=None)  # type: ignore[arg-type]
+    gateways = Gateways(callbacks=None, tasks=EcsGateway(ecs), results=None)  # type: ignore[arg-type]
 
     outcome = relay_event(sample, config, gateways)
 
@@ -461,7 +475,7 @@ def test_an_ended_execution_named_with_another_qualifier_still_has_its_task_stop
     sample = event(
         "lambda/execution-stopped", durableExecutionArn=f"{function}:{qualifier}/durable-execution/{rest}"
     )
-    gateways = Gateways(callbacks=None, tasks=TaskGateway(ecs), results=None)  # type: ignore[arg-type]
+    gateways = Gateways(callbacks=None, tasks=EcsGateway(ecs), results=None)  # type: ignore[arg-type]
 
     outcome = relay_event(sample, config, gateways)
 
@@ -481,7 +495,7 @@ def test_an_ended_execution_named_with_another_qualifier_still_has_its_task_stop
 )
 def test_execution_events_that_ask_for_nothing_stop_nothing(cluster_with_tasks, changes, reason):
     ecs, config, tasks = cluster_with_tasks
-    gateways = Gateways(callbacks=None, tasks=TaskGateway(ecs), results=None)  # type: ignore[arg-type]
+    gateways = Gateways(callbacks=None, tasks=EcsGateway(ecs), results=None)  # type: ignore[arg-type]
     outcome = relay_event(event("lambda/execution-stopped", **changes), config, gateways)
     assert outcome.action is RelayAction.IGNORED and reason in outcome.reason
     assert {desired(ecs, config.cluster_arn, arn) for arn in tasks.values()} == {"RUNNING"}

@@ -13,7 +13,6 @@ from completion_relay.relay import RelayAction
 from ecs_contract.documents import CallbackSuccess, CompletedBy, ExecutionResult, Operation, StartTaskResult
 from ecs_contract.names import client_token
 from ecs_contract.outcome import ErrorType, TaskFailed, encode_callback_result
-from orchestrator import workflow
 from orchestrator.backoff import backoff_seconds
 from testkit.paths import load_event
 
@@ -89,7 +88,7 @@ def test_terminal_outcome_is_not_retried(world):
 
 
 def test_capacity_failure_of_run_task_is_retried(world):
-    with Stubber(workflow.ecs_client()) as ecs:
+    with Stubber(world.orchestrator_ecs) as ecs:
         ecs.add_response(
             "run_task", {"tasks": [], "failures": [{"reason": "Capacity is unavailable at this time"}]}
         )
@@ -110,7 +109,7 @@ def test_capacity_failure_of_run_task_is_retried(world):
 
 def test_run_task_throttled_past_the_step_retries_becomes_a_retryable_ecs_unavailable(world, monkeypatch):
     monkeypatch.setenv("MAX_ATTEMPTS", "1")
-    with Stubber(workflow.ecs_client()) as ecs:
+    with Stubber(world.orchestrator_ecs) as ecs:
         for _ in range(4):  # the step's own retry strategy asks 4 times
             ecs.add_client_error("run_task", "ThrottlingException", "Rate exceeded", 400)
         arn = world.start(SUCCESS)
@@ -126,7 +125,7 @@ def test_run_task_server_errors_past_the_step_retries_start_a_new_attempt(world,
     # botocore raises ECS's modeled ServerException as botocore.errorfactory.ServerException: a class
     # botocore.exceptions does not hold, yet the same transient 5xx as an unmodeled one.
     monkeypatch.setenv("MAX_ATTEMPTS", "2")
-    with Stubber(workflow.ecs_client()) as ecs:
+    with Stubber(world.orchestrator_ecs) as ecs:
         for _ in range(4):  # the step's own retry strategy asks 4 times
             ecs.add_client_error(
                 "run_task",
@@ -155,7 +154,7 @@ def test_run_task_server_errors_past_the_step_retries_start_a_new_attempt(world,
 def test_run_task_throttling_reported_as_an_invalid_parameter_is_retried_by_the_step(world):
     # ECS has been seen wrapping EC2's throttling of RunTask's subnet lookup in an
     # InvalidParameterException (dagster-io/dagster#33439): only the message says so.
-    with Stubber(workflow.ecs_client()) as ecs:
+    with Stubber(world.orchestrator_ecs) as ecs:
         ecs.add_client_error(
             "run_task",
             service_error_code="InvalidParameterException",
@@ -187,7 +186,7 @@ def test_run_task_throttling_reported_as_an_invalid_parameter_is_retried_by_the_
     ],
 )
 def test_run_task_refusals_fail_at_once_as_task_start_rejected(world, code, message):
-    with Stubber(workflow.ecs_client()) as ecs:
+    with Stubber(world.orchestrator_ecs) as ecs:
         ecs.add_client_error(
             "run_task", service_error_code=code, service_message=message, http_status_code=400
         )
@@ -250,7 +249,7 @@ def test_lost_failure_event_is_recovered_by_reconcile_with_its_outcome(world):
 
 @pytest.mark.parametrize("task_timeout", [2])
 def test_task_unknown_to_ecs_at_reconcile_fails_with_task_timed_out(world):
-    with Stubber(workflow.ecs_client()) as ecs:
+    with Stubber(world.orchestrator_ecs) as ecs:
         ecs.add_response(
             "run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/w/gone"}]}
         )
@@ -274,7 +273,7 @@ def test_task_unknown_to_ecs_at_reconcile_fails_with_task_timed_out(world):
 def test_a_result_object_s3_refuses_at_reconcile_fails_the_execution_with_a_typed_error(world):
     # With s3:ListBucket granted, 403 means a real permission problem (IAM, bucket policy, KMS key):
     # never a success without the result, never a raw StepError either.
-    with Stubber(workflow.s3_client()) as s3:
+    with Stubber(world.orchestrator_s3) as s3:
         s3.add_client_error("get_object", "AccessDenied", "Access Denied", 403)
         arn = world.start({"message": "event lost", "processingTime": 1})
         world.finish_without_event(world.started_task(), exit_code=0)
@@ -289,7 +288,7 @@ def test_a_result_object_s3_refuses_at_reconcile_fails_the_execution_with_a_type
 
 @pytest.mark.parametrize("task_timeout", [2])
 def test_describe_tasks_failing_past_the_step_retries_at_reconcile_fails_with_ecs_unavailable(world):
-    with Stubber(workflow.ecs_client()) as ecs:
+    with Stubber(world.orchestrator_ecs) as ecs:
         ecs.add_response("run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/w/t1"}]})
         for _ in range(4):
             ecs.add_client_error(
@@ -312,7 +311,7 @@ def test_describe_tasks_failing_past_the_step_retries_at_reconcile_fails_with_ec
 @pytest.mark.parametrize("task_timeout", [2])
 def test_stop_task_failing_past_the_step_retries_after_the_timeout_fails_with_ecs_unavailable(world):
     task_arn = "arn:aws:ecs:us-east-1:123456789012:task/w/t1"
-    with Stubber(workflow.ecs_client()) as ecs:
+    with Stubber(world.orchestrator_ecs) as ecs:
         ecs.add_response("run_task", {"tasks": [{"taskArn": task_arn}]})
         running = {"taskArn": task_arn, "clusterArn": world.cluster_arn, "lastStatus": "RUNNING"}
         ecs.add_response("describe_tasks", {"tasks": [running]})

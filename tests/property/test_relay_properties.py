@@ -623,7 +623,8 @@ def handler_with(fakes: Fakes) -> Iterator[Captured]:
     standard_logger = logging.getLogger(logger.name)
     standard_logger.addHandler(captured)
     try:
-        with mock.patch.dict(os.environ, env), mock.patch.object(relay_handler, "gateways", lambda: gateways):
+        on_fakes = relay_handler.build_handler(lambda: gateways)
+        with mock.patch.dict(os.environ, env), mock.patch.object(relay_handler, "handler", on_fakes):
             yield captured
     finally:
         standard_logger.removeHandler(captured)

@@ -1,0 +1,135 @@
+"""ECS, for both functions: each call written once. The orchestrator starts, describes and stops its
+worker tasks (from inside durable steps); the relay describes them and stops an ended execution's.
+
+Throttling, 5xx and network errors are raised as AwsUnavailable (aws_adapters.errors); an answer
+that ends in the contract's terms (a start ECS refused, a task ECS no longer knows) is returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from aws_adapters.errors import ErrorAnswer, transient_as_unavailable
+from ecs_contract.limits import LimitExceeded, check_overrides
+from ecs_contract.outcome import ErrorType, TaskFailed
+
+# StopTask's answer for a task ECS no longer knows: stopped tasks stay describable "for at least one
+# hour" (DescribeTasks), then StopTask answers InvalidParameterException "The referenced task was
+# not found." (local/ecs_rules.py says where that was seen). ClientException is the other of
+# StopTask's errors in botocore's ECS model that can mean it: "it might be specifying an
+# identifier that isn't valid" (ClientException).
+UNKNOWN_TASK_CODES = frozenset({"InvalidParameterException", "ClientException"})
+# The model states no limit for StopTaskRequest.reason; both functions have always cut it to 255
+# characters; whether ECS refuses or cuts a longer one we have not verified.
+STOP_REASON_MAX_CHARS = 255
+
+
+@dataclass(frozen=True)
+class TaskLaunch:
+    """What RunTask needs besides the task's own overrides: fixed per deployment."""
+
+    cluster_arn: str
+    task_definition: str  # family (latest ACTIVE revision) or full ARN
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...] = ()
+    assign_public_ip: str = "ENABLED"
+
+    def network_configuration(self) -> dict[str, Any]:
+        network: dict[str, Any] = {"subnets": list(self.subnets), "assignPublicIp": self.assign_public_ip}
+        if self.security_groups:  # none: ECS uses the VPC's default security group
+            network["securityGroups"] = list(self.security_groups)
+        return {"awsvpcConfiguration": network}
+
+
+def _throttling_in_disguise(answer: ErrorAnswer) -> bool:
+    """RunTask throttling reported under another code, with only the message to tell.
+
+    Seen as "InvalidParameterException: Error retrieving subnet information for [subnet-...]: Rate
+    exceeded (ErrorCode: Throttling)": ECS wraps EC2's throttling of its subnet lookup
+    (dagster-io/dagster#33439). RunTask allows 20 calls a second per account and Region (burst 20).
+    """
+    text = answer.message.lower()
+    return "rate exceeded" in text or "errorcode: throttling" in text
+
+
+@dataclass
+class EcsGateway:
+    ecs_client: Any
+
+    def start(
+        self, launch: TaskLaunch, *, started_by: str, client_token: str, overrides: dict[str, Any]
+    ) -> str | TaskFailed:
+        """RunTask for one Fargate task: its ARN, or why it did not start (a typed TaskFailed).
+
+        Raises AwsUnavailable for throttling, 5xx and network errors, to be asked again with the
+        same clientToken, which makes ECS return the task it already started instead of a second.
+        """
+        try:
+            check_overrides(overrides)
+        except LimitExceeded as e:
+            return TaskFailed(ErrorType.TASK_START_REJECTED, str(e), retryable=False)
+        try:
+            with transient_as_unavailable("RunTask", also_transient=_throttling_in_disguise):
+                response = self.ecs_client.run_task(
+                    cluster=launch.cluster_arn,
+                    taskDefinition=launch.task_definition,
+                    launchType="FARGATE",
+                    count=1,
+                    startedBy=started_by,
+                    clientToken=client_token,
+                    networkConfiguration=launch.network_configuration(),
+                    overrides=overrides,
+                )
+        except ClientError as e:  # what is left no retry can change: a bad parameter, access, a conflict
+            answer = ErrorAnswer.of(e.response)
+            return TaskFailed(
+                ErrorType.TASK_START_REJECTED,
+                f"RunTask rejected the request ({answer.code}): {answer.message}",
+                retryable=False,
+            )
+        if response.get("failures") or not response.get("tasks"):
+            reasons = "; ".join(
+                f"{f.get('reason', '?')}" + (f" ({f['detail']})" if f.get("detail") else "")
+                for f in response.get("failures", [])
+            )
+            return TaskFailed(
+                ErrorType.CAPACITY_UNAVAILABLE,
+                f"RunTask started no task: {reasons or 'no reason given'}",
+                retryable=True,
+            )
+        return str(response["tasks"][0]["taskArn"])
+
+    def describe(self, cluster_arn: str, task_arn: str) -> dict[str, Any] | None:
+        """The task as ECS sees it now; None if ECS no longer knows it (kept about an hour)."""
+        with transient_as_unavailable("DescribeTasks"):
+            answer = self.ecs_client.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
+        tasks = answer.get("tasks") or []
+        return tasks[0] if tasks else None
+
+    def running(self, cluster_arn: str, started_by: str) -> list[str]:
+        """ARNs of the tasks with exactly this startedBy that ECS has not stopped yet."""
+        # startedBy alone: botocore's ECS model, ListTasksRequest.startedBy, "When you specify
+        # startedBy as the filter, it must be the only filter that you use" (ECS answers
+        # InvalidParameterException otherwise). desiredStatus defaults to RUNNING (ListTasksRequest.
+        # desiredStatus), which is what we want anyway.
+        with transient_as_unavailable("ListTasks"):
+            pages = self.ecs_client.get_paginator("list_tasks").paginate(
+                cluster=cluster_arn, startedBy=started_by
+            )
+            return [arn for page in pages for arn in page.get("taskArns", [])]
+
+    def stop(self, cluster_arn: str, task_arn: str, reason: str) -> bool:
+        """StopTask; False if ECS no longer knows the task."""
+        try:
+            with transient_as_unavailable("StopTask"):
+                self.ecs_client.stop_task(
+                    cluster=cluster_arn, task=task_arn, reason=reason[:STOP_REASON_MAX_CHARS]
+                )
+        except ClientError as e:
+            if ErrorAnswer.of(e.response).code in UNKNOWN_TASK_CODES:
+                return False
+            raise
+        return True
