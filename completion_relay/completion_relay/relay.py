@@ -87,14 +87,9 @@ def relay_event(event: object, config: RelayConfig, gateways: Gateways) -> Relay
 
 
 def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResult:
-    # The rule already filters on these; checking again keeps a misconfigured rule harmless.
-    if task.cluster_arn != config.cluster_arn:
-        return RelayResult(RelayAction.IGNORED, "task of another cluster", task.task_arn)
-    if not has_marker(task.started_by, config.started_by_marker):
-        return RelayResult(RelayAction.IGNORED, "task not started by us (startedBy marker)", task.task_arn)
-    if task.last_status != "STOPPED":
-        return RelayResult(RelayAction.IGNORED, f"task is {task.last_status}, not STOPPED", task.task_arn)
-
+    not_ours = _why_not_ours(task, config)
+    if not_ours is not None:
+        return RelayResult(RelayAction.IGNORED, not_ours, task.task_arn)
     if task.callback_id is None:
         # Events can omit overrides; the task itself still has them. Only the overrides are taken
         # from DescribeTasks: the event is the authoritative record of how the task stopped.
@@ -105,10 +100,9 @@ def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResu
             except MalformedTask as e:
                 return RelayResult(RelayAction.IGNORED, f"malformed DescribeTasks answer: {e}", task.task_arn)
     callback_id = task.callback_id
-    if callback_id is None:
-        return RelayResult(RelayAction.IGNORED, "task carries no callback id", task.task_arn)
-    if not is_callback_id(callback_id):
-        return RelayResult(RelayAction.IGNORED, "callback id is malformed", task.task_arn)
+    if callback_id is None or not is_callback_id(callback_id):
+        reason = "task carries no callback id" if callback_id is None else "callback id is malformed"
+        return RelayResult(RelayAction.IGNORED, reason, task.task_arn)
 
     outcome = decide(task)
     common = {"task_arn": task.task_arn, "callback": redact(callback_id), "stopped_at": task.stopped_at}
@@ -123,6 +117,19 @@ def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResu
     )
     send_success = partial(gateways.callbacks.succeed, callback_id, completion.payload)
     return _deliver(send_success, RelayAction.SUCCEEDED, reason=completion.reason, **common)
+
+
+def _why_not_ours(task: Task, config: RelayConfig) -> str | None:
+    """Why the relay must leave this task alone; None when it is a stopped task of ours.
+
+    The rule already filters on these; checking again keeps a misconfigured rule harmless."""
+    if task.cluster_arn != config.cluster_arn:
+        return "task of another cluster"
+    if not has_marker(task.started_by, config.started_by_marker):
+        return "task not started by us (startedBy marker)"
+    if task.last_status != "STOPPED":
+        return f"task is {task.last_status}, not STOPPED"
+    return None
 
 
 def stop_tasks_of_ended_execution(detail: object, config: RelayConfig, gateways: Gateways) -> RelayResult:
