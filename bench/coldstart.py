@@ -172,14 +172,19 @@ def variants(moto_url: str, durable_url: str) -> list[Variant]:
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
     }
+    # Imported here, in the parent only: the measured child processes import this module without testkit.
+    from testkit.template import template_environment
+
     detail = RELAY_EVENT["detail"]
     relay_env = {
+        **template_environment("CompletionRelay"),
         **base,
         "CLUSTER_ARN": detail["clusterArn"],
         "RESULTS_BUCKET": "example-results-bucket",
         "ORCHESTRATOR_FUNCTION_ARN": EXECUTION_ARN.split(":live/")[0],
     }
     orchestrator_env = {
+        **template_environment("Orchestrator"),
         **base,
         "CLUSTER_ARN": "bench",
         "TASK_DEFINITION": "worker",

@@ -16,12 +16,12 @@ from typing import Any
 
 from bench.stats import tail
 from completion_relay import handler as relay_handler
-from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery
 from completion_relay.observability import logger, metrics
 from completion_relay.relay import Gateways, RelayAction, relay_event
 from ecs_contract.completion import StoredResult
 from local.template import ROOT
+from testkit.template import relay_config
 
 EVENT = json.loads((ROOT / "events" / "ecs" / "stopped-success.json").read_text())
 
@@ -44,7 +44,7 @@ class Instant:
 
 def measure(events: int, warmup: int = 200) -> dict[str, Any]:
     detail = EVENT["detail"]
-    config = RelayConfig(cluster_arn=detail["clusterArn"], results_bucket="example-results-bucket")
+    config = relay_config(cluster_arn=detail["clusterArn"], results_bucket="example-results-bucket")
     instant = Instant()
     gateways = Gateways(instant, instant, instant)  # type: ignore[arg-type]
     samples: list[float] = []

@@ -19,11 +19,12 @@ import boto3
 
 from completion_relay.relay import RelayAction
 from ecs_contract.documents import Operation, StartTaskResult
-from ecs_contract.names import DEFAULT_STARTED_BY_MARKER, started_by
+from ecs_contract.names import started_by
 from local import targets
 from local.cli import start
 from testkit.paths import ROOT
 from testkit.poll import poll
+from testkit.template import parameter_default
 
 # A callback id is base64 of {"arn": ...}: logged only shortened ("eyJh...#hash").
 WHOLE_CALLBACK_ID = re.compile(r"eyJhcm4iOi[A-Za-z0-9+/=%]{40,}")
@@ -69,7 +70,7 @@ class Cloud:
         ecs, cluster, marker = (
             self.target.ecs,
             self.target.cluster,
-            started_by(DEFAULT_STARTED_BY_MARKER, arn),
+            started_by(parameter_default("StartedByMarker"), arn),
         )
         pages = ecs.get_paginator("list_tasks")
         arns = [a for page in pages.paginate(cluster=cluster, startedBy=marker) for a in page["taskArns"]]

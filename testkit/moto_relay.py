@@ -22,7 +22,6 @@ from moto.ecs.models import ecs_backends
 
 from aws_adapters.ecs import EcsGateway
 from aws_adapters.s3 import ResultGateway
-from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery
 from completion_relay.relay import Gateways as RelayGateways
 from completion_relay.relay import RelayResult, relay_event
@@ -32,6 +31,7 @@ from orchestrator.handler import build_handler
 from orchestrator.workflow import Gateways
 from testkit.moto_world import moto_worker_cluster, worker_cluster
 from testkit.poll import poll
+from testkit.template import relay_config, template_environment
 
 # What the template's EventBridge rule delivers for a task that stopped (events/ecs/*.json).
 ESSENTIAL_CONTAINER_EXITED = "EssentialContainerExited"
@@ -107,8 +107,11 @@ class MotoEcsRelay:
         )
 
     def environment(self, task_timeout_seconds: int) -> dict[str, str]:
-        """The orchestrator's environment, as the template sets it, for this cluster and bucket."""
+        """The orchestrator's environment, as the template sets it, for this cluster and bucket (the
+        tests keep their own Powertools settings)."""
+        template = template_environment("Orchestrator")
         return {
+            **{k: v for k, v in template.items() if not k.startswith("POWERTOOLS_")},
             "CLUSTER_ARN": self.cluster_arn,
             "TASK_DEFINITION": "worker",
             JOB_CHOICE_ENV: JobChoice.DEMO,  # the demo job's input rules, whatever the slot holds
@@ -169,7 +172,7 @@ class MotoEcsRelay:
             "detail": detail,
         }
         gateways = RelayGateways(callbacks, EcsGateway(self.ecs), ResultGateway(self.s3))  # type: ignore[arg-type]
-        config = RelayConfig(cluster_arn=self.cluster_arn, results_bucket=self.bucket)
+        config = relay_config(cluster_arn=self.cluster_arn, results_bucket=self.bucket)
         return relay_event(event, config, gateways)
 
     def finish_without_event(

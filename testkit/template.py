@@ -4,12 +4,15 @@ statements and actions."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
 from cfnlint.decode import decode
 
-from local.template import Names
+from completion_relay.config import RelayConfig
+from local.template import Names, Template, load
+from orchestrator.config import OrchestratorConfig
 from testkit.paths import ROOT
 
 
@@ -60,3 +63,25 @@ NAMES = Names(
         "Orchestrator.Arn": "arn:aws:lambda:us-east-1:123456789012:function:Orchestrator",
     },
 )
+
+
+def template_environment(function: str, **changes: str) -> dict[str, str]:
+    """The function's environment as template.yaml sets it (parameter defaults, the stand-in names
+    above), with `changes`: tests configure the functions from the one source a deployment uses."""
+    environment = dict(Template(NAMES, load()).functions()[function].environment)
+    return {**environment, **changes}
+
+
+def parameter_default(name: str) -> Any:
+    """A template parameter's default value."""
+    return template()["Parameters"][name]["Default"]
+
+
+def relay_config(**changes: Any) -> RelayConfig:
+    """The relay's configuration as template.yaml sets it, with `changes` to its fields."""
+    return replace(RelayConfig.from_env(template_environment("CompletionRelay")), **changes)
+
+
+def orchestrator_config(**changes: Any) -> OrchestratorConfig:
+    """The orchestrator's configuration as template.yaml sets it, with `changes` to its fields."""
+    return replace(OrchestratorConfig.from_env(template_environment("Orchestrator")), **changes)

@@ -7,12 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ecs_contract.completion import owns_result
-from ecs_contract.names import (
-    DEFAULT_RESULTS_PREFIX,
-    DEFAULT_STARTED_BY_MARKER,
-    normalize_results_prefix,
-    validate_marker,
-)
+from ecs_contract.names import validate_marker
 
 
 class ConfigError(ValueError):
@@ -21,12 +16,14 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class RelayConfig:
+    """Every setting is read from the function's environment, which template.yaml sets (the only
+    place a deployed default lives)."""
+
     cluster_arn: str
     results_bucket: str
     # Unqualified ARN of the orchestrator: only its executions' tasks are ever stopped.
-    orchestrator_function_arn: str = ""
-    results_prefix: str = DEFAULT_RESULTS_PREFIX
-    started_by_marker: str = DEFAULT_STARTED_BY_MARKER
+    orchestrator_function_arn: str
+    started_by_marker: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RelayConfig:
@@ -35,14 +32,13 @@ class RelayConfig:
         if missing:
             raise ConfigError(f"missing environment variables: {', '.join(missing)}")
         try:
-            marker = validate_marker(env.get("STARTED_BY_MARKER", DEFAULT_STARTED_BY_MARKER))
+            marker = validate_marker(env["STARTED_BY_MARKER"])
         except ValueError as e:
             raise ConfigError(str(e)) from e
         return cls(
             cluster_arn=env["CLUSTER_ARN"],
             results_bucket=env["RESULTS_BUCKET"],
             orchestrator_function_arn=env["ORCHESTRATOR_FUNCTION_ARN"],
-            results_prefix=normalize_results_prefix(env.get("RESULTS_PREFIX", DEFAULT_RESULTS_PREFIX)),
             started_by_marker=marker,
         )
 
@@ -52,7 +48,7 @@ class RelayConfig:
         return bool(ours) and (function_arn == ours or function_arn.startswith(f"{ours}:"))
 
     def owns_result(self, uri: str) -> bool:
-        return owns_result(uri, self.results_bucket, self.results_prefix)
+        return owns_result(uri, self.results_bucket)
 
 
-_REQUIRED = ("CLUSTER_ARN", "RESULTS_BUCKET", "ORCHESTRATOR_FUNCTION_ARN")
+_REQUIRED = ("CLUSTER_ARN", "RESULTS_BUCKET", "ORCHESTRATOR_FUNCTION_ARN", "STARTED_BY_MARKER")

@@ -112,9 +112,7 @@ def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResu
         send_failure = partial(gateways.callbacks.fail, callback_id, outcome.callback_error())
         return _deliver(send_failure, RelayAction.FAILED, error_type=outcome.error_type.value, **common)
     # Raises ResultAccessDenied on an S3 403: retried, then dead-lettered, never a success without it.
-    completion = success_completion(
-        outcome, task, gateways.results, config.results_bucket, config.results_prefix
-    )
+    completion = success_completion(outcome, task, gateways.results, config.results_bucket)
     send_success = partial(gateways.callbacks.succeed, callback_id, completion.payload)
     return _deliver(send_success, RelayAction.SUCCEEDED, reason=completion.reason, **common)
 

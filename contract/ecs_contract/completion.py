@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from ecs_contract.documents import CallbackSuccess
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
-from ecs_contract.names import RESULT_URI_ENV
+from ecs_contract.names import RESULT_URI_ENV, RESULTS_PREFIX
 from ecs_contract.outcome import TaskSucceeded, encode_callback_result
 from ecs_contract.task import Task
 
@@ -58,18 +58,16 @@ class Completion:
     reason: str  # why the result is inline, by location or absent: for the log
 
 
-def owns_result(uri: str, bucket: str, prefix: str) -> bool:
+def owns_result(uri: str, bucket: str) -> bool:
     """Only objects under our bucket and prefix are read: the URI comes from an event or a task."""
-    return uri.startswith(f"s3://{bucket}/{prefix}") and ".." not in uri
+    return uri.startswith(f"s3://{bucket}/{RESULTS_PREFIX}") and ".." not in uri
 
 
-def success_completion(
-    outcome: TaskSucceeded, task: Task, results: ResultReader, bucket: str, prefix: str
-) -> Completion:
+def success_completion(outcome: TaskSucceeded, task: Task, results: ResultReader, bucket: str) -> Completion:
     """The worker's result inline when it fits the callback limit, else its S3 location."""
     uri = task.env(RESULT_URI_ENV)
     result, location, reason = None, None, "worker exited 0"
-    if uri and owns_result(uri, bucket, prefix):
+    if uri and owns_result(uri, bucket):
         stored = results.read(uri, CALLBACK_RESULT_MAX_BYTES)
         if stored.size is None:
             reason = "worker exited 0 but wrote no result object"

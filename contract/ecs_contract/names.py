@@ -13,8 +13,10 @@ JOB_INPUT_ENV = "JOB_INPUT"  # the job input as JSON
 RESULT_URI_ENV = "RESULT_S3_URI"  # s3://bucket/key where the worker writes its result JSON
 
 WORKER_CONTAINER_NAME = "worker"
-DEFAULT_RESULTS_PREFIX = "results/"
-DEFAULT_STARTED_BY_MARKER = "durable-ecs"
+# Where result objects live in the results bucket: the orchestrator names them under it, the relay
+# reads only under it. A constant, not a setting: template.yaml's IAM policies and lifecycle rule
+# spell the same prefix, and a test holds them to this one.
+RESULTS_PREFIX = "results/"
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,6 @@ def validate_marker(marker: str) -> str:
     if not marker or len(marker) > _MARKER_MAX or not _STARTED_BY_CHARS.match(marker):
         raise ValueError(f"startedBy marker {marker!r} must be 1..{_MARKER_MAX} chars of [A-Za-z0-9_/-]")
     return marker
-
-
-def normalize_results_prefix(value: str) -> str:
-    """The key prefix of result objects: the orchestrator writes under it, the relay reads only under it."""
-    return value if not value or value.endswith("/") else value + "/"
 
 
 # botocore's Lambda model, DurableExecutionArn: "arn:...:function:NAME:QUALIFIER/durable-execution/

@@ -7,12 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
-from ecs_contract.names import (
-    DEFAULT_RESULTS_PREFIX,
-    DEFAULT_STARTED_BY_MARKER,
-    normalize_results_prefix,
-    validate_marker,
-)
+from ecs_contract.names import validate_marker
 
 
 class ConfigError(ValueError):
@@ -21,19 +16,21 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class OrchestratorConfig:
+    """Every setting is read from the function's environment, which template.yaml sets: the template's
+    parameters hold the only defaults, so no value here can drift from what is deployed."""
+
     cluster_arn: str
-    task_definition: str  # family (latest ACTIVE revision) or full ARN
+    task_definition: str  # the revision's ARN (the template's Ref), or a family: its latest ACTIVE one
     subnets: tuple[str, ...]
     security_groups: tuple[str, ...]
     results_bucket: str
-    results_prefix: str = DEFAULT_RESULTS_PREFIX
-    assign_public_ip: str = "ENABLED"
-    task_timeout_seconds: int = 3600
-    started_by_marker: str = DEFAULT_STARTED_BY_MARKER
-    max_attempts: int = 3  # tasks started per execution, for retryable outcomes
-    retry_delay_seconds: int = 30  # first backoff; doubles per attempt (with jitter) up to the max
-    retry_max_delay_seconds: int = 300
-    job_choice: JobChoice = JobChoice.SLOT  # whose input rules apply (the local cloud: the demo job's)
+    assign_public_ip: str
+    task_timeout_seconds: int
+    started_by_marker: str
+    max_attempts: int  # tasks started per execution, for retryable outcomes
+    retry_delay_seconds: int  # first backoff; doubles per attempt (with jitter) up to the max
+    retry_max_delay_seconds: int
+    job_choice: JobChoice  # whose input rules apply (the local cloud: the demo job's)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OrchestratorConfig:
@@ -41,19 +38,19 @@ class OrchestratorConfig:
         missing = [name for name in _REQUIRED if not env.get(name)]
         if missing:
             raise ConfigError(f"missing environment variables: {', '.join(missing)}")
-        assign_public_ip = env.get("ASSIGN_PUBLIC_IP", "ENABLED")
+        assign_public_ip = env["ASSIGN_PUBLIC_IP"]
         if assign_public_ip not in ("ENABLED", "DISABLED"):
             raise ConfigError(f"ASSIGN_PUBLIC_IP must be ENABLED or DISABLED, got {assign_public_ip!r}")
-        timeout = _int(env, "TASK_TIMEOUT_SECONDS", 3600, minimum=1)
-        max_attempts = _int(env, "MAX_ATTEMPTS", 3, minimum=1)
-        retry_delay = _int(env, "RETRY_DELAY_SECONDS", 30, minimum=1)
-        retry_max_delay = _int(env, "RETRY_MAX_DELAY_SECONDS", 300, minimum=retry_delay)
+        timeout = _int(env, "TASK_TIMEOUT_SECONDS", minimum=1)
+        max_attempts = _int(env, "MAX_ATTEMPTS", minimum=1)
+        retry_delay = _int(env, "RETRY_DELAY_SECONDS", minimum=1)
+        retry_max_delay = _int(env, "RETRY_MAX_DELAY_SECONDS", minimum=retry_delay)
         try:
-            marker = validate_marker(env.get("STARTED_BY_MARKER", DEFAULT_STARTED_BY_MARKER))
+            marker = validate_marker(env["STARTED_BY_MARKER"])
         except ValueError as e:
             raise ConfigError(str(e)) from e
         try:
-            job_choice = JobChoice.parse(env.get(JOB_CHOICE_ENV))
+            job_choice = JobChoice.parse(env[JOB_CHOICE_ENV])
         except ValueError as e:
             raise ConfigError(str(e)) from e
         return cls(
@@ -62,7 +59,6 @@ class OrchestratorConfig:
             subnets=_csv(env["SUBNETS"]),
             security_groups=_csv(env.get("SECURITY_GROUPS", "")),
             results_bucket=env["RESULTS_BUCKET"],
-            results_prefix=normalize_results_prefix(env.get("RESULTS_PREFIX", DEFAULT_RESULTS_PREFIX)),
             assign_public_ip=assign_public_ip,
             task_timeout_seconds=timeout,
             started_by_marker=marker,
@@ -73,16 +69,30 @@ class OrchestratorConfig:
         )
 
 
-_REQUIRED = ("CLUSTER_ARN", "TASK_DEFINITION", "SUBNETS", "RESULTS_BUCKET")
+# Every variable template.yaml sets (SECURITY_GROUPS may be empty): a missing one is a deployment
+# mistake, named at handler entry, never papered over by a default of the code's own.
+_REQUIRED = (
+    "CLUSTER_ARN",
+    "TASK_DEFINITION",
+    "SUBNETS",
+    "RESULTS_BUCKET",
+    "ASSIGN_PUBLIC_IP",
+    "TASK_TIMEOUT_SECONDS",
+    "MAX_ATTEMPTS",
+    "RETRY_DELAY_SECONDS",
+    "RETRY_MAX_DELAY_SECONDS",
+    "STARTED_BY_MARKER",
+    JOB_CHOICE_ENV,
+)
 
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+def _int(env: Mapping[str, str], name: str, minimum: int) -> int:
     try:
-        value = int(env.get(name, str(default)))
+        value = int(env[name])
     except ValueError as e:
         raise ConfigError(f"{name} must be an integer") from e
     if value < minimum:

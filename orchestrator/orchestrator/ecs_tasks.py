@@ -13,6 +13,7 @@ from ecs_contract.names import (
     CALLBACK_ID_ENV,
     JOB_INPUT_ENV,
     RESULT_URI_ENV,
+    RESULTS_PREFIX,
     WORKER_CONTAINER_NAME,
     client_token,
 )
@@ -37,7 +38,7 @@ def container_overrides(callback_id: str, job_json: str, result_uri: str) -> dic
 
 def result_uri(config: OrchestratorConfig, callback_id: str) -> str:
     """Where the worker writes its result: one object per task, under the results prefix."""
-    return f"s3://{config.results_bucket}/{config.results_prefix}{client_token(callback_id)}.json"
+    return f"s3://{config.results_bucket}/{RESULTS_PREFIX}{client_token(callback_id)}.json"
 
 
 def launch(config: OrchestratorConfig) -> TaskLaunch:

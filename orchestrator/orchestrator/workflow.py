@@ -127,9 +127,7 @@ def reconcile_task(
     if isinstance(outcome, TaskFailed):
         return ReconcileResult.stopped(outcome)
     try:  # throttling (SlowDown), 5xx: raised as AwsUnavailable by the reader, asked again
-        completion = success_completion(
-            outcome, task, gateways.results, config.results_bucket, config.results_prefix
-        )
+        completion = success_completion(outcome, task, gateways.results, config.results_bucket)
     except ResultAccessDenied as e:
         # A permission to fix, which no retry of this step or new task can: never a success
         # without the result, so the execution fails with a typed error naming what to grant.

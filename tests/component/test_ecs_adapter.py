@@ -13,9 +13,9 @@ from aws_adapters.ecs import EcsGateway
 from aws_adapters.errors import AwsUnavailable
 from ecs_contract.names import client_token
 from orchestrator import ecs_tasks
-from orchestrator.config import OrchestratorConfig
+from testkit.template import orchestrator_config
 
-CONFIG = OrchestratorConfig(
+CONFIG = orchestrator_config(
     cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/workers",
     task_definition="stack-worker",
     subnets=("subnet-a", "subnet-b"),

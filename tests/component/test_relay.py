@@ -16,7 +16,6 @@ from aws_adapters.ecs import EcsGateway
 from aws_adapters.errors import AwsUnavailable
 from aws_adapters.s3 import ResultGateway
 from completion_relay import handler as relay_handler
-from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway, CallbackNotDelivered
 from completion_relay.relay import Gateways, RelayAction, relay_event
 from ecs_contract.completion import ResultAccessDenied
@@ -26,6 +25,7 @@ from ecs_contract.names import redact, started_by
 from testkit.lambda_context import FakeLambdaContext
 from testkit.moto_world import moto_worker_cluster
 from testkit.paths import load_event
+from testkit.template import relay_config, template_environment
 
 CLUSTER = "arn:aws:ecs:us-west-2:111122223333:cluster/FargateCluster"
 BUCKET = "example-results-bucket"
@@ -33,7 +33,7 @@ SAMPLE = load_event("ecs/stopped-success")
 CALLBACK_ID = "Ab3dEfGh1jKlMnOpQrStUvWxYz0123456789+/ExampleOpaqueCallbackId=="
 RESULT_KEY = "results/9f2c6a1e0b7d4e55a1b2c3d4e5f60718.json"
 ORCHESTRATOR = "arn:aws:lambda:us-west-2:111122223333:function:durable-ecs-Orchestrator"
-CONFIG = RelayConfig(cluster_arn=CLUSTER, results_bucket=BUCKET, orchestrator_function_arn=ORCHESTRATOR)
+CONFIG = relay_config(cluster_arn=CLUSTER, results_bucket=BUCKET, orchestrator_function_arn=ORCHESTRATOR)
 
 
 @pytest.fixture
@@ -312,7 +312,7 @@ def test_event_without_overrides_falls_back_to_describe_tasks(aws, on_task, acti
     del sample["detail"]["overrides"]
     if on_task:
         stub.add_response("send_durable_execution_callback_failure", {})
-    outcome = relay_event(sample, RelayConfig(cluster_arn=cluster, results_bucket=BUCKET), gateways)
+    outcome = relay_event(sample, relay_config(cluster_arn=cluster, results_bucket=BUCKET), gateways)
     assert outcome.action == action
     if on_task:
         assert outcome.callback is not None
@@ -320,12 +320,18 @@ def test_event_without_overrides_falls_back_to_describe_tasks(aws, on_task, acti
         assert outcome.reason == "task carries no callback id"
 
 
+def relay_environment() -> dict[str, str]:
+    """The relay's environment as the template sets it, on this module's cluster and bucket."""
+    return template_environment(
+        "CompletionRelay", CLUSTER_ARN=CLUSTER, RESULTS_BUCKET=BUCKET, ORCHESTRATOR_FUNCTION_ARN=ORCHESTRATOR
+    )
+
+
 def test_handler_logs_and_counts_without_leaking_the_callback_id(aws, monkeypatch, capsys, caplog):
     gateways, stub, _ = aws
     monkeypatch.setattr(relay_handler, "handler", relay_handler.build_handler(lambda: gateways))
-    monkeypatch.setenv("CLUSTER_ARN", CLUSTER)
-    monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
-    monkeypatch.setenv("ORCHESTRATOR_FUNCTION_ARN", ORCHESTRATOR)
+    for name, value in relay_environment().items():
+        monkeypatch.setenv(name, value)
     stub.add_response("send_durable_execution_callback_failure", {})
 
     answer = relay_handler.handler(event("ecs/stopped-nonzero-exit"), FakeLambdaContext())
@@ -344,9 +350,8 @@ def test_handler_counts_a_rejected_completion_as_rejected_and_logs_it_as_a_warni
 ):
     gateways, stub, _ = aws
     monkeypatch.setattr(relay_handler, "handler", relay_handler.build_handler(lambda: gateways))
-    monkeypatch.setenv("CLUSTER_ARN", CLUSTER)
-    monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
-    monkeypatch.setenv("ORCHESTRATOR_FUNCTION_ARN", ORCHESTRATOR)
+    for name, value in relay_environment().items():
+        monkeypatch.setenv(name, value)
     stub.add_client_error(
         "send_durable_execution_callback_failure", "InvalidParameterValueException", "no", 400
     )
@@ -434,7 +439,7 @@ def cluster_with_tasks():
             "other-execution": run(started_by("durable-ecs", other)),
             "not-ours": run("someone-else"),
         }
-        config = RelayConfig(
+        config = relay_config(
             cluster_arn=cluster.arn, results_bucket=BUCKET, orchestrator_function_arn=ORCHESTRATOR
         )
         yield ecs, config, tasks

@@ -18,8 +18,8 @@ from moto.events.models import EventPattern
 from completion_relay.config import RelayConfig
 from completion_relay.relay import ENDED_STATUSES
 from ecs_contract.names import (
-    DEFAULT_STARTED_BY_MARKER,
     EXECUTION_STATUS_CHANGE,
+    RESULTS_PREFIX,
     TASK_STATE_CHANGE,
     WORKER_CONTAINER_NAME,
     EventKind,
@@ -107,8 +107,15 @@ def test_every_variable_the_code_reads_is_set_by_the_template(name, config):
     assert env.asked <= set(env), f"read but not set by template.yaml: {env.asked - set(env)}"
 
 
-def test_started_by_marker_default_matches_the_contract():
-    assert template()["Parameters"]["StartedByMarker"]["Default"] == DEFAULT_STARTED_BY_MARKER
+def test_every_object_key_of_the_template_is_the_code_s_results_prefix():
+    """RESULTS_PREFIX is a constant of the contract; the template's IAM policies (the worker writes,
+    the functions read and list) and the lifecycle rule must name the same prefix, and no other."""
+    text = (ROOT / "template.yaml").read_text()
+    keys = re.findall(r"\$\{ResultsBucket\.Arn\}/([\w/-]+)\*", text)  # not the bucket policy's "/*"
+    listed = re.findall(r"s3:prefix: \"([\w/-]*)\*\"", text)
+    [rule] = template()["Resources"]["ResultsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert len(keys) == 3 and len(listed) == 2  # PutObject (worker), GetObject and ListBucket (x2)
+    assert set(keys) == set(listed) == {rule["Prefix"]} == {RESULTS_PREFIX}
 
 
 # ------------------------------------------------------------------ the EventBridge rule
@@ -254,8 +261,7 @@ def test_who_reads_results_may_list_them_so_a_missing_one_is_a_404_not_a_403(fun
     assert any("s3:GetObject" in actions(s) for s in granted)
     [listing] = [s for s in granted if "s3:ListBucket" in actions(s)]
     assert listing["Resource"] == {"Fn::GetAtt": ["ResultsBucket", "Arn"]}
-    prefix = function_env(function)["RESULTS_PREFIX"]
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": f"{prefix}*"}}
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": f"{RESULTS_PREFIX}*"}}
 
 
 @pytest.fixture(scope="module")

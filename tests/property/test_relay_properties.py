@@ -22,7 +22,6 @@ from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
 from completion_relay import handler as relay_handler
-from completion_relay.config import RelayConfig
 from completion_relay.gateways import Delivery
 from completion_relay.observability import logger, metrics
 from completion_relay.relay import ENDED_STATUSES, Gateways, RelayAction, RelayResult, relay_event
@@ -42,11 +41,12 @@ from ecs_contract.outcome import ErrorType, TaskFailed, TaskSucceeded
 from ecs_contract.task import parse_task
 from testkit.lambda_context import FakeLambdaContext
 from testkit.paths import load_event
+from testkit.template import relay_config, template_environment
 
 CLUSTER = load_event("ecs/stopped-success")["detail"]["clusterArn"]
 BUCKET = "example-results-bucket"
 ORCHESTRATOR = "arn:aws:lambda:us-west-2:111122223333:function:durable-ecs-Orchestrator"
-CONFIG = RelayConfig(cluster_arn=CLUSTER, results_bucket=BUCKET, orchestrator_function_arn=ORCHESTRATOR)
+CONFIG = relay_config(cluster_arn=CLUSTER, results_bucket=BUCKET, orchestrator_function_arn=ORCHESTRATOR)
 MARKER = CONFIG.started_by_marker
 STOPPED_SAMPLES = (
     "ecs/stopped-success",
@@ -617,7 +617,9 @@ class Captured(logging.Handler):
 def handler_with(fakes: Fakes) -> Iterator[Captured]:
     """The Lambda handler on the fakes, its logs captured; the metrics it adds are dropped after."""
     captured = Captured()
-    env = {"CLUSTER_ARN": CLUSTER, "RESULTS_BUCKET": BUCKET, "ORCHESTRATOR_FUNCTION_ARN": ORCHESTRATOR}
+    env = template_environment(
+        "CompletionRelay", CLUSTER_ARN=CLUSTER, RESULTS_BUCKET=BUCKET, ORCHESTRATOR_FUNCTION_ARN=ORCHESTRATOR
+    )
     gateways = Gateways(fakes.callbacks, fakes.tasks, fakes.results)  # type: ignore[arg-type]
     # Powertools' Logger logs through the standard logger of its name; it types no removeHandler.
     standard_logger = logging.getLogger(logger.name)

@@ -20,7 +20,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from completion_relay.config import RelayConfig
 from completion_relay.relay import Gateways, RelayAction, relay_event
 from ecs_contract.completion import StoredResult
 from ecs_contract.limits import check_overrides
@@ -36,7 +35,7 @@ from orchestrator.ecs_tasks import container_overrides
 from orchestrator.errors import InvalidInput
 from orchestrator.job import MAX_JOB_INPUT_CHARS, JobInput, parse_job
 from testkit.paths import load_event
-from testkit.template import FUNCTIONS, actions, resources, statements
+from testkit.template import FUNCTIONS, actions, relay_config, resources, statements
 
 CALLBACK_ACTIONS = (
     "lambda:SendDurableExecutionCallbackSuccess",
@@ -152,7 +151,7 @@ def test_no_allow_statement_covers_every_resource_unless_a_condition_confines_it
 
 CLUSTER = load_event("ecs/stopped-success")["detail"]["clusterArn"]
 ORCHESTRATOR = "arn:aws:lambda:us-west-2:111122223333:function:durable-ecs-Orchestrator"
-CONFIG = RelayConfig(
+CONFIG = relay_config(
     cluster_arn=CLUSTER, results_bucket="example-results-bucket", orchestrator_function_arn=ORCHESTRATOR
 )
 STOPPED_SAMPLES = [

@@ -6,26 +6,40 @@ import pytest
 
 from completion_relay.config import ConfigError as RelayConfigError
 from completion_relay.config import RelayConfig
+from ecs_contract.names import RESULTS_PREFIX
 from orchestrator.config import ConfigError, OrchestratorConfig
+from testkit.template import parameter_default, template_environment
 
-ORCHESTRATOR_ENV = {
-    "CLUSTER_ARN": "arn:aws:ecs:us-east-1:1:cluster/c",
-    "TASK_DEFINITION": "worker",
-    "SUBNETS": "subnet-a, subnet-b,",
-    "RESULTS_BUCKET": "bucket",
-}
+# Read by Powertools, not by our configuration.
+POWERTOOLS = {"POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+
+ORCHESTRATOR_ENV = template_environment("Orchestrator", SUBNETS="subnet-a, subnet-b,", SECURITY_GROUPS="")
 
 
-def test_orchestrator_config_reads_lists_and_defaults():
+def test_orchestrator_config_reads_lists_and_the_template_s_defaults():
     config = OrchestratorConfig.from_env(ORCHESTRATOR_ENV)
     assert config.subnets == ("subnet-a", "subnet-b")
     assert config.security_groups == ()
-    assert (config.task_timeout_seconds, config.assign_public_ip, config.results_prefix) == (
-        3600,
-        "ENABLED",
-        "results/",
+    # The template's parameter defaults, read through the environment it sets: the only source.
+    assert (config.task_timeout_seconds, config.assign_public_ip) == (
+        parameter_default("TaskTimeoutSeconds"),
+        parameter_default("AssignPublicIp"),
     )
-    assert (config.max_attempts, config.retry_delay_seconds, config.retry_max_delay_seconds) == (3, 30, 300)
+    assert (config.max_attempts, config.retry_delay_seconds, config.retry_max_delay_seconds) == (
+        parameter_default("MaxAttempts"),
+        parameter_default("RetryDelaySeconds"),
+        parameter_default("RetryMaxDelaySeconds"),
+    )
+    assert config.started_by_marker == parameter_default("StartedByMarker")
+
+
+@pytest.mark.parametrize("name", sorted(ORCHESTRATOR_ENV.keys() - {"SECURITY_GROUPS"} - POWERTOOLS))
+def test_orchestrator_config_has_no_default_of_its_own(name):
+    """A variable the template sets and the code needs is never filled in by the code: a deployment
+    that lost it fails at handler entry, naming it."""
+    env = {k: v for k, v in ORCHESTRATOR_ENV.items() if k != name}
+    with pytest.raises(ConfigError, match=f"missing environment variables: {name}"):
+        OrchestratorConfig.from_env(env)
 
 
 @pytest.mark.parametrize(
@@ -51,23 +65,21 @@ def test_orchestrator_config_errors_name_the_variable(changes, message):
 
 def test_relay_config_and_result_ownership():
     orchestrator = "arn:aws:lambda:us-east-1:1:function:orch"
-    config = RelayConfig.from_env(
-        {
-            "CLUSTER_ARN": "c",
-            "RESULTS_BUCKET": "b",
-            "RESULTS_PREFIX": "out",
-            "ORCHESTRATOR_FUNCTION_ARN": orchestrator,
-        }
+    env = template_environment(
+        "CompletionRelay", CLUSTER_ARN="c", RESULTS_BUCKET="b", ORCHESTRATOR_FUNCTION_ARN=orchestrator
     )
+    config = RelayConfig.from_env(env)
     assert config.is_orchestrator(orchestrator) and config.is_orchestrator(f"{orchestrator}:7")
     assert not config.is_orchestrator(f"{orchestrator}-other") and not config.is_orchestrator("x")
-    assert config.results_prefix == "out/"
-    assert config.owns_result("s3://b/out/x.json")
+    assert config.started_by_marker == parameter_default("StartedByMarker")
+    assert config.owns_result(f"s3://b/{RESULTS_PREFIX}x.json")
     assert not config.owns_result("s3://b/other/x.json")
-    assert not config.owns_result("s3://b/out/../secret.json")
-    assert not config.owns_result("s3://bb/out/x.json")
+    assert not config.owns_result(f"s3://b/{RESULTS_PREFIX}../secret.json")
+    assert not config.owns_result(f"s3://bb/{RESULTS_PREFIX}x.json")
 
 
-def test_relay_config_requires_cluster_bucket_and_orchestrator():
-    with pytest.raises(RelayConfigError, match="CLUSTER_ARN, RESULTS_BUCKET, ORCHESTRATOR_FUNCTION_ARN"):
+def test_relay_config_requires_every_variable_the_template_sets():
+    with pytest.raises(
+        RelayConfigError, match="CLUSTER_ARN, RESULTS_BUCKET, ORCHESTRATOR_FUNCTION_ARN, STARTED_BY_MARKER"
+    ):
         RelayConfig.from_env({})

@@ -18,15 +18,11 @@ from orchestrator import job_rules
 from orchestrator.config import ConfigError, OrchestratorConfig
 from orchestrator.errors import InvalidInput
 from orchestrator.job import parse_job, rules_for
+from testkit.template import template_environment
 from worker import entrypoint
 from worker import job as slot_job
 
-ORCHESTRATOR_ENV = {
-    "CLUSTER_ARN": "c",
-    "TASK_DEFINITION": "worker",
-    "SUBNETS": "subnet-1",
-    "RESULTS_BUCKET": "b",
-}
+ORCHESTRATOR_ENV = template_environment("Orchestrator")  # the template sets JOB_CHOICE=slot
 DEMO_INPUT = {"message": "hi", "processingTime": 0}
 ENV = {"JOB_INPUT": '{"message": "hi", "processingTime": 0}', "RESULT_S3_URI": "s3://bucket/results/r.json"}
 

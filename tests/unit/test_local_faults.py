@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from completion_relay.config import RelayConfig
 from completion_relay.relay import ENDED_STATUSES
 from ecs_contract.names import EXECUTION_STATUS_CHANGE, started_by
 from local.executions import ExecutionWatcher
@@ -17,6 +16,7 @@ from local.redrive import original_event
 from local.seed import lambda_arn
 from local.template import Function
 from testkit.paths import ROOT, load_event
+from testkit.template import relay_config
 
 # Two executions of the orchestrator, and the startedBy of the tasks each starts (the marker, then
 # a digest of the execution ARN: ecs_contract.names.started_by).
@@ -100,7 +100,9 @@ def test_the_watcher_publishes_each_status_change_once_in_lambdas_event_shape():
     assert EXECUTION_STATUS_CHANGE.of(event)
     assert event["detail"]["functionArn"] == lambda_arn("Orchestrator")  # a foreign ARN is not echoed
     assert event["detail"]["endTimestamp"].endswith("Z")
-    config = RelayConfig("c", "b", orchestrator_function_arn=lambda_arn("Orchestrator"))
+    config = relay_config(
+        cluster_arn="c", results_bucket="b", orchestrator_function_arn=lambda_arn("Orchestrator")
+    )
     assert (
         config.is_orchestrator(event["detail"]["functionArn"]) and event["detail"]["status"] in ENDED_STATUSES
     )
