@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aws_durable_execution_sdk_python.execution import InvocationStatus
@@ -54,7 +54,6 @@ class CheckpointMeter:
     calls: int = 0
     updates: int = 0
     bytes: int = 0
-    by_execution: dict[str, list[int]] = field(default_factory=dict)
 
     def wrap(self, runner: DurableFunctionTestRunner) -> None:
         # The runner's checkpoint processor is what CheckpointDurableExecution reaches in-process.

@@ -39,7 +39,6 @@ class Task:
     containers: tuple[Container, ...] = ()
     # Environment overrides per container name: {"worker": {"CALLBACK_ID": "..."}}
     environment: Mapping[str, Mapping[str, str]] | None = None
-    created_at: str | None = None
     started_at: str | None = None
     stopped_at: str | None = None
 
@@ -72,7 +71,6 @@ def parse_task(raw: object) -> Task:
         stopped_reason=_optional_str(raw, "stoppedReason"),
         containers=tuple(_container(c) for c in _list(raw, "containers")),
         environment=_environment(raw.get("overrides")),
-        created_at=_timestamp(raw.get("createdAt")),
         started_at=_timestamp(raw.get("startedAt")),
         stopped_at=_timestamp(raw.get("stoppedAt")),
     )

@@ -141,9 +141,6 @@ class Fakes:
         gateways = Gateways(self.callbacks, self.tasks, self.results)  # type: ignore[arg-type]
         return relay_event(event, CONFIG, gateways)
 
-    def no_call_at_all(self) -> bool:
-        return not (self.callbacks.calls or self.tasks.calls or self.results.reads)
-
 
 # ------------------------------------------------------------------ strategies
 
