@@ -115,9 +115,13 @@ class EventBus:
                     if _throttled(e):
                         # EventBridge invokes Lambda asynchronously: Lambda's queue accepts the event
                         # and retries a concurrency throttle itself, for up to the function's
-                        # MaximumEventAgeInSeconds (6 h), so no RetryPolicy try is spent on it.
+                        # MaximumEventAgeInSeconds (6 h), so no RetryPolicy try is spent on it; then
+                        # the on-failure destination gets it (condition EventAgeExceeded).
                         throttles += 1
                         self._record(event, route, "throttled", attempt=attempt)
+                        if time.monotonic() - started >= route.function.async_max_event_age_seconds:
+                            self._dead_letter_function(route, event, None, attempt, "EventAgeExceeded")
+                            return
                         self._backoff(throttles)
                         continue
                     transport_errors += 1
@@ -135,15 +139,18 @@ class EventBus:
             function_errors += 1  # the function failed: Lambda's async retries apply
             self._record(event, route, "function-error", attempt=attempt, error=_short(payload), **extra)
             if function_errors > route.function.async_retry_attempts:
-                self._dead_letter_function(route, event, payload, function_errors)
+                self._dead_letter_function(route, event, payload, function_errors, "RetriesExhausted")
                 return
             self._backoff(function_errors)
 
     def _backoff(self, n: int) -> None:
         self.stopping.wait(min(self.base_delay * 2 ** (n - 1), 5.0))
 
-    def _dead_letter_function(self, route: Route, event: dict[str, Any], error: bytes, count: int) -> None:
-        """Lambda's on-failure destination record (asynchronous invocation, retries exhausted)."""
+    def _dead_letter_function(
+        self, route: Route, event: dict[str, Any], error: bytes | None, count: int, condition: str
+    ) -> None:
+        """Lambda's on-failure destination record: retries exhausted (the function's last error), or
+        the event too old to run (never ran: no response)."""
         if route.function.on_failure_arn is None:
             self._record(event, route, "dropped", reason="function failed and has no on-failure destination")
             return
@@ -153,17 +160,18 @@ class EventBus:
             "requestContext": {
                 "requestId": str(uuid.uuid4()),
                 "functionArn": lambda_arn(route.function.logical_id, "$LATEST"),
-                "condition": "RetriesExhausted",
+                "condition": condition,
                 "approximateInvokeCount": count,
             },
             "requestPayload": event,
-            "responseContext": {
+        }
+        if error is not None:
+            record["responseContext"] = {
                 "statusCode": 200,
                 "executedVersion": "$LATEST",
                 "functionError": "Unhandled",
-            },
-            "responsePayload": _json_or_text(error),
-        }
+            }
+            record["responsePayload"] = _json_or_text(error)
         try:
             self._send(
                 route.function.on_failure_arn, json.dumps(record), {}, self.destination_client(route.function)

@@ -218,6 +218,9 @@ class Function:
     on_failure_arn: str | None
     rules: tuple[EventRule, ...]
     reserved_concurrency: int | None = None  # ReservedConcurrentExecutions; None: the account's pool
+    # EventInvokeConfig.MaximumEventAgeInSeconds: how long Lambda keeps an asynchronous event it could
+    # not run yet (throttled); Lambda's default and maximum: 6 hours.
+    async_max_event_age_seconds: int = 21600
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,7 @@ class Template:
                     else None
                 ),
                 async_retry_attempts=int(invoke_config.get("MaximumRetryAttempts", 2)),
+                async_max_event_age_seconds=int(invoke_config.get("MaximumEventAgeInSeconds", 21600)),
                 on_failure_arn=self.r.resolve(on_failure["Destination"]) if on_failure else None,
                 rules=tuple(self._rules(logical_id, props.get("Events", {}))),
                 reserved_concurrency=(

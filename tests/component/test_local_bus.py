@@ -159,3 +159,28 @@ def test_a_throttled_relay_waits_in_lambdas_queue_and_is_never_dead_lettered_for
     assert (end["outcome"], end["attempt"]) == ("delivered", 6)
     assert [r["outcome"] for r in journal(tmp_path / "events.jsonl")].count("throttled") == 5
     assert dead_letters() == []
+
+
+def test_a_relay_throttled_past_its_maximum_event_age_goes_to_the_on_failure_destination(aws, tmp_path):
+    """Lambda keeps a throttled asynchronous event only until it is MaximumEventAgeInSeconds old
+    (EventInvokeConfig; 6 h in template.yaml), then sends it to the on-failure destination with the
+    condition EventAgeExceeded (the asynchronous invocation docs): never retried forever."""
+    functions, cluster = aws
+    relay = functions["CompletionRelay"]
+    assert relay.async_max_event_age_seconds == 21600  # template.yaml EventInvokeConfig
+    functions = {"CompletionRelay": replace(relay, async_max_event_age_seconds=0)}
+    throttled = ClientError(
+        {
+            "Error": {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."},
+            "ResponseMetadata": {"HTTPStatusCode": 429},
+        },
+        "Invoke",
+    )
+    lam, event = ScriptedLambda(throttled, OK), stopped_event(cluster)
+    bus(functions, lam, tmp_path).put(event)
+    assert final(tmp_path / "events.jsonl")["outcome"] == "dead-lettered"
+    (message,) = dead_letters()
+    record = json.loads(message["Body"])
+    assert record["requestPayload"] == event
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert len(lam.calls) == 1  # not invoked again once too old
