@@ -167,7 +167,7 @@ def _environment(data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     value = data.get(ENVIRONMENT)
     if value is None:
         return ()
-    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+    if not isinstance(value, Mapping) or not all(isinstance(x, str) for x in (*value, *value.values())):
         raise InvalidOverrides(
             f'\'{ENVIRONMENT}\' must be an object of names to string values, e.g. {{"LOG_LEVEL": "debug"}}'
         )

@@ -181,6 +181,10 @@ def test_the_names_ecs_sets_in_every_task_are_refused(name: str) -> None:
             '\'environment\' must be an object of names to string values, e.g. {"LOG_LEVEL": "debug"}',
         ),
         (
+            {3: "x"},
+            '\'environment\' must be an object of names to string values, e.g. {"LOG_LEVEL": "debug"}',
+        ),
+        (
             [["LEVEL", "3"]],
             '\'environment\' must be an object of names to string values, e.g. {"LOG_LEVEL": "debug"}',
         ),
