@@ -21,7 +21,7 @@ from typing import Any
 
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
-from moto.ecs.exceptions import InvalidParameterException
+from moto.ecs.exceptions import EcsClientException, InvalidParameterException, TaskDefinitionNotFoundException
 from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
 
 # -- the rules, as pure checks of one request ---------------------------------------------------
@@ -60,6 +60,36 @@ CLIENT_TOKEN_CHARS = range(33, 127)
 # ecs_contract.limits.check_overrides does (botocore sends it with a space after ':' and ',').
 OVERRIDES_MAX_CHARS = 8192
 OVERRIDES_TOO_LONG = f"Container Overrides length must be at most {OVERRIDES_MAX_CHARS}"
+
+# Fargate's task sizes, AmazonECS/latest/developerguide/task-cpu-memory-error.html ("For tasks
+# hosted on Fargate, the following table shows the valid CPU and memory combinations"), memory in
+# MiB: 256 -> 512, 1024, 2048; 512 -> 1 GB..4 GB, 1024 -> 2 GB..8 GB, 2048 -> 4 GB..16 GB and
+# 4096 -> 8 GB..30 GB, in 1 GB steps; 8192 -> 16 GB..60 GB in 4 GB steps; 16384 -> 32 GB..120 GB in
+# 8 GB steps (these two need Linux platform 1.4.0 or later, which LATEST is). Written here apart from
+# ecs_contract.overrides on purpose: tests/unit/test_overrides.py holds the two tables to each other.
+FARGATE_TASK_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+# What ECS answers for a pair outside the table, as RegisterTaskDefinition answers it (ClientException
+# "No Fargate configuration exists for given values: 512 CPU, 512 memory. See the Amazon ECS
+# documentation for the valid values.", seen through CloudFormation in towardsthecloud/
+# aws-cdk-examples#1). What RunTask answers for the same pair in its overrides we have not found
+# written down: we answer as RegisterTaskDefinition does.
+NO_FARGATE_CONFIGURATION = (
+    "No Fargate configuration exists for given values: {cpu} CPU, {memory} memory. "
+    "See the Amazon ECS documentation for the valid values."
+)
+# botocore ECS model, EphemeralStorage.sizeInGiB: "The minimum supported value is 21 GiB and the
+# maximum supported value is 200 GiB." (TaskOverride.ephemeralStorage: "The ephemeral storage setting
+# override for the task"). ECS's own error text for it we have not found; the code is our guess.
+EPHEMERAL_STORAGE_GIB = range(21, 200 + 1)
+
 
 # DescribeTasks: "Currently, stopped tasks appear in the returned results for at least one hour."
 # After that a task is answered in failures[] with reason MISSING ("The specified task wasn't
@@ -109,8 +139,32 @@ def check_run_task(request: Mapping[str, Any]) -> None:
         raise InvalidParameterException(
             f"clientToken may have up to {CLIENT_TOKEN_MAX} characters in the range 33-126"
         )
-    if request.get("overrides") is not None and overrides_chars(request["overrides"]) > OVERRIDES_MAX_CHARS:
+    overrides = request.get("overrides")
+    if overrides is not None:
+        check_overrides(overrides)
+
+
+def check_overrides(overrides: Mapping[str, Any]) -> None:
+    """RunTaskRequest.overrides (a TaskOverride): what ECS refuses in it whatever the task definition."""
+    if overrides_chars(overrides) > OVERRIDES_MAX_CHARS:
         raise InvalidParameterException(OVERRIDES_TOO_LONG)
+    storage = overrides.get("ephemeralStorage")
+    if storage is not None and storage.get("sizeInGiB") not in EPHEMERAL_STORAGE_GIB:
+        raise InvalidParameterException(
+            f"Invalid ephemeralStorage sizeInGiB {storage.get('sizeInGiB')}: the minimum supported "
+            f"value is {EPHEMERAL_STORAGE_GIB.start} GiB and the maximum {EPHEMERAL_STORAGE_GIB[-1]} GiB."
+        )
+
+
+def fargate_has(cpu: int, memory: int) -> bool:
+    """Whether Fargate runs a task of `cpu` CPU units and `memory` MiB (FARGATE_TASK_SIZES)."""
+    return memory in FARGATE_TASK_SIZES.get(cpu, ())
+
+
+def check_task_size(cpu: str, memory: str) -> None:
+    """The cpu/memory pair a Fargate task runs with (the overrides', else the task definition's)."""
+    if not (cpu.isdigit() and memory.isdigit() and fargate_has(int(cpu), int(memory))):
+        raise EcsClientException(NO_FARGATE_CONFIGURATION.format(cpu=cpu, memory=memory))
 
 
 # -- the state ECS keeps: client tokens, and stopped tasks for a while ---------------------------
@@ -153,6 +207,8 @@ class EcsRules:
         check_run_task(request)
         if _is_inactive_revision(response.ecs_backend, str(request.get("taskDefinition", ""))):
             raise InvalidParameterException(TASK_DEFINITION_INACTIVE)
+        if request.get("launchType") == "FARGATE":
+            _check_fargate_size(response.ecs_backend, request)
         token = request.get("clientToken")
         if token is None:
             return moto()
@@ -262,6 +318,21 @@ def _is_inactive_revision(backend: Any, task_definition: str) -> bool:
     family, _, revision = task_definition.rsplit("/", 1)[-1].partition(":")
     found = backend.task_definitions.get(family, {}).get(int(revision)) if revision.isdigit() else None
     return found is not None and found.status == "INACTIVE"
+
+
+def _check_fargate_size(backend: Any, request: Mapping[str, Any]) -> None:
+    """TaskOverride.cpu and .memory replace the task definition's: the pair that results must be one
+    of Fargate's. A task definition moto does not know is left to moto's own answer."""
+    overrides = request.get("overrides") or {}
+    if overrides.get("cpu") is None and overrides.get("memory") is None:
+        return  # the task definition's own pair, which RegisterTaskDefinition checked
+    try:
+        definition = backend.describe_task_definition(str(request.get("taskDefinition", "")))
+    except TaskDefinitionNotFoundException:
+        return
+    check_task_size(
+        str(overrides.get("cpu") or definition.cpu), str(overrides.get("memory") or definition.memory)
+    )
 
 
 def _find(table: Mapping[str, Any], ident: str) -> Any:

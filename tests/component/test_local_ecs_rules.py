@@ -219,3 +219,68 @@ def test_stop_task_of_a_task_ecs_does_not_know_is_an_invalid_parameter(ecs: Loca
     error = error_of(client.stop_task, cluster=ecs.cluster, task=arn, reason="again")
     assert error["Error"]["Code"] == INVALID
     assert error["Error"]["Message"] == "The referenced task was not found."
+
+
+# -- RunTask overrides: Fargate's task sizes and ephemeral storage ---------------------------------
+CLIENT = "ClientException"
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        {"cpu": "256", "memory": "4096"},  # 256 CPU units go with 512, 1024 or 2048 MiB only
+        {"cpu": "1024", "memory": "2560"},  # 1024: 2048..8192 in 1024 MiB steps
+        {"cpu": "8192", "memory": "18432"},  # 8192: 16384..61440 in 4096 MiB steps
+        {"cpu": "300", "memory": "1024"},  # not a Fargate CPU value at all
+        {"memory": "4096"},  # with the task definition's 256 CPU units
+    ],
+)
+def test_run_task_refuses_a_task_size_fargate_does_not_have(ecs: LocalEcs, size: dict[str, str]) -> None:
+    # AmazonECS/latest/developerguide/task-cpu-memory-error.html: Fargate runs only the cpu/memory
+    # pairs of its table; the pair a task runs with is the override's, else the task definition's.
+    client = ecs.client("ecs")
+    error = error_of(client.run_task, **ecs.run_task_request(overrides={"containerOverrides": [], **size}))
+    assert error["Error"]["Code"] == CLIENT
+    assert "No Fargate configuration exists for given values" in error["Error"]["Message"]
+    assert client.list_tasks(cluster=ecs.cluster)["taskArns"] == []
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        {"cpu": "256", "memory": "2048"},
+        {"cpu": "4096", "memory": "30720"},
+        {"cpu": "16384", "memory": "122880"},
+        {"memory": "1024"},  # with the task definition's 256 CPU units
+    ],
+)
+def test_run_task_accepts_a_task_size_fargate_has(ecs: LocalEcs, size: dict[str, str]) -> None:
+    client = ecs.client("ecs")
+    assert client.run_task(**ecs.run_task_request(overrides={"containerOverrides": [], **size}))["tasks"]
+
+
+def test_run_task_refuses_a_cpu_override_that_does_not_fit_the_task_definitions_memory(ecs: LocalEcs) -> None:
+    client = ecs.client("ecs")
+    error = error_of(
+        client.run_task, **ecs.run_task_request(overrides={"containerOverrides": [], "cpu": "512"})
+    )
+    assert error["Error"]["Code"] == CLIENT  # 512 CPU units need 1024..4096 MiB; the definition has 512
+
+
+@pytest.mark.parametrize("gib", [0, 20, 201])
+def test_run_task_refuses_ephemeral_storage_out_of_range(ecs: LocalEcs, gib: int) -> None:
+    # botocore ECS model, EphemeralStorage.sizeInGiB: "The minimum supported value is 21 GiB and the
+    # maximum supported value is 200 GiB."
+    client = ecs.client("ecs")
+    overrides = {"containerOverrides": [], "ephemeralStorage": {"sizeInGiB": gib}}
+    error = error_of(client.run_task, **ecs.run_task_request(overrides=overrides))
+    assert error["Error"]["Code"] == INVALID
+    assert "sizeInGiB" in error["Error"]["Message"]
+    assert client.list_tasks(cluster=ecs.cluster)["taskArns"] == []
+
+
+@pytest.mark.parametrize("gib", [21, 200])
+def test_run_task_accepts_ephemeral_storage_in_range(ecs: LocalEcs, gib: int) -> None:
+    client = ecs.client("ecs")
+    overrides = {"containerOverrides": [], "ephemeralStorage": {"sizeInGiB": gib}}
+    assert client.run_task(**ecs.run_task_request(overrides=overrides))["tasks"]
