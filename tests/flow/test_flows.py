@@ -128,6 +128,12 @@ def test_callback_timeout_stops_the_task(cloud: Cloud) -> None:
 def test_durable_runner_restart_while_the_task_runs(cloud: Cloud) -> None:
     arn = cloud.start({"message": "survives a restart", "processingTime": 3})
     task_arn, _ = cloud.worker_pid()
+    # The worker can run before the start step's result is checkpointed: stopping the runner in
+    # between is another scenario (the step runs again, the clientToken returns the same task, and
+    # the callback may then complete before that step's second StepSucceeded). Here the restart comes
+    # once the handler is suspended on the callback, as a long task's restart would.
+    started = entry("StepSucceeded", Operation.START_TASK)
+    poll(lambda: started in kinds(cloud.history(arn)), what="the start step's checkpoint")
     assert cloud.control("/durable-runner/stop", "POST") == {"durableRunner": False}
     assert cloud.task(task_arn)["lastStatus"] == "RUNNING"  # the restart happens while the task runs
     assert cloud.control("/durable-runner/start", "POST") == {"durableRunner": True}
