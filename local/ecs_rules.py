@@ -115,7 +115,8 @@ class _Bucket:
     def take(self, rate: TokenRate, now: datetime) -> bool:
         """Refill for the time since the last call (never above the burst), then take one token."""
         elapsed = Fraction(max(now - self.at, timedelta()) // timedelta(microseconds=1), 10**6)
-        self.tokens, self.at = min(Fraction(rate.burst), self.tokens + elapsed * rate.per_second), now
+        self.tokens = min(Fraction(rate.burst), self.tokens + elapsed * rate.per_second)
+        self.at = max(self.at, now)  # a clock read out of order refills nothing twice
         if self.tokens < 1:
             return False
         self.tokens -= 1
