@@ -20,6 +20,7 @@ from ecs_contract.demo_job import JobChoice
 from local import proc, targets
 from local.faults import KINDS
 from local.functions import DEFAULT_CONCURRENCY
+from local.rates import TokenRate
 from local.redrive import redrive
 from local.scenarios import SCENARIOS
 from local.template import ROOT
@@ -56,6 +57,8 @@ def _serve_command(args: argparse.Namespace) -> list[str]:
     command += [f"--parameter={key}={value}" for key, value in args.parameter]
     command += [f"--overlay={overlay.resolve()}" for overlay in args.overlay]
     command += [f"--drop-statement={statement}" for statement in args.drop_statement]
+    if args.run_task_rate is not None:
+        command.append(f"--run-task-rate={args.run_task_rate}")
     return [*command, "--concurrency", str(args.concurrency), "--job", str(args.job)]
 
 
@@ -125,7 +128,11 @@ def _reap(pid: int) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from local.cloud import LocalCloud  # moto and the servers load only here
+    from local.ecs_rules import EcsRulesConfig
 
+    rules = (
+        EcsRulesConfig() if args.run_task_rate is None else EcsRulesConfig(run_task_rate=args.run_task_rate)
+    )
     LocalCloud(
         args.state_dir,
         skip_time=args.skip_time,
@@ -133,6 +140,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overlays=tuple(args.overlay),
         drop_statements=tuple(args.drop_statement),
         concurrency=args.concurrency,
+        ecs=rules,
         job=args.job,
     ).serve()
     return 0
@@ -312,6 +320,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             cmd_down(argparse.Namespace(state_dir=args.state_dir, timeout=30))
 
 
+def _rate(value: str) -> TokenRate:
+    try:
+        return TokenRate.parse(value)
+    except ValueError as e:  # a bad number, a burst below 1, a refill of 0
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
 def _parameter(value: str) -> tuple[str, str]:
     key, sep, val = value.partition("=")
     if not sep or not key:
@@ -378,6 +393,13 @@ def parser() -> argparse.ArgumentParser:
             default=DEFAULT_CONCURRENCY,
             help="execution environments per function unless its ReservedConcurrentExecutions says "
             f"(default {DEFAULT_CONCURRENCY}); beyond them a synchronous invoke is throttled (429)",
+        )
+        c.add_argument(
+            "--run-task-rate",
+            type=_rate,
+            metavar="BURST/PER_SECOND",
+            help="ECS RunTask calls allowed per account and Region: BURST at once, then PER_SECOND a "
+            "second (default: AWS's for Fargate, 100/20); beyond them RunTask answers ThrottlingException",
         )
         c.add_argument(
             "--drop-statement",

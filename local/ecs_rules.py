@@ -17,12 +17,15 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.ecs.exceptions import EcsClientException, InvalidParameterException, TaskDefinitionNotFoundException
 from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
+
+from local.rates import TokenRate
 
 # -- the rules, as pure checks of one request ---------------------------------------------------
 
@@ -105,6 +108,51 @@ TASK_NOT_FOUND = "The referenced task was not found."
 TASK_DEFINITION_INACTIVE = "TaskDefinition is inactive"
 
 
+# -- RunTask's rate limit -------------------------------------------------------------------------
+# request-throttling.html (Amazon ECS API Reference, "Request throttling for the Amazon ECS API"):
+# ECS throttles every API "for each AWS account on a per-Region basis" with a token bucket, "the
+# bucket maximum capacity signifies the burst rate and the bucket refill rate is the sustained rate".
+# RunTask is a "Cluster resource modify action" (with StartTask, StopTask, ...): bucket 100, refill
+# 40 a second; and "AWS Fargate additionally throttles Amazon ECS RunTask API" (throttling.html,
+# Amazon ECS Developer Guide, "AWS Fargate throttling quotas"): the tasks it launches, bucket 100,
+# refill 20 a second. Our RunTask starts one task, so the tighter of the two holds: 100, then 20 a
+# second. We model that bucket for RunTask alone (StopTask's share of its own bucket is not).
+# "If you exceed an API throttling quota, you get the ThrottlingException error code", answered as
+# "Rate exceeded (Service: AmazonECS; Status Code: 400; Error Code: ThrottlingException ...)". The
+# ECS model (botocore/data/ecs/2014-11-13/service-2.json) lists no ThrottlingException: it is the
+# generic AWS JSON-protocol answer, which botocore's retry handlers know by code
+# (botocore/retries/standard.py, _THROTTLED_ERROR_CODES). Whether Fargate's own bucket answers the
+# same code when it alone is empty is not documented; we answer the same.
+THROTTLED = "Rate exceeded"
+
+
+# What ECS allows Fargate RunTask calls of one task each, per account and Region (see above).
+RUN_TASK_RATE = TokenRate(burst=100, per_second=Fraction(20))
+
+
+class ThrottlingException(ServiceException):
+    code = "ThrottlingException"
+
+    def __init__(self) -> None:
+        super().__init__(THROTTLED)
+
+
+@dataclass
+class _Bucket:
+    tokens: Fraction
+    at: datetime
+
+    def take(self, rate: TokenRate, now: datetime) -> bool:
+        """Refill for the time since the last call (never above the burst), then take one token."""
+        elapsed = Fraction(max(now - self.at, timedelta()) // timedelta(microseconds=1), 10**6)
+        self.tokens = min(Fraction(rate.burst), self.tokens + elapsed * rate.per_second)
+        self.at = max(self.at, now)  # a clock read out of order refills nothing twice
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
 class ConflictException(ServiceException):
     """RunTask: "The provided clientToken is already in use with a different RunTask request. The
     resourceIds are the existing task ARNs which are already associated with the clientToken." """
@@ -178,6 +226,8 @@ class EcsRulesConfig:
     # ECS_Idempotency.html: a RunTask client token lives 24 hours. The page then makes the maximum the
     # lesser of 24 hours and a second bound we could not read in full: not enforced.
     client_token_ttl: timedelta = timedelta(hours=24)
+    # RunTask calls per account and Region: AWS's numbers unless a test or a benchmark says otherwise.
+    run_task_rate: TokenRate = RUN_TASK_RATE
 
 
 @dataclass
@@ -199,10 +249,12 @@ class EcsRules:
     clock: Callable[[], datetime] = _utcnow  # tests skip time ahead instead of waiting an hour
     _tokens: dict[tuple[str, str], _Issued] = field(default_factory=dict)
     _stopped_seen: dict[str, datetime] = field(default_factory=dict)
+    _run_task_buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
 
     # Each handler runs under the backend's table lock (``install``) and gets moto's own handler as
     # `moto` for the part moto does right.
     def run_task(self, response: EC2ContainerServiceResponse, moto: Callable[[], Any]) -> Any:
+        self._throttle_run_task(response.ecs_backend)  # before any check: the API's front door
         request = _request(response)
         check_run_task(request)
         if _is_inactive_revision(response.ecs_backend, str(request.get("taskDefinition", ""))):
@@ -234,6 +286,13 @@ class EcsRules:
         result = moto()
         self._tokens[key] = _Issued(same, list(result.result["tasks"]), now)
         return result
+
+    def _throttle_run_task(self, backend: Any) -> None:
+        now, rate = self.clock(), self.config.run_task_rate
+        key = (str(backend.account_id), str(backend.region_name))  # "per account, per Region"
+        bucket = self._run_task_buckets.setdefault(key, _Bucket(Fraction(rate.burst), now))
+        if not bucket.take(rate, now):
+            raise ThrottlingException()
 
     def list_tasks(self, response: EC2ContainerServiceResponse, moto: Callable[[], Any]) -> Any:
         request = _request(response)

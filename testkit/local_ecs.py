@@ -20,13 +20,15 @@ from local.template import Template
 
 
 class Clock:
-    """The local ECS rules' clock: real time plus whatever a test skips ahead."""
+    """The local ECS rules' clock: real time plus whatever a test skips ahead; `frozen`, the time it
+    was made plus whatever is skipped (a rate limit refills as real time passes between calls)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, frozen: bool = False) -> None:
         self.skipped = timedelta()
+        self._frozen_at = datetime.now(UTC) if frozen else None
 
     def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.skipped
+        return (self._frozen_at or datetime.now(UTC)) + self.skipped
 
     def skip(self, delta: timedelta) -> None:
         self.skipped += delta

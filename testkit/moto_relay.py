@@ -27,6 +27,7 @@ from completion_relay.relay import Gateways as RelayGateways
 from completion_relay.relay import RelayResult, relay_event
 from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from ecs_contract.names import RESULT_URI_ENV, TASK_STATE_CHANGE, WORKER_CONTAINER_NAME
+from local.ecs_rules import EcsRules
 from orchestrator.handler import build_handler
 from orchestrator.workflow import Gateways
 from testkit.moto_world import moto_worker_cluster, worker_cluster
@@ -79,14 +80,19 @@ class MotoEcsRelay:
     run_task_calls: list[dict[str, Any]]  # RunTask's parameters, as the orchestrator sent them
 
     @classmethod
-    def create(cls, bucket: str, cluster_name: str = "workers", *, ecs_rules: bool = True) -> MotoEcsRelay:
+    def create(
+        cls, bucket: str, cluster_name: str = "workers", *, ecs_rules: bool | EcsRules = True
+    ) -> MotoEcsRelay:
         """Inside mock_aws: the results bucket and the worker cluster, behind the local cloud's ECS
-        rules unless `ecs_rules` is False (bench/ops.py: its polling baseline's clientToken is the
-        same for every execution of the in-process runner, which the rules answer as ECS would)."""
+        rules (these, if given, e.g. a tiny RunTask rate) unless `ecs_rules` is False (bench/ops.py:
+        its polling baseline's clientToken is the same for every execution of the in-process runner,
+        which the rules answer as ECS would)."""
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=bucket)
         if ecs_rules:
-            cluster = moto_worker_cluster(cluster_name)
+            cluster = moto_worker_cluster(
+                cluster_name, ecs_rules if isinstance(ecs_rules, EcsRules) else None
+            )
         else:
             cluster = worker_cluster(boto3.client("ecs"), boto3.client("ec2"), cluster_name)
         orchestrator_ecs = boto3.client("ecs")

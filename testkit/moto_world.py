@@ -44,9 +44,10 @@ def worker_cluster(ecs: Any, ec2: Any, name: str = "bench") -> WorkerCluster:
     )
 
 
-def moto_worker_cluster(name: str) -> WorkerCluster:
+def moto_worker_cluster(name: str, rules: EcsRules | None = None) -> WorkerCluster:
     """Inside mock_aws: a cluster and a Fargate "worker" task definition shaped like template.yaml's,
-    with the local cloud's ECS rules in front of moto (local/ecs_rules.py; mock_aws's reset drops them)."""
+    with the local cloud's ECS rules in front of moto (local/ecs_rules.py; mock_aws's reset drops them):
+    `rules`, or AWS's as EcsRules() has them."""
     ecs = boto3.client("ecs")
-    install(ecs_backends[DEFAULT_ACCOUNT_ID][ecs.meta.region_name], EcsRules(), threading.RLock())
+    install(ecs_backends[DEFAULT_ACCOUNT_ID][ecs.meta.region_name], rules or EcsRules(), threading.RLock())
     return worker_cluster(ecs, boto3.client("ec2"), name)

@@ -1,8 +1,9 @@
 """ECS, for both functions: each call written once. The orchestrator starts, describes and stops its
 worker tasks (from inside durable steps); the relay describes them and stops an ended execution's.
 
-Throttling, 5xx and network errors are raised as AwsUnavailable (aws_adapters.errors); an answer
-that ends in the contract's terms (a start ECS refused, a task ECS no longer knows) is returned.
+Throttling, 5xx and network errors are raised as AwsUnavailable (RunTask's throttling as its
+subclass AwsThrottled; aws_adapters.errors); an answer that ends in the contract's terms (a start
+ECS refused, a task ECS no longer knows) is returned.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _throttling_in_disguise(answer: ErrorAnswer) -> bool:
 
     Seen as "InvalidParameterException: Error retrieving subnet information for [subnet-...]: Rate
     exceeded (ErrorCode: Throttling)": ECS wraps EC2's throttling of its subnet lookup
-    (dagster-io/dagster#33439). RunTask allows 20 calls a second per account and Region (burst 20).
+    (dagster-io/dagster#33439).
     """
     text = answer.message.lower()
     return "rate exceeded" in text or "errorcode: throttling" in text
@@ -64,15 +65,19 @@ class EcsGateway:
     ) -> str | TaskFailed:
         """RunTask for one Fargate task: its ARN, or why it did not start (a typed TaskFailed).
 
-        Raises AwsUnavailable for throttling, 5xx and network errors, to be asked again with the
-        same clientToken, which makes ECS return the task it already started instead of a second.
+        Raises AwsThrottled for throttling (a fan-out soon reaches Fargate's RunTask rate: 100 at
+        once, then 20 a second per account and Region), AwsUnavailable for 5xx and network errors,
+        to be asked again with the same clientToken, which makes ECS return the task it already
+        started instead of a second.
         """
         try:
             check_overrides(overrides)
         except LimitExceeded as e:
             return TaskFailed(ErrorType.TASK_START_REJECTED, str(e), retryable=False)
         try:
-            with transient_as_unavailable("RunTask", also_transient=_throttling_in_disguise):
+            with transient_as_unavailable(
+                "RunTask", throttling_apart=True, also_throttled=_throttling_in_disguise
+            ):
                 response = self.ecs_client.run_task(
                     cluster=launch.cluster_arn,
                     taskDefinition=launch.task_definition,

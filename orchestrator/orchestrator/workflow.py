@@ -25,13 +25,18 @@ from aws_durable_execution_sdk_python import (
     StepError,
     durable_step,
 )
-from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, StepConfig
-from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, JitterStrategy, StepConfig
+from aws_durable_execution_sdk_python.retries import (
+    LinearRetryStrategyConfig,
+    RetryStrategyConfig,
+    create_linear_retry_strategy,
+    create_retry_strategy,
+)
 from aws_durable_execution_sdk_python.serdes import JsonSerDes
 from aws_lambda_powertools.metrics import MetricUnit
 
 from aws_adapters.ecs import EcsGateway
-from aws_adapters.errors import AWS_UNAVAILABLE_TYPE, AwsUnavailable
+from aws_adapters.errors import AWS_UNAVAILABLE_TYPE, AwsThrottled, AwsUnavailable, apart_when_throttled
 from ecs_contract.completion import ResultAccessDenied, ResultReader, success_completion
 from ecs_contract.decide import decide
 from ecs_contract.documents import (
@@ -58,17 +63,42 @@ from orchestrator.observability import metrics
 # AwsUnavailable (by error code and HTTP status), and nothing else is retried. RunTask is
 # idempotent through its clientToken, DescribeTasks and StopTask by nature. Explicit:
 # StepConfig(retry_strategy=None) would silently mean the SDK default (6 attempts on any error).
+# RunTask's throttling (AwsThrottled) is normal at fan-out scale (Fargate RunTask: 100 at once,
+# then 20 a second per account and Region, local/ecs_rules.py) and never fails an execution: it
+# is asked again (same clientToken) with full jitter (AWS Architecture Blog, "Exponential Backoff
+# And Jitter") over a ceiling growing 1 s a retry up to 20 s, for 31,622,401 attempts. The SDK
+# waits at least 1 s between two (step.py, retry_handler): that is 366 days of waits at the least,
+# the longest ExecutionTimeout (Lambda API, DurableConfig), so the execution's own timeout
+# (template: ExecutionTimeout) always ends it first. Linear, not the SDK's exponential strategy:
+# that one computes backoff_rate ** (attempt - 1) as a float, which overflows at attempt 1,025.
+# The jitter is random.random() (the SDK's JitterStrategy) and replay-safe: the SDK calls the
+# strategy only when an attempt fails, checkpoints the delay it chose (NextAttemptDelaySeconds),
+# and a replay reads the checkpointed time of the next attempt (step.py, check_result_status).
+# Any other transient error (DescribeTasks' or StopTask's throttling too): 4 attempts in all, then
+# the attempt ends (EcsUnavailable) as before.
 # Plain JSON keeps checkpoints small and the history readable (the default serdes tags every
 # value with its type).
 AWS_STEP_CONFIG = StepConfig(
     serdes=JsonSerDes(),
-    retry_strategy=create_retry_strategy(
-        RetryStrategyConfig(
-            max_attempts=4,
-            initial_delay=Duration.from_seconds(2),
-            max_delay=Duration.from_seconds(30),
-            retryable_error_types=[AwsUnavailable],
-        )
+    retry_strategy=apart_when_throttled(
+        throttled=create_linear_retry_strategy(
+            LinearRetryStrategyConfig(
+                max_attempts=31_622_401,
+                initial_delay=Duration.from_seconds(1),
+                increment=Duration.from_seconds(1),
+                max_delay=Duration.from_seconds(20),
+                jitter_strategy=JitterStrategy.FULL,
+                retryable_error_types=[AwsThrottled],
+            )
+        ),
+        other=create_retry_strategy(
+            RetryStrategyConfig(
+                max_attempts=4,
+                initial_delay=Duration.from_seconds(2),
+                max_delay=Duration.from_seconds(30),
+                retryable_error_types=[AwsUnavailable],
+            )
+        ),
     ),
 )
 START_STEP_CONFIG = replace(AWS_STEP_CONFIG, serdes=DocumentSerDes(StartTaskResult.from_dict))

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from aws_adapters.ecs import EcsGateway
-from aws_adapters.errors import AwsUnavailable
+from aws_adapters.errors import AwsThrottled, AwsUnavailable
 from ecs_contract.names import client_token
 from orchestrator import ecs_tasks
 from testkit.template import orchestrator_config
@@ -86,6 +86,15 @@ def test_stop_task_throttling_is_raised_for_the_step_to_retry(ecs):
         EcsGateway(client).stop(CONFIG.cluster_arn, "arn:t", "timed out")
 
 
+def test_only_run_task_tells_throttling_apart(ecs):
+    # StopTask's (and DescribeTasks') throttling keeps the 4 attempts of any other transient error.
+    client, stub = ecs
+    stub.add_client_error("stop_task", "ThrottlingException", "Rate exceeded", 400)
+    with pytest.raises(AwsUnavailable) as raised:
+        EcsGateway(client).stop(CONFIG.cluster_arn, "arn:aws:ecs:us-east-1:123456789012:task/w/t1", "r")
+    assert not isinstance(raised.value, AwsThrottled)
+
+
 def test_stop_task_refused_for_another_reason_is_not_retried(ecs):
     client, stub = ecs
     stub.add_client_error("stop_task", "AccessDeniedException", "not authorized", 400)
@@ -124,6 +133,31 @@ def test_run_task_transient_errors_are_raised_as_aws_unavailable_for_the_step_to
     stub.add_client_error("run_task", code, message, status)
     with pytest.raises(AwsUnavailable, match=f"RunTask: {code} \\(HTTP {status}\\)"):
         run(client)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "message", "throttled"),
+    [
+        ("ThrottlingException", 400, "Rate exceeded", True),  # what ECS answers (request-throttling.html)
+        ("RequestLimitExceeded", 400, "Request limit exceeded.", True),
+        ("TooManyRequestsException", 429, "slow down", True),
+        (
+            "InvalidParameterException",
+            400,
+            "Error retrieving subnet information for [subnet-1]: Rate exceeded (ErrorCode: Throttling)",
+            True,
+        ),
+        ("ServerException", 500, "internal", False),
+        ("ServiceUnavailable", 503, "unavailable", False),
+    ],
+)
+def test_run_task_throttling_is_told_apart_from_other_transient_errors(ecs, code, status, message, throttled):
+    # The step retries throttling for as long as it lasts, other transient errors 4 times in all.
+    client, stub = ecs
+    stub.add_client_error("run_task", code, message, status)
+    with pytest.raises(AwsUnavailable) as raised:
+        run(client)
+    assert isinstance(raised.value, AwsThrottled) is throttled
 
 
 def test_run_task_network_errors_are_raised_as_aws_unavailable():

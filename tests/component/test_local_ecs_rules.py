@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.ecs_rules import EcsRules, EcsRulesConfig
+from local.rates import TokenRate
 from testkit.local_ecs import Clock, LocalEcs, local_ecs
 
 INVALID = "InvalidParameterException"
@@ -27,12 +29,14 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ecs(tmp_path: Path, clock: Clock) -> Iterator[LocalEcs]:
+def ecs_config() -> EcsRulesConfig:
+    return EcsRulesConfig(stopped_task_retention=timedelta(hours=1), client_token_ttl=timedelta(hours=24))
+
+
+@pytest.fixture
+def ecs(tmp_path: Path, clock: Clock, ecs_config: EcsRulesConfig) -> Iterator[LocalEcs]:
     with local_ecs(tmp_path) as world:
-        rules = EcsRules(
-            EcsRulesConfig(stopped_task_retention=timedelta(hours=1), client_token_ttl=timedelta(hours=24)),
-            clock=clock,
-        )
+        rules = EcsRules(ecs_config, clock=clock)
         world.agent(ecs_rules=rules).install_stop_hook()
         yield world
 
@@ -284,3 +288,48 @@ def test_run_task_accepts_ephemeral_storage_in_range(ecs: LocalEcs, gib: int) ->
     client = ecs.client("ecs")
     overrides = {"containerOverrides": [], "ephemeralStorage": {"sizeInGiB": gib}}
     assert client.run_task(**ecs.run_task_request(overrides=overrides))["tasks"]
+
+
+# -- RunTask rate limit -----------------------------------------------------------------------------
+# request-throttling.html (Amazon ECS API Reference): RunTask is a "Cluster resource modify action"
+# (bucket 100, refill 40 a second), and Fargate "additionally throttles" it (throttling.html, Amazon
+# ECS Developer Guide: "Fargate Resource rate quota for On Demand Amazon ECS tasks": bucket 100,
+# refill 20 a second), per account and Region. One task per call: burst 100, 20 a second.
+AWS_BURST, AWS_PER_SECOND = 100, 20
+
+
+@pytest.mark.parametrize("clock", [Clock(frozen=True)])  # no refill but what the test skips
+def test_run_task_beyond_aws_burst_is_throttled_until_the_bucket_refills(ecs: LocalEcs, clock: Clock) -> None:
+    client = ecs.client("ecs")
+    for _ in range(AWS_BURST):
+        client.run_task(**ecs.run_task_request())
+    error = error_of(client.run_task, **ecs.run_task_request())
+    # request-throttling.html: "If you exceed an API throttling quota, you get the
+    # ThrottlingException error code. [...] Rate exceeded (Service: AmazonECS; Status Code: 400;
+    # Error Code: ThrottlingException [...])"
+    assert (error["Error"]["Code"], error["Error"]["Message"]) == ("ThrottlingException", "Rate exceeded")
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert len(client.list_tasks(cluster=ecs.cluster)["taskArns"]) == AWS_BURST  # it started nothing
+    clock.skip(timedelta(seconds=1 / AWS_PER_SECOND))
+    client.run_task(**ecs.run_task_request())
+    assert error_of(client.run_task, **ecs.run_task_request())["Error"]["Code"] == "ThrottlingException"
+
+
+@pytest.mark.parametrize("clock", [Clock(frozen=True)])
+@pytest.mark.parametrize(
+    "ecs_config",
+    [EcsRulesConfig(run_task_rate=TokenRate(20, Fraction(20)))],
+    ids=["up --run-task-rate 20/20"],
+)
+def test_run_task_rate_is_a_parameter(ecs: LocalEcs, clock: Clock) -> None:
+    client = ecs.client("ecs")
+    for _ in range(20):
+        client.run_task(**ecs.run_task_request())
+    assert error_of(client.run_task, **ecs.run_task_request())["Error"]["Code"] == "ThrottlingException"
+    clock.skip(timedelta(seconds=1 / 20))
+    client.run_task(**ecs.run_task_request())
+    assert error_of(client.run_task, **ecs.run_task_request())["Error"]["Code"] == "ThrottlingException"
+    clock.skip(timedelta(seconds=10))  # a full bucket holds the burst, never more
+    for _ in range(20):
+        client.run_task(**ecs.run_task_request())
+    assert error_of(client.run_task, **ecs.run_task_request())["Error"]["Code"] == "ThrottlingException"

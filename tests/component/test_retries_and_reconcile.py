@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+from fractions import Fraction
 
 import pytest
 from aws_durable_execution_sdk_python.execution import InvocationStatus
@@ -13,8 +15,12 @@ from completion_relay.relay import RelayAction
 from ecs_contract.documents import CallbackSuccess, CompletedBy, ExecutionResult, Operation, StartTaskResult
 from ecs_contract.names import client_token
 from ecs_contract.outcome import ErrorType, TaskFailed, encode_callback_result
+from local.ecs_rules import EcsRules, EcsRulesConfig
+from local.rates import TokenRate
 from orchestrator.backoff import backoff_seconds
+from testkit.local_ecs import Clock
 from testkit.paths import load_event
+from testkit.poll import poll
 
 SUCCESS = load_event("invoke/success")
 SPOT = {"exit_code": 143, "stop_code": "SpotInterruption"}
@@ -107,18 +113,71 @@ def test_capacity_failure_of_run_task_is_retried(world):
     assert first.outcome.error_type is ErrorType.CAPACITY_UNAVAILABLE
 
 
-def test_run_task_throttled_past_the_step_retries_becomes_a_retryable_ecs_unavailable(world, monkeypatch):
-    monkeypatch.setenv("MAX_ATTEMPTS", "1")
+def tasks_of_execution(world):
+    return [t for t in world.describe(world.task_arns()) if t.get("startedBy") != "another-workload"]
+
+
+OTHER_TRANSIENT_ATTEMPTS = 4  # what the start step asks on another transient error (a 5xx)
+THROTTLED_STARTS = 3 * OTHER_TRANSIENT_ATTEMPTS
+
+
+def test_run_task_throttled_many_times_never_fails_the_execution(world, monkeypatch):
+    # Issue 12: at fan-out scale RunTask throttling is normal; a start backs off and asks again, with
+    # the same clientToken, for as long as it is throttled, and the execution never fails of it.
+    monkeypatch.setenv("MAX_ATTEMPTS", "1")  # no second attempt to fall back on
     with Stubber(world.orchestrator_ecs) as ecs:
-        for _ in range(4):  # the step's own retry strategy asks 4 times
+        for _ in range(THROTTLED_STARTS):
             ecs.add_client_error("run_task", "ThrottlingException", "Rate exceeded", 400)
+        ecs.add_response("run_task", {"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/w/t1"}]})
         arn = world.start(SUCCESS)
-        result = world.runner.wait_for_result(arn, timeout=60)
+        callback_id = world.runner.wait_for_callback(arn, name=Operation.TASK_COMPLETION.named(1), timeout=30)
+        world.runner.send_callback_success(
+            callback_id, encode_callback_result(CallbackSuccess("t1", 0).to_dict())
+        )
+        result = world.runner.wait_for_result(arn, timeout=30)
         ecs.assert_no_pending_responses()
 
-    assert result.error.type == "orchestrator.errors.EcsUnavailable"
-    assert "Rate exceeded" in result.error.message
-    assert result.error.message.endswith("(attempt 1 of 1)")
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert ExecutionResult.from_dict(json.loads(result.result)).attempts == 1
+    assert [op.name for op in result.operations] == [
+        Operation.TASK_COMPLETION.named(1),
+        Operation.START_TASK.named(1),
+    ]
+    assert len(world.run_task_calls) == THROTTLED_STARTS + 1
+    assert len({call["clientToken"] for call in world.run_task_calls}) == 1  # one task, however often asked
+
+
+@pytest.mark.parametrize(
+    "ecs_rules",
+    # One RunTask in the bucket, refilled once a second, on a clock that moves only when the test says.
+    [EcsRules(EcsRulesConfig(run_task_rate=TokenRate(1, Fraction(1))), clock=Clock(frozen=True))],
+)
+def test_run_task_throttled_by_the_local_rate_limit_still_starts_one_task(world, monkeypatch, ecs_rules):
+    monkeypatch.setenv("MAX_ATTEMPTS", "1")
+    # Another workload of the account has just taken the bucket's one token.
+    world.ecs.run_task(
+        cluster=world.cluster_arn,
+        taskDefinition="worker",
+        launchType="FARGATE",
+        startedBy="another-workload",
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": [world.subnet], "securityGroups": [world.security_group]}
+        },
+    )
+    arn = world.start(SUCCESS)
+    # The start is throttled by moto behind the local rules (a real ThrottlingException, HTTP 400)
+    # more often than any other transient error is asked again (botocore's own retries sleep in
+    # between: its standard mode asks 3 times per step attempt)...
+    poll(lambda: len(world.run_task_calls) > OTHER_TRANSIENT_ATTEMPTS, timeout=30, what="throttled starts")
+    # ... until the bucket refills.
+    ecs_rules.clock.skip(timedelta(seconds=1))
+    mine = poll(lambda: tasks_of_execution(world), what="the execution's task")
+    world.stop(mine[0], exit_code=0, result={"ok": 1})
+    result = world.runner.wait_for_result(arn, timeout=30)
+
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert len(tasks_of_execution(world)) == 1
+    assert len({call["clientToken"] for call in world.run_task_calls}) == 1
 
 
 def test_run_task_server_errors_past_the_step_retries_start_a_new_attempt(world, monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,14 +11,17 @@ from moto.ecs.exceptions import InvalidParameterException
 
 from ecs_contract.limits import OVERRIDES_MAX_CHARS, LimitExceeded, check_overrides
 from ecs_contract.names import client_token, started_by
+from local import cli
 from local.ecs_rules import (
     OVERRIDES_MAX_CHARS as LOCAL_OVERRIDES_MAX,
 )
 from local.ecs_rules import (
+    EcsRulesConfig,
     check_list_tasks,
     check_run_task,
     overrides_chars,
 )
+from local.rates import TokenRate
 
 
 @pytest.mark.parametrize(
@@ -97,3 +102,34 @@ def test_the_overrides_limit_is_counted_as_the_contract_counts_it() -> None:
         except LimitExceeded:
             refused_by_contract = True
         assert refused_locally == refused_by_contract == (size > OVERRIDES_MAX_CHARS)
+
+
+# -- RunTask rate limit: its shape, and how `up --run-task-rate` reaches the rules -------------------
+@pytest.mark.parametrize(
+    ("text", "burst", "per_second"), [("100/20", 100, Fraction(20)), ("1/0.5", 1, Fraction(1, 2))]
+)
+def test_a_rate_is_burst_slash_per_second(text: str, burst: int, per_second: Fraction) -> None:
+    rate = TokenRate.parse(text)
+    assert (rate.burst, rate.per_second) == (burst, per_second)
+    assert TokenRate.parse(str(rate)) == rate  # what `up` hands `serve`
+
+
+@pytest.mark.parametrize("text", ["20", "0/20", "20/0", "x/1", "1/-1"])
+def test_a_rate_that_cannot_hold_a_call_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        TokenRate.parse(text)
+
+
+def test_the_default_run_task_rate_is_fargates() -> None:
+    # throttling.html (Amazon ECS Developer Guide): Fargate On Demand tasks, bucket 100, refill 20/s.
+    assert EcsRulesConfig().run_task_rate == TokenRate(100, Fraction(20))
+
+
+def test_up_passes_its_run_task_rate_to_the_cloud_it_starts(tmp_path: Path) -> None:
+    args = cli.parser().parse_args(["--state-dir", str(tmp_path), "up", "--run-task-rate", "20/20"])
+    assert args.run_task_rate == TokenRate(20, Fraction(20))
+    served = cli.parser().parse_args(cli._serve_command(args)[3:])
+    assert served.run_task_rate == TokenRate(20, Fraction(20))
+    assert cli.parser().parse_args(["up"]).run_task_rate is None  # AWS's, as EcsRulesConfig has it
+    with pytest.raises(SystemExit):
+        cli.parser().parse_args(["up", "--run-task-rate", "0/20"])
