@@ -300,16 +300,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Start the local cloud (unless it is up), run two scenarios, stop what it started."""
     started_here = _state(args.state_dir) is None
     if started_here:
-        up = argparse.Namespace(
-            state_dir=args.state_dir,
-            skip_time=False,
-            timeout=60,
-            parameter=[],
-            overlay=[],
-            concurrency=DEFAULT_CONCURRENCY,
-            drop_statement=[],
-            job=JobChoice.DEMO,  # the demo's scenarios are the demo job's, whatever the job slot holds
-        )
+        # `up` as the CLI parses it, defaults and all (a new `up` option needs nothing here); the
+        # demo's scenarios are the demo job's, whatever the job slot holds.
+        up = parser().parse_args(["--state-dir", str(args.state_dir), "up", "--job", JobChoice.DEMO.value])
         if cmd_up(up) != 0:
             return 1
     try:
