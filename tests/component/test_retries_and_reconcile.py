@@ -122,7 +122,7 @@ THROTTLED_STARTS = 3 * OTHER_TRANSIENT_ATTEMPTS
 
 
 def test_run_task_throttled_many_times_never_fails_the_execution(world, monkeypatch):
-    # Issue 12: at fan-out scale RunTask throttling is normal; a start backs off and asks again, with
+    # At fan-out scale RunTask throttling is normal; a start backs off and asks again, with
     # the same clientToken, for as long as it is throttled, and the execution never fails of it.
     monkeypatch.setenv("MAX_ATTEMPTS", "1")  # no second attempt to fall back on
     with Stubber(world.orchestrator_ecs) as ecs:
