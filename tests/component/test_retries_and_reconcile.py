@@ -10,10 +10,10 @@ from aws_durable_execution_sdk_python.lambda_service import OperationStatus
 from botocore.stub import Stubber
 
 from completion_relay.relay import RelayAction
+from durable_ecs.backoff import backoff_seconds
 from ecs_contract.documents import CallbackSuccess, CompletedBy, ExecutionResult, Operation, StartTaskResult
 from ecs_contract.names import client_token
 from ecs_contract.outcome import ErrorType, TaskFailed, encode_callback_result
-from orchestrator.backoff import backoff_seconds
 from testkit.paths import load_event
 
 SUCCESS = load_event("invoke/success")

@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from completion_relay.relay import Gateways, RelayAction, relay_event
+from durable_ecs.ecs_tasks import container_overrides
 from ecs_contract.completion import StoredResult
 from ecs_contract.limits import check_overrides
 from ecs_contract.names import (
@@ -31,7 +32,6 @@ from ecs_contract.names import (
     WORKER_CONTAINER_NAME,
 )
 from ecs_contract.task import parse_task
-from orchestrator.ecs_tasks import container_overrides
 from orchestrator.errors import InvalidInput
 from orchestrator.job import MAX_JOB_INPUT_CHARS, JobInput, parse_job
 from testkit.paths import load_event

@@ -1,0 +1,71 @@
+"""A sample durable function built on `durable_ecs`: tasks in sequence, a fan-out, a final task.
+
+    {"message": "hello", "parts": ["red", "green"], "processingTime": 1}
+
+"prepare" runs the demo job on the message; then one task per part ("part 0", "part 1", ...)
+runs in the SDK's `map`, each on the prepared message and its part; "combine" runs on what the
+parts made. The result holds each task's TaskResult document. Every task is the worker's job (the
+demo job in the local cloud), so each result's "result" is what that job wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_durable_execution_sdk_python import BatchResult, DurableContext, durable_execution
+from aws_lambda_powertools import Logger, Metrics
+
+from durable_ecs import EcsSettings, InvalidInput, TaskRequest, TaskResult, run_task
+
+logger = Logger(service="pipeline")
+metrics = Metrics(service="pipeline")
+
+
+@metrics.log_metrics
+@durable_execution
+def handler(event: Any, context: DurableContext) -> dict[str, Any]:
+    context.set_logger(logger)
+    settings = EcsSettings.from_env()
+    message, parts, seconds = _read(event)
+
+    prepared = run_task(
+        context, "prepare", TaskRequest(job={"message": message, "processingTime": seconds}), settings
+    )
+    prepared_message = _processed(prepared)
+
+    def part(ctx: DurableContext, item: str, index: int, _: Sequence[str]) -> dict[str, Any]:
+        job = {"message": f"{prepared_message} {item}", "processingTime": seconds}
+        return run_task(ctx, f"part {index}", TaskRequest(job=job), settings).to_dict()
+
+    fanned: BatchResult[dict[str, Any]] = context.map(parts, part, name="parts")
+    fanned.throw_if_error()
+    made = fanned.get_results()
+
+    combined = run_task(
+        context,
+        "combine",
+        TaskRequest(job={"message": " + ".join(str(r["result"]["processedMessage"]) for r in made)}),
+        settings,
+    )
+    return {"prepare": prepared.to_dict(), "parts": made, "combine": combined.to_dict()}
+
+
+def _read(event: Any) -> tuple[str, list[str], int]:
+    """The pipeline's input, refused at the door (before any task starts) if it is not one."""
+    if not isinstance(event, dict):
+        raise InvalidInput(f"the pipeline's input must be a JSON object, got {type(event).__name__}")
+    message, parts, seconds = event.get("message", ""), event.get("parts", []), event.get("processingTime", 0)
+    if not isinstance(message, str):
+        raise InvalidInput("'message' must be a string")
+    if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts) or len(parts) > 10:
+        raise InvalidInput("'parts' must be a list of at most 10 strings")
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 <= seconds <= 60:
+        raise InvalidInput("'processingTime' must be a whole number of seconds from 0 to 60")
+    return message, parts, seconds
+
+
+def _processed(result: TaskResult) -> str:
+    """What the demo job made of its message (the worker's result object)."""
+    made = result.completion.result
+    return str(made.get("processedMessage", "")) if isinstance(made, dict) else ""
