@@ -21,6 +21,7 @@ returns a `TaskResult` (the contract's `ExecutionResult`).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
@@ -86,8 +87,11 @@ START_STEP_CONFIG = replace(AWS_STEP_CONFIG, serdes=DocumentSerDes(StartTaskResu
 RECONCILE_STEP_CONFIG = replace(AWS_STEP_CONFIG, serdes=DocumentSerDes(ReconcileResult.from_dict))
 
 # Powertools' Metrics instances share one metric set: the handler's `@metrics.log_metrics` (its
-# namespace and service) flushes what the steps add here.
-metrics = Metrics()
+# namespace and service) flushes what the steps add here. Named in code like the orchestrator's
+# (template.yaml's POWERTOOLS_METRICS_NAMESPACE wins): a flush by an instance without a namespace
+# (Powertools flushes itself at 100 metrics) fails with SchemaValidationError, which would fail
+# the invocation of a user whose handler has no `log_metrics`.
+metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "DurableEcsTasks"))
 
 # An operation name is at most 256 printable ASCII characters (botocore lambda model, shape
 # OperationName: min 1, max 256, pattern [\x20-\x7E]+); the task's name leaves room for

@@ -10,43 +10,55 @@ demo job in the local cloud), so each result's "result" is what that job wrote.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_durable_execution_sdk_python import BatchResult, DurableContext, durable_execution
 from aws_lambda_powertools import Logger, Metrics
 
-from durable_ecs import EcsSettings, InvalidInput, TaskRequest, TaskResult, run_task
+from durable_ecs import EcsSettings, Gateways, InvalidInput, TaskRequest, TaskResult, run_task
+from durable_ecs.task import aws_gateways
+from durable_ecs.task import metrics as library_metrics
 
 logger = Logger(service="pipeline")
-metrics = Metrics(service="pipeline")
+# Its own namespace in code, like the orchestrator's: a flush without one fails the invocation.
+metrics = Metrics(service="pipeline", namespace=library_metrics.namespace)
 
 
-@metrics.log_metrics
-@durable_execution
-def handler(event: Any, context: DurableContext) -> dict[str, Any]:
-    context.set_logger(logger)
-    settings = EcsSettings.from_env()
+def build_handler(gateways: Callable[[], Gateways]) -> Callable[[Any, Any], Any]:
+    """Shaped like the orchestrator's: tests hand in their own gateways; Lambda runs `handler`."""
+
+    @metrics.log_metrics
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> dict[str, Any]:
+        context.set_logger(logger)
+        return run_pipeline(context, event, EcsSettings.from_env(), gateways())
+
+    return handler
+
+
+def run_pipeline(
+    context: DurableContext, event: Any, settings: EcsSettings, gateways: Gateways
+) -> dict[str, Any]:
     message, parts, seconds = _read(event)
 
-    prepared = run_task(
-        context, "prepare", TaskRequest(job={"message": message, "processingTime": seconds}), settings
-    )
+    def task(ctx: DurableContext, name: str, job: dict[str, Any]) -> TaskResult:
+        return run_task(ctx, name, TaskRequest(job=job), settings, gateways)
+
+    prepared = task(context, "prepare", {"message": message, "processingTime": seconds})
     prepared_message = _processed(prepared)
 
     def part(ctx: DurableContext, item: str, index: int, _: Sequence[str]) -> dict[str, Any]:
-        job = {"message": f"{prepared_message} {item}", "processingTime": seconds}
-        return run_task(ctx, f"part {index}", TaskRequest(job=job), settings).to_dict()
+        return task(
+            ctx, f"part {index}", {"message": f"{prepared_message} {item}", "processingTime": seconds}
+        ).to_dict()
 
     fanned: BatchResult[dict[str, Any]] = context.map(parts, part, name="parts")
     fanned.throw_if_error()
     made = fanned.get_results()
 
-    combined = run_task(
-        context,
-        "combine",
-        TaskRequest(job={"message": " + ".join(str(r["result"]["processedMessage"]) for r in made)}),
-        settings,
+    combined = task(
+        context, "combine", {"message": " + ".join(_processed(TaskResult.from_dict(r)) for r in made)}
     )
     return {"prepare": prepared.to_dict(), "parts": made, "combine": combined.to_dict()}
 
@@ -69,3 +81,6 @@ def _processed(result: TaskResult) -> str:
     """What the demo job made of its message (the worker's result object)."""
     made = result.completion.result
     return str(made.get("processedMessage", "")) if isinstance(made, dict) else ""
+
+
+handler = build_handler(aws_gateways)
