@@ -40,7 +40,7 @@ def build_handler(gateways: Callable[[], Gateways]) -> Callable[[Any, Any], Any]
 def run_pipeline(
     context: DurableContext, event: Any, settings: EcsSettings, gateways: Gateways
 ) -> dict[str, Any]:
-    message, parts, seconds = _read(event)
+    message, parts, seconds = parse_input(event)
 
     def task(ctx: DurableContext, name: str, job: dict[str, Any]) -> TaskResult:
         return run_task(ctx, name, TaskRequest(job=job), settings, gateways)
@@ -63,7 +63,7 @@ def run_pipeline(
     return {"prepare": prepared.to_dict(), "parts": made, "combine": combined.to_dict()}
 
 
-def _read(event: Any) -> tuple[str, list[str], int]:
+def parse_input(event: Any) -> tuple[str, list[str], int]:
     """The pipeline's input, refused at the door (before any task starts) if it is not one."""
     if not isinstance(event, dict):
         raise InvalidInput(f"the pipeline's input must be a JSON object, got {type(event).__name__}")
