@@ -281,7 +281,8 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
         raise targets.TargetError(f"unknown scenario {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
     target = _target(args)
     started = time.monotonic()
-    runs = [(SCENARIOS[n], start(target, _payload(SCENARIOS[n].payload))) for n in names]  # all at once
+    scenarios = [SCENARIOS[n] for n in names]
+    runs = [(s, start(target, _payload(s.payload), function=s.function)) for s in scenarios]  # all at once
     results = []
     for scenario, arn in runs:
         print(f"\n== {scenario.name} ({scenario.payload.relative_to(ROOT)}) -> {arn}")
