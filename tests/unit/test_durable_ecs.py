@@ -12,6 +12,7 @@ from ecs_contract.documents import DEFAULT_TASK_NAME, ExecutionResult, Operation
 from ecs_contract.outcome import ErrorType, TaskFailed
 from orchestrator import errors as orchestrator_errors
 from orchestrator.config import OrchestratorConfig
+from testkit.paths import ROOT
 
 
 def test_the_public_api_is_what_users_import():
@@ -63,3 +64,11 @@ def test_each_library_error_becomes_the_orchestrator_s_class_of_the_same_name(er
     assert isinstance(mine, type(library)) and isinstance(mine, orchestrator_errors.TaskError)
     assert (str(mine), mine.retryable, mine.error_type) == ("boom", True, library.error_type)
     assert orchestrator_errors.as_orchestrator_error(mine) is mine
+
+
+def test_the_pipeline_ships_the_libraries_the_orchestrator_ships_at_the_same_versions():
+    """durable_ecs (in the layer) imports the durable SDK, Powertools and boto3, which each function
+    that uses it pins: one version for both durable functions, the one the tests run (requirements/dev.txt
+    installs the orchestrator's)."""
+    pins = [(ROOT / d / "requirements.txt").read_text().split() for d in ("orchestrator", "pipeline")]
+    assert pins[0] == pins[1]
