@@ -7,7 +7,8 @@
         result = run_task(ctx, "prepare", TaskRequest(job={"input": event["input"]}))
         return result.to_dict()
 
-`run_task` raises the typed errors of `durable_ecs.errors` (one per failure of the README's table).
+`run_task` raises the typed errors of `durable_ecs.errors` (one per failure of the README's table);
+in a branch (`ctx.map`, a child context), `task_error_of` types again the error the SDK wraps.
 The stack's completion relay completes the task's callback when it stops: the function must be one
 of the template's durable functions (the relay's DURABLE_FUNCTION_ARNS).
 """
@@ -26,6 +27,7 @@ from durable_ecs.errors import (
     TaskStopped,
     TaskTimedOut,
     WorkerFailed,
+    task_error_of,
 )
 from durable_ecs.settings import ConfigError, EcsSettings
 from durable_ecs.task import DEFAULT_TASK_NAME, Gateways, TaskRequest, TaskResult, run_task
@@ -51,4 +53,5 @@ __all__ = [
     "TaskTimedOut",
     "WorkerFailed",
     "run_task",
+    "task_error_of",
 ]

@@ -7,6 +7,8 @@ orchestrator re-raises them as its own `orchestrator.errors` subclasses, the nam
 
 from __future__ import annotations
 
+from aws_durable_execution_sdk_python.exceptions import DurableOperationError
+
 from ecs_contract.outcome import ErrorType, TaskFailed
 
 
@@ -76,3 +78,20 @@ def error_for(failure: TaskFailed) -> TaskError:
     """The exception to fail the execution with, for a failure decided by the contract."""
     cls = _BY_TYPE.get(failure.error_type, TaskError)
     return cls(failure.message, retryable=failure.retryable)
+
+
+_BY_NAME: dict[str, type[TaskError]] = {cls.__name__: cls for cls in _BY_TYPE.values()}
+_BY_NAME[TaskError.__name__] = TaskError
+
+
+def task_error_of(error: DurableOperationError) -> TaskError | None:
+    """The typed error a run_task in a branch (a `map` item, a child context) failed with.
+
+    The SDK hands a failed branch back as a ChildContextError whose `error_type` names the error
+    that escaped it ("durable_ecs.errors.WorkerFailed"); it rebuilds only its own error types. This
+    is that error typed again (same message), for the durable function to fail with; None for an
+    error that is not one of ours.
+    """
+    module, _, name = (error.error_type or "").rpartition(".")
+    cls = _BY_NAME.get(name) if module == __name__ else None
+    return None if cls is None else cls(error.message or name)

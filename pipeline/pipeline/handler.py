@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aws_durable_execution_sdk_python import BatchResult, DurableContext, durable_execution
+from aws_durable_execution_sdk_python import BatchResult, ChildContextError, DurableContext, durable_execution
 from aws_lambda_powertools import Logger, Metrics
 
-from durable_ecs import EcsSettings, Gateways, InvalidInput, TaskRequest, TaskResult, run_task
+from durable_ecs import EcsSettings, Gateways, InvalidInput, TaskRequest, TaskResult, run_task, task_error_of
 from durable_ecs.task import aws_gateways
 from durable_ecs.task import metrics as library_metrics
 
@@ -54,7 +54,10 @@ def run_pipeline(
         ).to_dict()
 
     fanned: BatchResult[dict[str, Any]] = context.map(parts, part, name="parts")
-    fanned.throw_if_error()
+    try:
+        fanned.throw_if_error()
+    except ChildContextError as e:  # a part failed: fail with its typed error, as "prepare" would
+        raise (task_error_of(e) or e) from e
     made = fanned.get_results()
 
     combined = task(

@@ -104,3 +104,18 @@ def test_a_bad_input_is_refused_before_any_task_starts(pipeline: World):
     assert result.error is not None and result.error.type == "durable_ecs.errors.InvalidInput"
     assert "'parts' must be a list" in str(result.error.message)
     assert pipeline.run_task_calls == []
+
+
+def test_a_part_that_fails_fails_the_pipeline_with_the_part_s_typed_error_and_combine_never_runs(
+    pipeline: World,
+):
+    arn = pipeline.start({**PAYLOAD, "parts": ["red"]})
+    play_worker(pipeline, 1)
+    play_worker(pipeline, 2, exit_code=1)
+
+    result = pipeline.runner.wait_for_result(arn, timeout=30)
+    assert result.status is InvocationStatus.FAILED
+    assert result.error is not None
+    assert "exited with code 1" in str(result.error.message)
+    assert result.error.type == "durable_ecs.errors.WorkerFailed"
+    assert len(pipeline.run_task_calls) == 2

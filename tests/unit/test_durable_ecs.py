@@ -4,6 +4,7 @@ operations, and the orchestrator's errors as subclasses of the library's."""
 from __future__ import annotations
 
 import pytest
+from aws_durable_execution_sdk_python import ChildContextError
 
 import durable_ecs
 from durable_ecs import errors as lib_errors
@@ -72,3 +73,12 @@ def test_the_pipeline_ships_the_libraries_the_orchestrator_ships_at_the_same_ver
     installs the orchestrator's)."""
     pins = [(ROOT / d / "requirements.txt").read_text().split() for d in ("orchestrator", "pipeline")]
     assert pins[0] == pins[1]
+
+
+def test_a_branch_s_wrapped_error_is_typed_again_and_no_other_error_is():
+    wrapped = ChildContextError("worker exited with code 1", error_type="durable_ecs.errors.WorkerFailed")
+    again = durable_ecs.task_error_of(wrapped)
+    assert type(again) is lib_errors.WorkerFailed and str(again) == "worker exited with code 1"
+    assert durable_ecs.task_error_of(ChildContextError("x", error_type="builtins.ValueError")) is None
+    assert durable_ecs.task_error_of(ChildContextError("x", error_type="other.errors.WorkerFailed")) is None
+    assert durable_ecs.task_error_of(ChildContextError("x")) is None
