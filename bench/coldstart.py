@@ -181,7 +181,7 @@ def variants(moto_url: str, durable_url: str) -> list[Variant]:
         **base,
         "CLUSTER_ARN": detail["clusterArn"],
         "RESULTS_BUCKET": "example-results-bucket",
-        "ORCHESTRATOR_FUNCTION_ARN": EXECUTION_ARN.split(":live/")[0],
+        "DURABLE_FUNCTION_ARNS": EXECUTION_ARN.split(":live/")[0],
     }
     orchestrator_env = {
         **template_environment("Orchestrator"),

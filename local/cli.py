@@ -30,6 +30,8 @@ from local.timeline import Follower, follow, render
 DEFAULT_STATE_DIR = Path(
     os.environ.get("LOCAL_CLOUD_DIR") or Path(__file__).resolve().parent.parent / ".local-cloud"
 )
+# The durable function `invoke` starts unless told another (its "<Function>AliasArn" output).
+ORCHESTRATOR = "Orchestrator"
 
 
 # -- the local cloud ------------------------------------------------------------------------
@@ -208,19 +210,23 @@ def _payload(path: Path) -> bytes:
     return body
 
 
-def start(target: targets.Target, payload: bytes, name: str | None = None) -> str:
-    """Invoke the orchestrator asynchronously on its alias; returns the durable execution ARN.
+def start(
+    target: targets.Target, payload: bytes, name: str | None = None, function: str = ORCHESTRATOR
+) -> str:
+    """Invoke a durable function (the orchestrator unless told) asynchronously on its alias;
+    returns the durable execution ARN.
 
     The execution is always named, so that if the Invoke answer does not carry its ARN, the
     execution is found by that name (ListDurableExecutionsByFunction)."""
     name = name or f"local-cli-{uuid.uuid4()}"
+    qualified = target.durable_function(function)
     answer = target.lambda_client.invoke(
-        FunctionName=target.orchestrator, InvocationType="Event", Payload=payload, DurableExecutionName=name
+        FunctionName=qualified, InvocationType="Event", Payload=payload, DurableExecutionName=name
     )
     if answer.get("DurableExecutionArn"):
         return str(answer["DurableExecutionArn"])
 
-    function, _, qualifier = target.orchestrator.rpartition(":function:")[2].partition(":")
+    function, _, qualifier = qualified.rpartition(":function:")[2].partition(":")
 
     def by_name() -> str | None:
         found = target.lambda_client.list_durable_executions_by_function(
@@ -232,7 +238,7 @@ def start(target: targets.Target, payload: bytes, name: str | None = None) -> st
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    print(start(_target(args), _payload(args.payload), args.name))
+    print(start(_target(args), _payload(args.payload), args.name, args.function))
     return 0
 
 
@@ -283,7 +289,8 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
         raise targets.TargetError(f"unknown scenario {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
     target = _target(args)
     started = time.monotonic()
-    runs = [(SCENARIOS[n], start(target, _payload(SCENARIOS[n].payload))) for n in names]  # all at once
+    scenarios = [SCENARIOS[n] for n in names]
+    runs = [(s, start(target, _payload(s.payload), function=s.function)) for s in scenarios]  # all at once
     results = []
     for scenario, arn in runs:
         print(f"\n== {scenario.name} ({scenario.payload.relative_to(ROOT)}) -> {arn}")
@@ -431,6 +438,12 @@ def parser() -> argparse.ArgumentParser:
     c = with_target(command("invoke", cmd_invoke, "start an orchestration; prints the execution ARN at once"))
     c.add_argument("payload", type=Path, help="a JSON payload file, e.g. events/invoke/success.json")
     c.add_argument("--name", help="the durable execution's name (default: generated)")
+    c.add_argument(
+        "--function",
+        default=ORCHESTRATOR,
+        help="the durable function to invoke, by its logical id in template.yaml (default "
+        f"{ORCHESTRATOR}); e.g. Pipeline with events/invoke/pipeline.json",
+    )
     c = with_target(command("execution", cmd_execution, "an execution's status, history and result"))
     c.add_argument("arn", help="the durable execution ARN")
     c = with_target(command("stop", cmd_stop, "stop an execution; its running task is stopped too"))

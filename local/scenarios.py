@@ -15,6 +15,7 @@ class Scenario:
     payload: Path
     status: str  # the execution's final status
     error_type: str | None = None  # the last part of the execution's error type, when it fails
+    function: str = "Orchestrator"  # the durable function it invokes (its "<Function>AliasArn" output)
 
     def check(self, execution: dict[str, Any]) -> str | None:
         """None when the execution ended as expected, else what differs."""
@@ -33,5 +34,7 @@ SCENARIOS = {
         Scenario("success", ROOT / "events/invoke/success.json", "SUCCEEDED"),
         Scenario("worker-failure", ROOT / "events/invoke/worker-failure.json", "FAILED", "WorkerFailed"),
         Scenario("invalid-input", ROOT / "events/invoke/invalid-input.json", "FAILED", "InvalidInput"),
+        # The sample durable function built on durable_ecs: prepare, a fan-out, combine.
+        Scenario("pipeline", ROOT / "events/invoke/pipeline.json", "SUCCEEDED", function="Pipeline"),
     )
 }

@@ -53,6 +53,15 @@ class Target:
     def orchestrator(self) -> str:
         return self.outputs["OrchestratorAliasArn"]
 
+    def durable_function(self, function: str) -> str:
+        """The qualified ARN to invoke a durable function of the stack by: its "<Function>AliasArn"
+        output (template.yaml), as a caller outside the stack would find it."""
+        arn = self.outputs.get(f"{function}AliasArn")
+        if not arn:
+            have = sorted(k.removesuffix("AliasArn") for k in self.outputs if k.endswith("AliasArn"))
+            raise TargetError(f"{self.name} has no durable function {function!r}: it has {', '.join(have)}")
+        return arn
+
     @property
     def cluster(self) -> str:
         return self.outputs["ClusterArn"]

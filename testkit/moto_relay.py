@@ -25,11 +25,11 @@ from aws_adapters.s3 import ResultGateway
 from completion_relay.gateways import Delivery
 from completion_relay.relay import Gateways as RelayGateways
 from completion_relay.relay import RelayResult, relay_event
+from durable_ecs import Gateways
 from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from ecs_contract.names import RESULT_URI_ENV, TASK_STATE_CHANGE, WORKER_CONTAINER_NAME
 from local.ecs_rules import EcsRules
 from orchestrator.handler import build_handler
-from orchestrator.workflow import Gateways
 from testkit.moto_world import moto_worker_cluster, worker_cluster
 from testkit.poll import poll
 from testkit.template import relay_config, template_environment

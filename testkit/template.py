@@ -61,6 +61,7 @@ NAMES = Names(
         "WorkerRepository": "repo",
         "WorkerTaskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/t-worker:1",
         "Orchestrator.Arn": "arn:aws:lambda:us-east-1:123456789012:function:Orchestrator",
+        "Pipeline.Arn": "arn:aws:lambda:us-east-1:123456789012:function:Pipeline",
     },
 )
 

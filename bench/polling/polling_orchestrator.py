@@ -40,7 +40,7 @@ CONFIG_ENV = (
     "RESULTS_BUCKET",
 )
 STARTED_BY = "polling-baseline"  # not our marker: the completion relay's rule never matches it
-# The same step retry policy as ours (orchestrator/workflow.py AWS_STEP_CONFIG), for a fair count;
+# The same step retry policy as ours (contract/durable_ecs/task.py AWS_STEP_CONFIG), for a fair count;
 # copied, because this function is deployed without the orchestrator's package.
 STEP_CONFIG = StepConfig(
     serdes=JsonSerDes(),

@@ -21,8 +21,9 @@ class RelayConfig:
 
     cluster_arn: str
     results_bucket: str
-    # Unqualified ARN of the orchestrator: only its executions' tasks are ever stopped.
-    orchestrator_function_arn: str
+    # Unqualified ARNs of the stack's durable functions that run tasks (durable_ecs.run_task): only
+    # their executions' tasks are ever stopped.
+    durable_function_arns: tuple[str, ...]
     started_by_marker: str
 
     @classmethod
@@ -38,17 +39,21 @@ class RelayConfig:
         return cls(
             cluster_arn=env["CLUSTER_ARN"],
             results_bucket=env["RESULTS_BUCKET"],
-            orchestrator_function_arn=env["ORCHESTRATOR_FUNCTION_ARN"],
+            durable_function_arns=tuple(
+                a.strip() for a in env["DURABLE_FUNCTION_ARNS"].split(",") if a.strip()
+            ),
             started_by_marker=marker,
         )
 
-    def is_orchestrator(self, function_arn: str) -> bool:
-        """The orchestrator itself, or any version or alias of it."""
-        ours = self.orchestrator_function_arn
-        return bool(ours) and (function_arn == ours or function_arn.startswith(f"{ours}:"))
+    def is_durable_function(self, function_arn: str) -> bool:
+        """One of the stack's durable functions, or any version or alias of one."""
+        return any(
+            ours and (function_arn == ours or function_arn.startswith(f"{ours}:"))
+            for ours in self.durable_function_arns
+        )
 
     def owns_result(self, uri: str) -> bool:
         return owns_result(uri, self.results_bucket)
 
 
-_REQUIRED = ("CLUSTER_ARN", "RESULTS_BUCKET", "ORCHESTRATOR_FUNCTION_ARN", "STARTED_BY_MARKER")
+_REQUIRED = ("CLUSTER_ARN", "RESULTS_BUCKET", "DURABLE_FUNCTION_ARNS", "STARTED_BY_MARKER")

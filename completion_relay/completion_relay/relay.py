@@ -144,7 +144,7 @@ def stop_tasks_of_ended_execution(detail: object, config: RelayConfig, gateways:
         return RelayResult(
             RelayAction.IGNORED, "execution status change without durableExecutionArn / functionArn"
         )
-    if not config.is_orchestrator(function_arn):
+    if not config.is_durable_function(function_arn):
         return RelayResult(RelayAction.IGNORED, "execution of another function")
     if not isinstance(status, str) or status not in ENDED_STATUSES:  # a list or dict is unhashable
         return RelayResult(RelayAction.IGNORED, f"execution is {status}, which leaves nothing to stop")

@@ -21,6 +21,10 @@ from typing import Any
 
 from ecs_contract.outcome import TaskFailed, TaskSucceeded
 
+# The name of a task whose operations keep the bare names ("start-task #1"): `durable_ecs.run_task`'s
+# name for a workflow's only task, and the shipped orchestrator's.
+DEFAULT_TASK_NAME = "task"
+
 
 class Operation(StrEnum):
     """The operations of the durable history, each named with its attempt ("start-task #1").
@@ -34,12 +38,18 @@ class Operation(StrEnum):
     STOP_TIMED_OUT_TASK = "stop-timed-out-task"  # step: StopTask, after the reconcile found it running
     BACKOFF = "backoff"  # wait before the next attempt
 
-    def named(self, attempt: int) -> str:
-        return f"{self.value} #{attempt}"
+    def named(self, attempt: int, task: str = DEFAULT_TASK_NAME) -> str:
+        """ "start-task #1" for the task named DEFAULT_TASK_NAME (the shipped orchestrator's one task,
+        whose executions in flight replay by these names), "prepare: start-task #1" for any other."""
+        bare = f"{self.value} #{attempt}"
+        return bare if task == DEFAULT_TASK_NAME else f"{task}: {bare}"
 
     def names(self, name: object) -> bool:
-        """Whether an operation name is this operation (of any attempt)."""
-        return isinstance(name, str) and (name == self.value or name.startswith(f"{self.value} #"))
+        """Whether an operation name is this operation (of any attempt, of any task)."""
+        if not isinstance(name, str):
+            return False
+        bare = name.rpartition(": ")[2]
+        return bare == self.value or bare.startswith(f"{self.value} #")
 
 
 # A failure is checkpointed as the Error object of a callback failure, so one decoder reads both.

@@ -1,4 +1,5 @@
-"""The orchestrator's configuration: one typed object, read from the environment at handler entry."""
+"""The orchestrator's configuration: the library's EcsSettings and the job it checks, read from the
+environment at handler entry."""
 
 from __future__ import annotations
 
@@ -6,95 +7,25 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from durable_ecs.settings import REQUIRED, ConfigError, EcsSettings, read_settings
 from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
-from ecs_contract.names import validate_marker
 
-
-class ConfigError(ValueError):
-    """The function's environment is incomplete or invalid (a deployment mistake)."""
+__all__ = ["ConfigError", "OrchestratorConfig"]
 
 
 @dataclass(frozen=True)
-class OrchestratorConfig:
+class OrchestratorConfig(EcsSettings):
     """Every setting is read from the function's environment, which template.yaml sets: the template's
     parameters hold the only defaults, so no value here can drift from what is deployed."""
 
-    cluster_arn: str
-    task_definition: str  # the revision's ARN (the template's Ref), or a family: its latest ACTIVE one
-    subnets: tuple[str, ...]
-    security_groups: tuple[str, ...]
-    results_bucket: str
-    assign_public_ip: str
-    task_timeout_seconds: int
-    started_by_marker: str
-    max_attempts: int  # tasks started per execution, for retryable outcomes
-    retry_delay_seconds: int  # first backoff; doubles per attempt (with jitter) up to the max
-    retry_max_delay_seconds: int
     job_choice: JobChoice  # whose input rules apply (the local cloud: the demo job's)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OrchestratorConfig:
         env = os.environ if env is None else env
-        missing = [name for name in _REQUIRED if not env.get(name)]
-        if missing:
-            raise ConfigError(f"missing environment variables: {', '.join(missing)}")
-        assign_public_ip = env["ASSIGN_PUBLIC_IP"]
-        if assign_public_ip not in ("ENABLED", "DISABLED"):
-            raise ConfigError(f"ASSIGN_PUBLIC_IP must be ENABLED or DISABLED, got {assign_public_ip!r}")
-        timeout = _int(env, "TASK_TIMEOUT_SECONDS", minimum=1)
-        max_attempts = _int(env, "MAX_ATTEMPTS", minimum=1)
-        retry_delay = _int(env, "RETRY_DELAY_SECONDS", minimum=1)
-        retry_max_delay = _int(env, "RETRY_MAX_DELAY_SECONDS", minimum=retry_delay)
-        try:
-            marker = validate_marker(env["STARTED_BY_MARKER"])
-        except ValueError as e:
-            raise ConfigError(str(e)) from e
+        settings = read_settings(env, (*REQUIRED, JOB_CHOICE_ENV))
         try:
             job_choice = JobChoice.parse(env[JOB_CHOICE_ENV])
         except ValueError as e:
             raise ConfigError(str(e)) from e
-        return cls(
-            cluster_arn=env["CLUSTER_ARN"],
-            task_definition=env["TASK_DEFINITION"],
-            subnets=_csv(env["SUBNETS"]),
-            security_groups=_csv(env.get("SECURITY_GROUPS", "")),
-            results_bucket=env["RESULTS_BUCKET"],
-            assign_public_ip=assign_public_ip,
-            task_timeout_seconds=timeout,
-            started_by_marker=marker,
-            max_attempts=max_attempts,
-            retry_delay_seconds=retry_delay,
-            retry_max_delay_seconds=retry_max_delay,
-            job_choice=job_choice,
-        )
-
-
-# Every variable template.yaml sets (SECURITY_GROUPS may be empty): a missing one is a deployment
-# mistake, named at handler entry, never papered over by a default of the code's own.
-_REQUIRED = (
-    "CLUSTER_ARN",
-    "TASK_DEFINITION",
-    "SUBNETS",
-    "RESULTS_BUCKET",
-    "ASSIGN_PUBLIC_IP",
-    "TASK_TIMEOUT_SECONDS",
-    "MAX_ATTEMPTS",
-    "RETRY_DELAY_SECONDS",
-    "RETRY_MAX_DELAY_SECONDS",
-    "STARTED_BY_MARKER",
-    JOB_CHOICE_ENV,
-)
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-def _int(env: Mapping[str, str], name: str, minimum: int) -> int:
-    try:
-        value = int(env[name])
-    except ValueError as e:
-        raise ConfigError(f"{name} must be an integer") from e
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}")
-    return value
+        return cls(**settings, job_choice=job_choice)

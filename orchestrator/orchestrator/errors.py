@@ -1,74 +1,77 @@
-"""Typed errors the orchestrator fails with; the execution's error type names one of these.
+"""The orchestrator's typed errors: the execution's error type names one of these
+("orchestrator.errors.WorkerFailed", the SDK's "<module>.<class>"), which its callers read.
 
-Each class stands for one contract ErrorType, so a caller reads the failure from the execution's
-ErrorType (e.g. "orchestrator.errors.WorkerFailed") without parsing messages.
+The library raises `durable_ecs.errors`; the handler re-raises each as the class of the same name
+here (`as_orchestrator_error`), a subclass of the library's, so the orchestrator's error types stay
+what they were before the library, and `except durable_ecs.WorkerFailed` still catches them.
 """
 
 from __future__ import annotations
 
-from ecs_contract.outcome import ErrorType, TaskFailed
+from durable_ecs import errors as lib
+from ecs_contract.outcome import ErrorType
 
 
-class TaskError(Exception):
-    error_type: ErrorType = ErrorType.UNKNOWN
-
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.retryable = retryable
+class TaskError(lib.TaskError):
+    pass
 
 
-class InvalidInput(TaskError):
-    error_type = ErrorType.INVALID_INPUT
+class InvalidInput(lib.InvalidInput, TaskError):
+    pass
 
 
-class WorkerFailed(TaskError):
-    error_type = ErrorType.WORKER_FAILED
+class WorkerFailed(lib.WorkerFailed, TaskError):
+    pass
 
 
-class OutOfMemory(TaskError):
-    error_type = ErrorType.OUT_OF_MEMORY
+class OutOfMemory(lib.OutOfMemory, TaskError):
+    pass
 
 
-class TaskFailedToStart(TaskError):
-    error_type = ErrorType.TASK_FAILED_TO_START
+class TaskFailedToStart(lib.TaskFailedToStart, TaskError):
+    pass
 
 
-class TaskInterrupted(TaskError):
-    error_type = ErrorType.TASK_INTERRUPTED
+class TaskInterrupted(lib.TaskInterrupted, TaskError):
+    pass
 
 
-class TaskStopped(TaskError):
-    error_type = ErrorType.TASK_STOPPED
+class TaskStopped(lib.TaskStopped, TaskError):
+    pass
 
 
-class NoExitCode(TaskError):
-    error_type = ErrorType.NO_EXIT_CODE
+class NoExitCode(lib.NoExitCode, TaskError):
+    pass
 
 
-class TaskTimedOut(TaskError):
-    error_type = ErrorType.TASK_TIMED_OUT
+class TaskTimedOut(lib.TaskTimedOut, TaskError):
+    pass
 
 
-class CapacityUnavailable(TaskError):
-    error_type = ErrorType.CAPACITY_UNAVAILABLE
+class CapacityUnavailable(lib.CapacityUnavailable, TaskError):
+    pass
 
 
-class TaskStartRejected(TaskError):
-    error_type = ErrorType.TASK_START_REJECTED
+class TaskStartRejected(lib.TaskStartRejected, TaskError):
+    pass
 
 
-class EcsUnavailable(TaskError):
-    error_type = ErrorType.ECS_UNAVAILABLE
+class EcsUnavailable(lib.EcsUnavailable, TaskError):
+    pass
 
 
-class ResultUnreadable(TaskError):
-    error_type = ErrorType.RESULT_UNREADABLE
+class ResultUnreadable(lib.ResultUnreadable, TaskError):
+    pass
 
 
-_BY_TYPE: dict[ErrorType, type[TaskError]] = {cls.error_type: cls for cls in TaskError.__subclasses__()}
+_BY_TYPE: dict[ErrorType, type[TaskError]] = {
+    cls.error_type: cls for cls in TaskError.__subclasses__() if cls.__module__ == __name__
+}
 
 
-def error_for(failure: TaskFailed) -> TaskError:
-    """The exception to fail the execution with, for a failure decided by the contract."""
-    cls = _BY_TYPE.get(failure.error_type, TaskError)
-    return cls(failure.message, retryable=failure.retryable)
+def as_orchestrator_error(error: lib.TaskError) -> TaskError:
+    """The library's error as the orchestrator's class of the same name (same message)."""
+    if isinstance(error, TaskError):
+        return error
+    cls = _BY_TYPE.get(error.error_type, TaskError)
+    return cls(str(error), retryable=error.retryable)

@@ -11,8 +11,8 @@ from botocore.stub import ANY, Stubber
 
 from aws_adapters.ecs import EcsGateway
 from aws_adapters.errors import AwsThrottled, AwsUnavailable
+from durable_ecs import ecs_tasks
 from ecs_contract.names import client_token
-from orchestrator import ecs_tasks
 from testkit.template import orchestrator_config
 
 CONFIG = orchestrator_config(

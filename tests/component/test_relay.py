@@ -33,7 +33,7 @@ SAMPLE = load_event("ecs/stopped-success")
 CALLBACK_ID = "Ab3dEfGh1jKlMnOpQrStUvWxYz0123456789+/ExampleOpaqueCallbackId=="
 RESULT_KEY = "results/9f2c6a1e0b7d4e55a1b2c3d4e5f60718.json"
 ORCHESTRATOR = "arn:aws:lambda:us-west-2:111122223333:function:durable-ecs-Orchestrator"
-CONFIG = relay_config(cluster_arn=CLUSTER, results_bucket=BUCKET, orchestrator_function_arn=ORCHESTRATOR)
+CONFIG = relay_config(cluster_arn=CLUSTER, results_bucket=BUCKET, durable_function_arns=(ORCHESTRATOR,))
 
 
 @pytest.fixture
@@ -323,7 +323,7 @@ def test_event_without_overrides_falls_back_to_describe_tasks(aws, on_task, acti
 def relay_environment() -> dict[str, str]:
     """The relay's environment as the template sets it, on this module's cluster and bucket."""
     return template_environment(
-        "CompletionRelay", CLUSTER_ARN=CLUSTER, RESULTS_BUCKET=BUCKET, ORCHESTRATOR_FUNCTION_ARN=ORCHESTRATOR
+        "CompletionRelay", CLUSTER_ARN=CLUSTER, RESULTS_BUCKET=BUCKET, DURABLE_FUNCTION_ARNS=ORCHESTRATOR
     )
 
 
@@ -440,7 +440,7 @@ def cluster_with_tasks():
             "not-ours": run("someone-else"),
         }
         config = relay_config(
-            cluster_arn=cluster.arn, results_bucket=BUCKET, orchestrator_function_arn=ORCHESTRATOR
+            cluster_arn=cluster.arn, results_bucket=BUCKET, durable_function_arns=(ORCHESTRATOR,)
         )
         yield ecs, config, tasks
 

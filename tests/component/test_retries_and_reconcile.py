@@ -12,12 +12,12 @@ from aws_durable_execution_sdk_python.lambda_service import OperationStatus
 from botocore.stub import Stubber
 
 from completion_relay.relay import RelayAction
+from durable_ecs.backoff import backoff_seconds
 from ecs_contract.documents import CallbackSuccess, CompletedBy, ExecutionResult, Operation, StartTaskResult
 from ecs_contract.names import client_token
 from ecs_contract.outcome import ErrorType, TaskFailed, encode_callback_result
 from local.ecs_rules import EcsRules, EcsRulesConfig
 from local.rates import TokenRate
-from orchestrator.backoff import backoff_seconds
 from testkit.local_ecs import Clock
 from testkit.paths import load_event
 from testkit.poll import poll

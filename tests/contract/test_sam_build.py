@@ -28,12 +28,17 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_dir
 
 
-def test_the_contract_layer_holds_only_the_contract_and_the_aws_adapters_under_python(build):
+def test_the_contract_layer_holds_only_the_contract_the_aws_adapters_and_durable_ecs_under_python(build):
     [layer] = [p for p in build.iterdir() if p.name.startswith("ContractLayer")]
     packages = sorted(p.name for p in (layer / "python").iterdir() if p.is_dir())
-    assert packages == ["aws_adapters", "ecs_contract"]  # nothing installed: boto3 is each function's
+    assert packages == [
+        "aws_adapters",
+        "durable_ecs",
+        "ecs_contract",
+    ]  # nothing installed: boto3 is each function's
     assert (layer / "python" / "ecs_contract" / "decide.py").exists()
     assert (layer / "python" / "aws_adapters" / "ecs.py").exists()
+    assert (layer / "python" / "durable_ecs" / "task.py").exists()
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -43,6 +48,7 @@ def test_each_function_package_has_its_handler_and_no_copy_of_the_contract(build
     assert (package / (module.replace(".", "/") + ".py")).exists()
     assert not (package / "ecs_contract").exists(), "the contract must come from the layer only"
     assert not (package / "aws_adapters").exists(), "the adapters must come from the layer only"
+    assert not (package / "durable_ecs").exists(), "the library must come from the layer only"
     assert (package / "boto3").exists(), "aws_adapters imports boto3, which the function ships"
     assert (package / "aws_lambda_powertools").exists()
     print(f"{name}: {size_mb(package):.1f} MB unzipped")  # shown with -s; the bench suite tracks size

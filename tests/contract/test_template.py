@@ -17,6 +17,7 @@ from moto.events.models import EventPattern
 
 from completion_relay.config import RelayConfig
 from completion_relay.relay import ENDED_STATUSES
+from durable_ecs import EcsSettings
 from ecs_contract.names import (
     EXECUTION_STATUS_CHANGE,
     RESULTS_PREFIX,
@@ -30,6 +31,9 @@ from testkit.sam import SAM, sam_translate
 from testkit.template import FUNCTIONS, actions, resources, statements, template
 
 CLUSTER = load_event("ecs/stopped-success")["detail"]["clusterArn"]
+# The durable functions of the stack (DurableConfig): each runs tasks with durable_ecs.run_task, so the
+# relay completes their callbacks and stops the tasks of their executions that ended.
+DURABLE = sorted(name for name, f in FUNCTIONS.items() if "DurableConfig" in f["Properties"])
 
 
 def resolve(value: Any) -> Any:
@@ -99,7 +103,8 @@ def test_handler_imports_from_its_code_uri_with_the_contract_layer(name):
 
 
 @pytest.mark.parametrize(
-    ("name", "config"), [("Orchestrator", OrchestratorConfig), ("CompletionRelay", RelayConfig)]
+    ("name", "config"),
+    [("Orchestrator", OrchestratorConfig), ("Pipeline", EcsSettings), ("CompletionRelay", RelayConfig)],
 )
 def test_every_variable_the_code_reads_is_set_by_the_template(name, config):
     env = RecordingEnv(function_env(name))
@@ -114,7 +119,8 @@ def test_every_object_key_of_the_template_is_the_code_s_results_prefix():
     keys = re.findall(r"\$\{ResultsBucket\.Arn\}/([\w/-]+)\*", text)  # not the bucket policy's "/*"
     listed = re.findall(r"s3:prefix: \"([\w/-]*)\*\"", text)
     [rule] = template()["Resources"]["ResultsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
-    assert len(keys) == 3 and len(listed) == 2  # PutObject (worker), GetObject and ListBucket (x2)
+    # PutObject (the worker), GetObject and ListBucket (each durable function and the relay)
+    assert len(keys) == 1 + len(DURABLE) + 1 and len(listed) == len(DURABLE) + 1
     assert set(keys) == set(listed) == {rule["Prefix"]} == {RESULTS_PREFIX}
 
 
@@ -229,7 +235,11 @@ def test_the_worker_roles_have_no_lambda_action(role):
     assert not any("Lambda" in str(arn) for arn in roles[role]["Properties"].get("ManagedPolicyArns", []))
 
 
-def test_relay_may_complete_callbacks_only_on_the_orchestrators_qualified_arn():
+def test_the_stack_has_two_durable_functions():
+    assert DURABLE == ["Orchestrator", "Pipeline"]
+
+
+def test_relay_may_complete_callbacks_only_on_the_durable_functions_qualified_arns():
     callback_statements = [
         s
         for s in statements(FUNCTIONS["CompletionRelay"])
@@ -241,11 +251,25 @@ def test_relay_may_complete_callbacks_only_on_the_orchestrators_qualified_arn():
             "lambda:SendDurableExecutionCallbackSuccess",
             "lambda:SendDurableExecutionCallbackFailure",
         }
-        assert statement["Resource"] == {"Fn::Sub": "${Orchestrator.Arn}:*"}
+        assert statement["Resource"] == [{"Fn::Sub": f"${{{name}.Arn}}:*"} for name in DURABLE]
 
 
-def test_orchestrator_may_pass_only_the_two_task_roles_to_ecs():
-    [pass_role] = [s for s in statements(FUNCTIONS["Orchestrator"]) if "iam:PassRole" in actions(s)]
+def test_the_relay_knows_every_durable_function_and_no_other():
+    """Its DURABLE_FUNCTION_ARNS (the relay's check) and the cancellation rule name the same list."""
+    relay = FUNCTIONS["CompletionRelay"]["Properties"]
+    listed = relay["Environment"]["Variables"]["DURABLE_FUNCTION_ARNS"]
+    assert listed == {"Fn::Join": [",", [{"Fn::GetAtt": [name, "Arn"]} for name in DURABLE]]}
+    pattern = relay["Events"]["ExecutionEnded"]["Properties"]["Pattern"]
+    assert pattern["detail"]["functionArn"] == [
+        part
+        for name in DURABLE
+        for part in ({"Fn::GetAtt": [name, "Arn"]}, {"prefix": {"Fn::Sub": f"${{{name}.Arn}}:"}})
+    ]
+
+
+@pytest.mark.parametrize("function", DURABLE)
+def test_durable_function_may_pass_only_the_two_task_roles_to_ecs(function):
+    [pass_role] = [s for s in statements(FUNCTIONS[function]) if "iam:PassRole" in actions(s)]
     assert pass_role["Resource"] == [
         {"Fn::GetAtt": ["TaskExecutionRole", "Arn"]},
         {"Fn::GetAtt": ["WorkerTaskRole", "Arn"]},
@@ -253,7 +277,7 @@ def test_orchestrator_may_pass_only_the_two_task_roles_to_ecs():
     assert pass_role["Condition"]["StringEquals"]["iam:PassedToService"] == "ecs-tasks.amazonaws.com"
 
 
-@pytest.mark.parametrize("function", ["Orchestrator", "CompletionRelay"])
+@pytest.mark.parametrize("function", [*DURABLE, "CompletionRelay"])
 def test_who_reads_results_may_list_them_so_a_missing_one_is_a_404_not_a_403(function):
     """S3 answers GetObject of a missing key with 403 AccessDenied unless the caller has s3:ListBucket
     (GetObject, "Permissions"); the listing is confined to the results prefix."""
@@ -270,13 +294,19 @@ def translated() -> dict[str, Any]:
     return sam_translate(ROOT / "template.yaml")
 
 
-def test_sam_gives_the_orchestrator_the_durable_execution_policy(translated):
-    managed = translated["Resources"]["OrchestratorRole"]["Properties"]["ManagedPolicyArns"]
+@pytest.mark.parametrize("name", DURABLE)
+def test_sam_gives_each_durable_function_the_durable_execution_policy(translated, name):
+    managed = translated["Resources"][f"{name}Role"]["Properties"]["ManagedPolicyArns"]
     assert "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicDurableExecutionRolePolicy" in managed
-    function = translated["Resources"]["Orchestrator"]["Properties"]
+    function = translated["Resources"][name]["Properties"]
     assert set(function["DurableConfig"]) == {"ExecutionTimeout", "RetentionPeriodInDays"}
     assert function["TracingConfig"] == {"Mode": "Active"}
-    assert "OrchestratorAliaslive" in translated["Resources"]
+    assert f"{name}Aliaslive" in translated["Resources"]
+
+
+def test_a_durable_function_that_runs_tasks_has_the_orchestrator_s_ecs_and_results_permissions():
+    """The sample's IAM is the orchestrator's, statement for statement, and no wider."""
+    assert list(statements(FUNCTIONS["Pipeline"])) == list(statements(FUNCTIONS["Orchestrator"]))
 
 
 def _translate(template_text: str, tmp_path: Path, name: str) -> dict[str, Any]:
@@ -347,6 +377,7 @@ def test_dockerfile_copies_the_contract_and_runs_the_worker_entrypoint_as_non_ro
 def test_outputs_name_everything_a_user_needs():
     assert {
         "OrchestratorAliasArn",
+        "PipelineAliasArn",
         "CompletionRelayFunctionName",
         "ClusterArn",
         "ResultsBucketName",
@@ -396,6 +427,7 @@ def test_every_attempt_of_an_execution_runs_the_task_definition_revision_the_fir
     names the revision (Ref of the task definition is its ARN with the revision), a deploy publishes a
     new orchestrator version with the new one, and the replaced revision is kept ACTIVE for the
     executions still running on the old version (ECS refuses an INACTIVE one)."""
-    env = FUNCTIONS["Orchestrator"]["Properties"]["Environment"]["Variables"]
-    assert env["TASK_DEFINITION"] == {"Ref": "WorkerTaskDefinition"}
+    for name in DURABLE:
+        env = FUNCTIONS[name]["Properties"]["Environment"]["Variables"]
+        assert env["TASK_DEFINITION"] == {"Ref": "WorkerTaskDefinition"}
     assert template()["Resources"]["WorkerTaskDefinition"]["UpdateReplacePolicy"] == "Retain"

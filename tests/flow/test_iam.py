@@ -230,7 +230,7 @@ FLOWS: dict[str, Callable[[Cloud, Drop], None]] = {
     "Orchestrator/RunWorkerTasks": runs_the_task,
     "Orchestrator/PassWorkerRoles": passes_the_roles,
     "WorkerTaskRole/write-result": writes_the_result,
-    "CompletionRelay/CompleteOrchestratorCallbacks": completes_callbacks,
+    "CompletionRelay/CompleteTaskCallbacks": completes_callbacks,
     "CompletionRelay/ReadWorkerResults": reads_results,
     "CompletionRelay/ListWorkerResults": lists_results,
     "CompletionRelay/DescribeAndStopWorkerTasks": stops_tasks("ecs:StopTask"),

@@ -46,7 +46,7 @@ from testkit.template import relay_config, template_environment
 CLUSTER = load_event("ecs/stopped-success")["detail"]["clusterArn"]
 BUCKET = "example-results-bucket"
 ORCHESTRATOR = "arn:aws:lambda:us-west-2:111122223333:function:durable-ecs-Orchestrator"
-CONFIG = relay_config(cluster_arn=CLUSTER, results_bucket=BUCKET, orchestrator_function_arn=ORCHESTRATOR)
+CONFIG = relay_config(cluster_arn=CLUSTER, results_bucket=BUCKET, durable_function_arns=(ORCHESTRATOR,))
 MARKER = CONFIG.started_by_marker
 STOPPED_SAMPLES = (
     "ecs/stopped-success",
@@ -615,7 +615,7 @@ def handler_with(fakes: Fakes) -> Iterator[Captured]:
     """The Lambda handler on the fakes, its logs captured; the metrics it adds are dropped after."""
     captured = Captured()
     env = template_environment(
-        "CompletionRelay", CLUSTER_ARN=CLUSTER, RESULTS_BUCKET=BUCKET, ORCHESTRATOR_FUNCTION_ARN=ORCHESTRATOR
+        "CompletionRelay", CLUSTER_ARN=CLUSTER, RESULTS_BUCKET=BUCKET, DURABLE_FUNCTION_ARNS=ORCHESTRATOR
     )
     gateways = Gateways(fakes.callbacks, fakes.tasks, fakes.results)  # type: ignore[arg-type]
     # Powertools' Logger logs through the standard logger of its name; it types no removeHandler.

@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from completion_relay.relay import Gateways, RelayAction, relay_event
+from durable_ecs.ecs_tasks import container_overrides
 from ecs_contract.completion import StoredResult
 from ecs_contract.limits import check_overrides
 from ecs_contract.names import (
@@ -31,7 +32,6 @@ from ecs_contract.names import (
     WORKER_CONTAINER_NAME,
 )
 from ecs_contract.task import parse_task
-from orchestrator.ecs_tasks import container_overrides
 from orchestrator.errors import InvalidInput
 from orchestrator.job import MAX_JOB_INPUT_CHARS, JobInput, parse_job
 from testkit.paths import load_event
@@ -112,7 +112,7 @@ def test_only_ecs_tasks_can_assume_the_worker_roles(role):
     assert [s["Principal"] for s in trust] == [{"Service": "ecs-tasks.amazonaws.com"}]
 
 
-def test_only_the_relay_may_complete_callbacks_and_only_on_the_orchestrators_qualified_arn():
+def test_only_the_relay_may_complete_callbacks_and_only_on_the_durable_functions_qualified_arns():
     senders = {
         holder: [s for s in granted_statements(holder) if any(allows(s, a) for a in CALLBACK_ACTIONS)]
         for holder in policy_holders()
@@ -120,7 +120,9 @@ def test_only_the_relay_may_complete_callbacks_and_only_on_the_orchestrators_qua
     assert {holder for holder, found in senders.items() if found} == {"CompletionRelay"}
     for statement in senders["CompletionRelay"]:
         assert set(actions(statement)) == set(CALLBACK_ACTIONS)
-        assert statement["Resource"] == {"Fn::Sub": "${Orchestrator.Arn}:*"}
+        durable = sorted(name for name, f in FUNCTIONS.items() if "DurableConfig" in f["Properties"])
+        assert durable == ["Orchestrator", "Pipeline"]
+        assert statement["Resource"] == [{"Fn::Sub": f"${{{name}.Arn}}:*"} for name in durable]
         assert "Condition" not in statement or statement["Condition"]
 
 
@@ -152,7 +154,7 @@ def test_no_allow_statement_covers_every_resource_unless_a_condition_confines_it
 CLUSTER = load_event("ecs/stopped-success")["detail"]["clusterArn"]
 ORCHESTRATOR = "arn:aws:lambda:us-west-2:111122223333:function:durable-ecs-Orchestrator"
 CONFIG = relay_config(
-    cluster_arn=CLUSTER, results_bucket="example-results-bucket", orchestrator_function_arn=ORCHESTRATOR
+    cluster_arn=CLUSTER, results_bucket="example-results-bucket", durable_function_arns=(ORCHESTRATOR,)
 )
 STOPPED_SAMPLES = [
     "ecs/stopped-success",
@@ -237,7 +239,7 @@ def test_the_recording_gateways_see_the_calls_of_an_event_that_is_ours():
 # ------------------------------------------------------------------ what a job can put in the overrides
 
 LONGEST_CALLBACK_ID = "A" * (CALLBACK_ID_MAX - 2) + "=="
-# s3://<longest bucket name>/results/<client token>.json, as orchestrator.ecs_tasks.result_uri builds it
+# s3://<longest bucket name>/results/<client token>.json, as durable_ecs.ecs_tasks.result_uri builds it
 LONGEST_RESULT_URI = f"s3://{'b' * 63}/results/{'0' * 64}.json"
 
 

@@ -65,12 +65,18 @@ def test_orchestrator_config_errors_name_the_variable(changes, message):
 
 def test_relay_config_and_result_ownership():
     orchestrator = "arn:aws:lambda:us-east-1:1:function:orch"
+    pipeline = "arn:aws:lambda:us-east-1:1:function:pipe"
     env = template_environment(
-        "CompletionRelay", CLUSTER_ARN="c", RESULTS_BUCKET="b", ORCHESTRATOR_FUNCTION_ARN=orchestrator
+        "CompletionRelay",
+        CLUSTER_ARN="c",
+        RESULTS_BUCKET="b",
+        DURABLE_FUNCTION_ARNS=f"{orchestrator}, {pipeline}",
     )
     config = RelayConfig.from_env(env)
-    assert config.is_orchestrator(orchestrator) and config.is_orchestrator(f"{orchestrator}:7")
-    assert not config.is_orchestrator(f"{orchestrator}-other") and not config.is_orchestrator("x")
+    assert config.is_durable_function(orchestrator) and config.is_durable_function(f"{orchestrator}:7")
+    assert config.is_durable_function(pipeline) and config.is_durable_function(f"{pipeline}:live")
+    assert not config.is_durable_function(f"{orchestrator}-other") and not config.is_durable_function("x")
+    assert not config.is_durable_function(f"{pipeline}-other:1")
     assert config.started_by_marker == parameter_default("StartedByMarker")
     assert config.owns_result(f"s3://b/{RESULTS_PREFIX}x.json")
     assert not config.owns_result("s3://b/other/x.json")
@@ -80,6 +86,6 @@ def test_relay_config_and_result_ownership():
 
 def test_relay_config_requires_every_variable_the_template_sets():
     with pytest.raises(
-        RelayConfigError, match="CLUSTER_ARN, RESULTS_BUCKET, ORCHESTRATOR_FUNCTION_ARN, STARTED_BY_MARKER"
+        RelayConfigError, match="CLUSTER_ARN, RESULTS_BUCKET, DURABLE_FUNCTION_ARNS, STARTED_BY_MARKER"
     ):
         RelayConfig.from_env({})

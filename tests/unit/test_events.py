@@ -12,6 +12,7 @@ from ecs_contract.outcome import ErrorType, Ignored, TaskFailed, TaskSucceeded
 from ecs_contract.task import parse_task
 from orchestrator.errors import InvalidInput
 from orchestrator.job import parse_job
+from pipeline.handler import parse_input
 from testkit.paths import EVENTS, load_event
 
 # What each sample stands for. A new file in events/ must be added here.
@@ -33,11 +34,20 @@ INVOKE_PAYLOADS = {
     "invoke/worker-failure": True,
     "invoke/invalid-input": False,
 }
+# The sample Pipeline's payloads (python -m local invoke --function Pipeline ...).
+PIPELINE_PAYLOADS = {"invoke/pipeline": True}
 
 
 def test_every_sample_is_classified():
     on_disk = {str(p.relative_to(EVENTS).with_suffix("")) for p in EVENTS.rglob("*.json")}
-    assert on_disk == set(ECS_EVENTS) | set(INVOKE_PAYLOADS) | set(LAMBDA_EVENTS)
+    assert on_disk == set(ECS_EVENTS) | set(INVOKE_PAYLOADS) | set(LAMBDA_EVENTS) | set(PIPELINE_PAYLOADS)
+
+
+@pytest.mark.parametrize("name", PIPELINE_PAYLOADS)
+def test_pipeline_sample_is_a_pipeline_input_of_demo_jobs(name):
+    message, parts, seconds = parse_input(load_event(name))
+    assert parts and all(isinstance(p, str) for p in parts)
+    demo_rules({"message": message, "processingTime": seconds}, 60)
 
 
 @pytest.mark.parametrize(("name", "ended"), LAMBDA_EVENTS.items())

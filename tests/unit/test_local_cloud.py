@@ -17,7 +17,7 @@ from testkit.template import NAMES
 
 def test_functions_come_from_the_template_with_code_layer_and_environment():
     functions = Template(NAMES).functions()
-    assert set(functions) == {"Orchestrator", "CompletionRelay"}
+    assert set(functions) == {"Orchestrator", "Pipeline", "CompletionRelay"}
     orchestrator = functions["Orchestrator"]
     assert orchestrator.handler == "orchestrator.handler.handler"
     assert orchestrator.code_uri == ROOT / "orchestrator"
@@ -27,18 +27,23 @@ def test_functions_come_from_the_template_with_code_layer_and_environment():
     assert orchestrator.environment["TASK_DEFINITION"] == NAMES.refs["WorkerTaskDefinition"]
     assert orchestrator.environment["CLUSTER_ARN"] == NAMES.refs["Cluster.Arn"]  # from Globals
     assert orchestrator.durable == {"ExecutionTimeout": 86400, "RetentionPeriodInDays": 14}
+    pipeline = functions["Pipeline"]
+    assert (pipeline.handler, pipeline.code_uri) == ("pipeline.handler.handler", ROOT / "pipeline")
+    assert pipeline.layers == orchestrator.layers and pipeline.durable == orchestrator.durable
     relay = functions["CompletionRelay"]
     assert relay.durable is None
     assert relay.on_failure_arn == NAMES.refs["DeadLetterQueue.Arn"]
     task_stopped, execution_ended = relay.rules
     assert task_stopped.pattern["detail"]["clusterArn"] == [NAMES.refs["Cluster.Arn"]]
     assert task_stopped.pattern["detail"]["startedBy"] == [{"prefix": "durable-ecs/"}]
-    orchestrator_arn = NAMES.refs["Orchestrator.Arn"]
+    orchestrator_arn, pipeline_arn = NAMES.refs["Orchestrator.Arn"], NAMES.refs["Pipeline.Arn"]
     assert execution_ended.pattern["detail"]["functionArn"] == [
         orchestrator_arn,
         {"prefix": f"{orchestrator_arn}:"},
+        pipeline_arn,
+        {"prefix": f"{pipeline_arn}:"},
     ]
-    assert relay.environment["ORCHESTRATOR_FUNCTION_ARN"] == orchestrator_arn
+    assert relay.environment["DURABLE_FUNCTION_ARNS"] == f"{orchestrator_arn},{pipeline_arn}"
 
 
 def test_parameters_can_be_overridden_but_only_existing_ones():

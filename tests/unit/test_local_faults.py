@@ -101,10 +101,11 @@ def test_the_watcher_publishes_each_status_change_once_in_lambdas_event_shape():
     assert event["detail"]["functionArn"] == lambda_arn("Orchestrator")  # a foreign ARN is not echoed
     assert event["detail"]["endTimestamp"].endswith("Z")
     config = relay_config(
-        cluster_arn="c", results_bucket="b", orchestrator_function_arn=lambda_arn("Orchestrator")
+        cluster_arn="c", results_bucket="b", durable_function_arns=(lambda_arn("Orchestrator"),)
     )
     assert (
-        config.is_orchestrator(event["detail"]["functionArn"]) and event["detail"]["status"] in ENDED_STATUSES
+        config.is_durable_function(event["detail"]["functionArn"])
+        and event["detail"]["status"] in ENDED_STATUSES
     )
 
 

@@ -39,6 +39,8 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 CLUSTER = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/t-cluster"
 ORCHESTRATOR = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:Orchestrator"
 EXECUTION = f"{ORCHESTRATOR}:$LATEST/durable-execution/run-1/0f6a"
+PIPELINE = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:Pipeline"
+PIPELINE_EXECUTION = f"{PIPELINE}:live/durable-execution/run-2/1a2b"
 TASK = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/t-cluster/5a3c"
 TASK_DEFINITION = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/t-worker:3"
 WORKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/t-worker-task"
@@ -63,6 +65,8 @@ NAMES = Names(
         "WorkerTaskRole.Arn": WORKER_ROLE,
         "Orchestrator": "Orchestrator",
         "Orchestrator.Arn": ORCHESTRATOR,
+        "Pipeline": "Pipeline",
+        "Pipeline.Arn": PIPELINE,
         "CompletionRelay": "CompletionRelay",
         "CompletionRelay.Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:CompletionRelay",
     },
@@ -445,6 +449,7 @@ def iam() -> LocalIam:
 def test_each_function_and_the_worker_has_its_own_role_and_credentials(iam: LocalIam) -> None:
     assert iam.function_roles == {
         "Orchestrator": "OrchestratorRole",
+        "Pipeline": "PipelineRole",
         "CompletionRelay": "CompletionRelayRole",
     }
     keys = {
@@ -487,6 +492,20 @@ def test_each_function_and_the_worker_has_its_own_role_and_credentials(iam: Loca
             False,
         ),
         ("CompletionRelayRole", Request("lambda:SendDurableExecutionCallbackSuccess", EXECUTION), True),
+        (
+            "CompletionRelayRole",
+            Request("lambda:SendDurableExecutionCallbackFailure", PIPELINE_EXECUTION),
+            True,
+        ),
+        (
+            "CompletionRelayRole",
+            Request(
+                "lambda:SendDurableExecutionCallbackSuccess", PIPELINE_EXECUTION.replace("Pipeline", "Other")
+            ),
+            False,
+        ),
+        ("PipelineRole", Request("ecs:RunTask", TASK_DEFINITION, {"ecs:cluster": CLUSTER}), True),
+        ("PipelineRole", Request("lambda:SendDurableExecutionCallbackSuccess", PIPELINE_EXECUTION), False),
         ("CompletionRelayRole", Request("lambda:CheckpointDurableExecution", EXECUTION), False),
         ("CompletionRelayRole", Request("ecs:ListTasks", "*", {"ecs:cluster": CLUSTER}), True),
         ("CompletionRelayRole", Request("ecs:ListTasks", "*", {"ecs:cluster": CLUSTER + "x"}), False),

@@ -1,4 +1,4 @@
-"""The step retry strategy (orchestrator.workflow.AWS_STEP_CONFIG), run as the SDK runs it: on each
+"""The step retry strategy (durable_ecs.task.AWS_STEP_CONFIG), run as the SDK runs it: on each
 failed attempt, with the attempts made so far. Throttling is asked again for as long as it lasts;
 another transient error 4 times in all; anything else never."""
 
@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from aws_adapters.errors import AwsThrottled, AwsUnavailable, apart_when_throttled
-from orchestrator.workflow import AWS_STEP_CONFIG, RECONCILE_STEP_CONFIG, START_STEP_CONFIG
+from durable_ecs.task import AWS_STEP_CONFIG, RECONCILE_STEP_CONFIG, START_STEP_CONFIG
 
 # Lambda API, DurableConfig.ExecutionTimeout: "Maximum value of 31622400" (366 days).
 LONGEST_EXECUTION = timedelta(days=366)

@@ -1,4 +1,4 @@
-"""The worker task the orchestrator starts: how it is launched, what its container is told, where it
+"""The worker task run_task starts: how it is launched, what its container is told, where it
 writes its result. The ECS calls themselves are `aws_adapters.ecs.EcsGateway`'s. Called only from
 inside durable steps.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_adapters.ecs import EcsGateway, TaskLaunch
+from durable_ecs.settings import EcsSettings
 from ecs_contract.documents import StartTaskResult
 from ecs_contract.names import (
     CALLBACK_ID_ENV,
@@ -17,7 +18,6 @@ from ecs_contract.names import (
     WORKER_CONTAINER_NAME,
     client_token,
 )
-from orchestrator.config import OrchestratorConfig
 
 
 def container_overrides(callback_id: str, job_json: str, result_uri: str) -> dict[str, Any]:
@@ -36,12 +36,12 @@ def container_overrides(callback_id: str, job_json: str, result_uri: str) -> dic
     }
 
 
-def result_uri(config: OrchestratorConfig, callback_id: str) -> str:
+def result_uri(config: EcsSettings, callback_id: str) -> str:
     """Where the worker writes its result: one object per task, under the results prefix."""
     return f"s3://{config.results_bucket}/{RESULTS_PREFIX}{client_token(callback_id)}.json"
 
 
-def launch(config: OrchestratorConfig) -> TaskLaunch:
+def launch(config: EcsSettings) -> TaskLaunch:
     return TaskLaunch(
         cluster_arn=config.cluster_arn,
         task_definition=config.task_definition,
@@ -52,7 +52,7 @@ def launch(config: OrchestratorConfig) -> TaskLaunch:
 
 
 def run_task(
-    tasks: EcsGateway, config: OrchestratorConfig, *, callback_id: str, job_json: str, started_by: str
+    tasks: EcsGateway, config: EcsSettings, *, callback_id: str, job_json: str, started_by: str
 ) -> StartTaskResult:
     """Start the worker task once per callback id.
 

@@ -1,0 +1,99 @@
+"""Where and how `run_task` runs a task: one typed object, read from the function's environment.
+
+The variables are the ones template.yaml sets on every durable function that runs tasks (the
+template's parameters hold the only defaults), so no value here can drift from what is deployed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ecs_contract.names import validate_marker
+
+
+class ConfigError(ValueError):
+    """The function's environment is incomplete or invalid (a deployment mistake)."""
+
+
+@dataclass(frozen=True)
+class EcsSettings:
+    cluster_arn: str
+    task_definition: str  # the revision's ARN (the template's Ref), or a family: its latest ACTIVE one
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+    results_bucket: str
+    assign_public_ip: str
+    task_timeout_seconds: int
+    started_by_marker: str
+    max_attempts: int  # tasks started per run_task, for retryable outcomes
+    retry_delay_seconds: int  # first backoff; doubles per attempt (with jitter) up to the max
+    retry_max_delay_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> EcsSettings:
+        return cls(**read_settings(os.environ if env is None else env, REQUIRED))
+
+
+# Every variable template.yaml sets (SECURITY_GROUPS may be empty): a missing one is a deployment
+# mistake, named at handler entry, never papered over by a default of the code's own.
+REQUIRED = (
+    "CLUSTER_ARN",
+    "TASK_DEFINITION",
+    "SUBNETS",
+    "RESULTS_BUCKET",
+    "ASSIGN_PUBLIC_IP",
+    "TASK_TIMEOUT_SECONDS",
+    "MAX_ATTEMPTS",
+    "RETRY_DELAY_SECONDS",
+    "RETRY_MAX_DELAY_SECONDS",
+    "STARTED_BY_MARKER",
+)
+
+
+def read_settings(env: Mapping[str, str], required: tuple[str, ...]) -> dict[str, Any]:
+    """EcsSettings' fields from `env`, once every one of `required` is set (a function that needs
+    more variables names them all in one message)."""
+    missing = [name for name in required if not env.get(name)]
+    if missing:
+        raise ConfigError(f"missing environment variables: {', '.join(missing)}")
+    assign_public_ip = env["ASSIGN_PUBLIC_IP"]
+    if assign_public_ip not in ("ENABLED", "DISABLED"):
+        raise ConfigError(f"ASSIGN_PUBLIC_IP must be ENABLED or DISABLED, got {assign_public_ip!r}")
+    timeout = _int(env, "TASK_TIMEOUT_SECONDS", minimum=1)
+    max_attempts = _int(env, "MAX_ATTEMPTS", minimum=1)
+    retry_delay = _int(env, "RETRY_DELAY_SECONDS", minimum=1)
+    retry_max_delay = _int(env, "RETRY_MAX_DELAY_SECONDS", minimum=retry_delay)
+    try:
+        marker = validate_marker(env["STARTED_BY_MARKER"])
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+    return {
+        "cluster_arn": env["CLUSTER_ARN"],
+        "task_definition": env["TASK_DEFINITION"],
+        "subnets": _csv(env["SUBNETS"]),
+        "security_groups": _csv(env.get("SECURITY_GROUPS", "")),
+        "results_bucket": env["RESULTS_BUCKET"],
+        "assign_public_ip": assign_public_ip,
+        "task_timeout_seconds": timeout,
+        "started_by_marker": marker,
+        "max_attempts": max_attempts,
+        "retry_delay_seconds": retry_delay,
+        "retry_max_delay_seconds": retry_max_delay,
+    }
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _int(env: Mapping[str, str], name: str, minimum: int) -> int:
+    try:
+        value = int(env[name])
+    except ValueError as e:
+        raise ConfigError(f"{name} must be an integer") from e
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value

@@ -1,0 +1,371 @@
+"""`run_task`: run one ECS task from a durable function and wait for it, at no compute cost.
+
+Per attempt: create a callback, start the task in a step (RunTask, idempotent through a clientToken
+derived from the callback id), suspend until the relay completes the callback when the task stops;
+retry retryable outcomes after a durable backoff; after a callback timeout, reconcile with
+DescribeTasks (its STOPPED event may have been lost) and stop a task still running.
+
+Replay rule: everything outside a step runs again on every replay, so only pure code lives here;
+AWS calls, clocks and randomness happen inside the `@durable_step` functions (the backoff's jitter
+is derived from the execution ARN and the task's name, see `backoff.py`). The AWS calls go through
+the `Gateways` run_task is handed, and only the steps use them.
+
+The history names every operation with the task's name and its attempt
+(`ecs_contract.documents.Operation`): "prepare: task-completion #1", "prepare: start-task #1",
+"prepare: reconcile-task #1" (only after a callback timeout), "prepare: backoff #1", ... A task
+named DEFAULT_TASK_NAME ("task", the shipped orchestrator's) has the bare names: "start-task #1". The
+steps checkpoint the contract's documents (`StartTaskResult`, `ReconcileResult`) and a success
+returns a `TaskResult` (the contract's `ExecutionResult`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import Any
+
+from aws_durable_execution_sdk_python import (
+    CallbackExternalError,
+    CallbackTimeoutError,
+    DurableContext,
+    StepContext,
+    StepError,
+    durable_step,
+)
+from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, JitterStrategy, StepConfig
+from aws_durable_execution_sdk_python.retries import (
+    LinearRetryStrategyConfig,
+    RetryStrategyConfig,
+    create_linear_retry_strategy,
+    create_retry_strategy,
+)
+from aws_durable_execution_sdk_python.serdes import JsonSerDes
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from aws_adapters.clients import ClientOnFirstUse
+from aws_adapters.ecs import EcsGateway
+from aws_adapters.errors import AWS_UNAVAILABLE_TYPE, AwsThrottled, AwsUnavailable, apart_when_throttled
+from aws_adapters.s3 import ResultGateway
+from durable_ecs import ecs_tasks
+from durable_ecs.backoff import backoff_seconds
+from durable_ecs.checkpoints import DocumentSerDes
+from durable_ecs.errors import TaskError, error_for
+from durable_ecs.settings import EcsSettings
+from ecs_contract.completion import ResultAccessDenied, ResultReader, success_completion
+from ecs_contract.decide import decide
+from ecs_contract.documents import (
+    DEFAULT_TASK_NAME,
+    CallbackSuccess,
+    CompletedBy,
+    ExecutionResult,
+    Operation,
+    ReconcileResult,
+    StartTaskResult,
+    TaskState,
+)
+from ecs_contract.names import redact, started_by
+from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
+from ecs_contract.task import parse_task
+
+# Only transient AWS errors are worth asking again inside a step: the adapters raise them as
+# AwsUnavailable (by error code and HTTP status), and nothing else is retried. RunTask is
+# idempotent through its clientToken, DescribeTasks and StopTask by nature. Explicit:
+# StepConfig(retry_strategy=None) would silently mean the SDK default (6 attempts on any error).
+# RunTask's throttling (AwsThrottled) is normal at fan-out scale (Fargate RunTask: 100 at once,
+# then 20 a second per account and Region, local/ecs_rules.py) and never fails an execution: it
+# is asked again (same clientToken) with full jitter (AWS Architecture Blog, "Exponential Backoff
+# And Jitter") over a ceiling growing 1 s a retry up to 20 s, for 31,622,401 attempts. The SDK
+# waits at least 1 s between two (step.py, retry_handler): that is 366 days of waits at the least,
+# the longest ExecutionTimeout (Lambda API, DurableConfig), so the execution's own timeout
+# (template: ExecutionTimeout) always ends it first. Linear, not the SDK's exponential strategy:
+# that one computes backoff_rate ** (attempt - 1) as a float, which overflows at attempt 1,025.
+# The jitter is random.random() (the SDK's JitterStrategy) and replay-safe: the SDK calls the
+# strategy only when an attempt fails, checkpoints the delay it chose (NextAttemptDelaySeconds),
+# and a replay reads the checkpointed time of the next attempt (step.py, check_result_status).
+# Any other transient error (DescribeTasks' or StopTask's throttling too): 4 attempts in all, then
+# the attempt ends (EcsUnavailable) as before.
+# Plain JSON keeps checkpoints small and the history readable (the default serdes tags every
+# value with its type).
+AWS_STEP_CONFIG = StepConfig(
+    serdes=JsonSerDes(),
+    retry_strategy=apart_when_throttled(
+        throttled=create_linear_retry_strategy(
+            LinearRetryStrategyConfig(
+                max_attempts=31_622_401,
+                initial_delay=Duration.from_seconds(1),
+                increment=Duration.from_seconds(1),
+                max_delay=Duration.from_seconds(20),
+                jitter_strategy=JitterStrategy.FULL,
+                retryable_error_types=[AwsThrottled],
+            )
+        ),
+        other=create_retry_strategy(
+            RetryStrategyConfig(
+                max_attempts=4,
+                initial_delay=Duration.from_seconds(2),
+                max_delay=Duration.from_seconds(30),
+                retryable_error_types=[AwsUnavailable],
+            )
+        ),
+    ),
+)
+START_STEP_CONFIG = replace(AWS_STEP_CONFIG, serdes=DocumentSerDes(StartTaskResult.from_dict))
+RECONCILE_STEP_CONFIG = replace(AWS_STEP_CONFIG, serdes=DocumentSerDes(ReconcileResult.from_dict))
+
+# Powertools' Metrics instances share one metric set: the handler's `@metrics.log_metrics` (its
+# namespace and service) flushes what the steps add here. Named in code like the orchestrator's
+# (template.yaml's POWERTOOLS_METRICS_NAMESPACE wins): a flush by an instance without a namespace
+# (Powertools flushes itself at 100 metrics) fails with SchemaValidationError, which would fail
+# the invocation of a user whose handler has no `log_metrics`.
+metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "DurableEcsTasks"))
+
+# An operation name is at most 256 printable ASCII characters (botocore lambda model, shape
+# OperationName: min 1, max 256, pattern [\x20-\x7E]+); the task's name leaves room for
+# ": stop-timed-out-task #<attempt>".
+MAX_NAME_CHARS = 200
+
+TaskResult = ExecutionResult
+"""What a task that succeeded returns: its completion (taskArn, exit code, the worker's result
+object, timings), how it came (the relay's event or a reconcile) and after how many attempts."""
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """What one task runs: the job, handed to the worker as JSON in its environment."""
+
+    job: Mapping[str, Any]
+
+    def job_json(self) -> str:
+        return json.dumps(self.job, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Gateways:
+    """The AWS the steps call: `aws_gateways()` unless handed in (tests hand in their own)."""
+
+    tasks: EcsGateway
+    results: ResultReader
+
+
+@cache
+def aws_gateways() -> Gateways:
+    """Built once per execution environment (not at import); each client on its first call, inside a
+    step: an invocation that only replays builds none."""
+    return Gateways(tasks=EcsGateway(ClientOnFirstUse("ecs")), results=ResultGateway(ClientOnFirstUse("s3")))
+
+
+@durable_step
+def start_task(
+    step: StepContext,
+    tasks: EcsGateway,
+    config: EcsSettings,
+    callback_id: str,
+    job_json: str,
+    execution_arn: str,
+) -> StartTaskResult:
+    start = ecs_tasks.run_task(
+        tasks,
+        config,
+        callback_id=callback_id,
+        job_json=job_json,
+        started_by=started_by(config.started_by_marker, execution_arn),
+    )
+    if not isinstance(start.outcome, TaskFailed):
+        metrics.add_metric(name="TasksStarted", unit=MetricUnit.Count, value=1)
+        step.logger.info("task started", extra={"task_arn": start.outcome, "callback": redact(callback_id)})
+    return start
+
+
+@durable_step
+def reconcile_task(
+    step: StepContext, gateways: Gateways, config: EcsSettings, task_arn: str
+) -> ReconcileResult:
+    """After a callback timeout: what became of the task? Its STOPPED event may have been lost.
+
+    Running, unknown (ECS no longer knows it), or stopped with the same completion the relay
+    would have sent: a TaskFailed or the CallbackSuccess.
+    """
+    described = gateways.tasks.describe(config.cluster_arn, task_arn)
+    if described is None:
+        step.logger.warning("task unknown to ECS at reconcile", extra={"task_arn": task_arn})
+        return ReconcileResult.unknown()
+    task = parse_task(described)
+    outcome = decide(task)
+    if isinstance(outcome, Ignored):
+        return ReconcileResult.running(task.last_status)
+    metrics.add_metric(name="CompletionsReconciled", unit=MetricUnit.Count, value=1)
+    step.logger.warning("completion event missing; task reconciled", extra={"task_arn": task_arn})
+    if isinstance(outcome, TaskFailed):
+        return ReconcileResult.stopped(outcome)
+    try:  # throttling (SlowDown), 5xx: raised as AwsUnavailable by the reader, asked again
+        completion = success_completion(outcome, task, gateways.results, config.results_bucket)
+    except ResultAccessDenied as e:
+        # A permission to fix, which no retry of this step or new task can: never a success
+        # without the result, so the execution fails with a typed error naming what to grant.
+        step.logger.error("result object unreadable", extra={"task_arn": task_arn, "code": e.code})
+        unreadable = TaskFailed(ErrorType.RESULT_UNREADABLE, str(e), task_arn=task_arn, exit_code=0)
+        return ReconcileResult.stopped(unreadable)
+    return ReconcileResult.stopped(completion.document)
+
+
+@durable_step
+def stop_task(step: StepContext, tasks: EcsGateway, config: EcsSettings, task_arn: str, reason: str) -> bool:
+    stopped = tasks.stop(config.cluster_arn, task_arn, reason)
+    step.logger.info(
+        "task stopped" if stopped else "task already gone", extra={"task_arn": task_arn, "reason": reason}
+    )
+    return stopped
+
+
+def run_task(
+    ctx: DurableContext,
+    name: str,
+    request: TaskRequest,
+    settings: EcsSettings | None = None,
+    gateways: Gateways | None = None,
+) -> TaskResult:
+    """Run one ECS task and wait for it: its TaskResult, or a `durable_ecs.errors.TaskError`.
+
+    `name` names the task's operations in the history ("prepare: start-task #1"): unique among the
+    tasks of one durable context. `settings` default to `EcsSettings.from_env()`, `gateways` to
+    boto3's (`aws_gateways()`). Call it from the durable handler or a child context, never inside
+    a step.
+    """
+    _check_name(name)
+    settings = EcsSettings.from_env() if settings is None else settings
+    gateways = aws_gateways() if gateways is None else gateways
+    execution_arn = ctx.execution_context.durable_execution_arn
+    task = _Task(ctx, name, settings, gateways, execution_arn)
+    for attempt in range(1, settings.max_attempts + 1):
+        outcome = task.attempt(request, attempt)
+        if not isinstance(outcome, TaskFailed):
+            return outcome
+        if not outcome.retryable or attempt == settings.max_attempts:
+            raise _final_error(outcome, attempt, settings.max_attempts)
+        delay = backoff_seconds(
+            _jitter_key(execution_arn, name),
+            attempt,
+            settings.retry_delay_seconds,
+            settings.retry_max_delay_seconds,
+        )
+        ctx.wait(Duration.from_seconds(delay), name=Operation.BACKOFF.named(attempt, name))
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _check_name(name: str) -> None:
+    if not (0 < len(name) <= MAX_NAME_CHARS and name.isascii() and name.isprintable()):
+        raise ValueError(f"a task's name is 1 to {MAX_NAME_CHARS} printable ASCII characters, got {name!r}")
+
+
+def _jitter_key(execution_arn: str, name: str) -> str:
+    """Tasks of one execution back off apart; the default task keeps the orchestrator's waits."""
+    return execution_arn if name == DEFAULT_TASK_NAME else f"{execution_arn}#{name}"
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One run_task call: what each of its attempts needs."""
+
+    ctx: DurableContext
+    name: str
+    config: EcsSettings
+    gateways: Gateways
+    execution_arn: str
+
+    def attempt(self, request: TaskRequest, attempt: int) -> TaskResult | TaskFailed:
+        """One task: its outcome (a TaskFailed) or its success."""
+        ctx, config = self.ctx, self.config
+        callback = ctx.create_callback(
+            name=Operation.TASK_COMPLETION.named(attempt, self.name),
+            config=CallbackConfig(
+                timeout=Duration.from_seconds(config.task_timeout_seconds), serdes=JsonSerDes()
+            ),
+        )
+        try:
+            started = ctx.step(
+                start_task(
+                    self.gateways.tasks, config, callback.callback_id, request.job_json(), self.execution_arn
+                ),
+                name=Operation.START_TASK.named(attempt, self.name),
+                config=START_STEP_CONFIG,
+            )
+        except StepError as e:
+            if e.error_type != AWS_UNAVAILABLE_TYPE:
+                raise
+            return TaskFailed(ErrorType.ECS_UNAVAILABLE, f"RunTask kept failing: {e.message}", retryable=True)
+        if isinstance(started.outcome, TaskFailed):
+            return started.outcome
+        task_arn = started.outcome
+
+        try:
+            completion = callback.result()  # suspends here, at no compute cost, until the relay answers
+        except CallbackTimeoutError:
+            return self.after_timeout(task_arn, attempt)
+        except CallbackExternalError as e:
+            return TaskFailed.from_callback_error(e.message, e.data)
+        return _succeeded(completion, task_arn, CompletedBy.EVENT, attempt)
+
+    def after_timeout(self, task_arn: str, attempt: int) -> TaskResult | TaskFailed:
+        """No completion within the task timeout: take the task's own word if it already stopped."""
+        ctx, config = self.ctx, self.config
+        message = f"task did not finish within {config.task_timeout_seconds} s"
+        try:
+            seen = ctx.step(
+                reconcile_task(self.gateways, config, task_arn),
+                name=Operation.RECONCILE_TASK.named(attempt, self.name),
+                config=RECONCILE_STEP_CONFIG,
+            )
+        except StepError as e:
+            return _aws_kept_failing(e, message, task_arn)
+        if isinstance(seen.outcome, TaskFailed):
+            return seen.outcome
+        if isinstance(seen.outcome, CallbackSuccess):
+            return ExecutionResult(seen.outcome, CompletedBy.RECONCILE, attempt)
+        if seen.state is TaskState.UNKNOWN:
+            return TaskFailed(
+                ErrorType.TASK_TIMED_OUT, f"{message}; ECS no longer knows it ({task_arn})", task_arn=task_arn
+            )
+        try:
+            stopped = ctx.step(
+                stop_task(self.gateways.tasks, config, task_arn, message),
+                name=Operation.STOP_TIMED_OUT_TASK.named(attempt, self.name),
+                config=AWS_STEP_CONFIG,
+            )
+        except StepError as e:
+            return _aws_kept_failing(e, message, task_arn)
+        fate = "it was stopped" if stopped else "ECS no longer knows it"
+        return TaskFailed(ErrorType.TASK_TIMED_OUT, f"{message}; {fate} ({task_arn})", task_arn=task_arn)
+
+
+def _aws_kept_failing(error: StepError, message: str, task_arn: str) -> TaskFailed:
+    """A step after the timeout failed past its retries: EcsUnavailable if AWS was the cause.
+
+    Not retryable: the task may still run, and a new attempt would start a second one. The
+    execution fails, and the relay's cancellation rule stops what it left running.
+    """
+    if error.error_type != AWS_UNAVAILABLE_TYPE:
+        raise error  # a bug or a refusal (e.g. AccessDenied): shown as it is
+    return TaskFailed(
+        ErrorType.ECS_UNAVAILABLE,
+        f"{message}; then AWS kept failing: {error.message} ({task_arn})",
+        task_arn=task_arn,
+    )
+
+
+def _succeeded(
+    completion: Any, task_arn: str, completed_by: CompletedBy, attempt: int
+) -> ExecutionResult | TaskFailed:
+    if not isinstance(completion, dict):
+        return TaskFailed(ErrorType.UNKNOWN, f"unexpected completion payload: {completion!r}")
+    return ExecutionResult(CallbackSuccess.from_dict(completion, task_arn), completed_by, attempt)
+
+
+def _final_error(failure: TaskFailed, attempt: int, max_attempts: int) -> TaskError:
+    if attempt > 1 or failure.retryable:
+        suffix = f" (attempt {attempt} of {max_attempts})"
+        failure = replace(failure, message=failure.message + suffix)
+    return error_for(failure)

@@ -1,0 +1,121 @@
+"""The library from a second durable function: the sample Pipeline (tasks in sequence, a fan-out
+with the SDK's map, a final task) under the SDK's test runner, ECS in moto, completed by the relay."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_durable_execution_sdk_python.execution import InvocationStatus
+from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
+from moto import mock_aws
+
+from aws_adapters.ecs import EcsGateway
+from aws_adapters.s3 import ResultGateway
+from completion_relay.relay import RelayAction
+from durable_ecs import Gateways
+from ecs_contract.documents import ExecutionResult, Operation
+from ecs_contract.names import JOB_INPUT_ENV
+from pipeline.handler import build_handler
+from testkit.moto_relay import MotoEcsRelay, World
+from testkit.moto_world import BUCKET
+
+PAYLOAD = {"message": "hi", "parts": ["red", "green"], "processingTime": 0}
+
+
+@pytest.fixture
+def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with mock_aws():
+        aws = MotoEcsRelay.create(BUCKET)
+        for name, value in aws.environment(30).items():
+            monkeypatch.setenv(name, value)
+        gateways = Gateways(EcsGateway(aws.orchestrator_ecs), ResultGateway(aws.orchestrator_s3))
+        with DurableFunctionTestRunner(handler=build_handler(lambda: gateways), poll_interval=0.02) as runner:
+            yield World.around(aws, runner)
+
+
+def job_of(world: World, task: dict[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(world.worker_env(task)[JOB_INPUT_ENV]))
+
+
+def play_worker(world: World, number: int, *, exit_code: int = 0) -> dict[str, Any]:
+    """The `number`th task runs the demo job on its message and stops; its event reaches the relay."""
+    task = world.started_task(number)
+    made = {"processedMessage": job_of(world, task)["message"].upper()}
+    relayed = world.stop(task, exit_code=exit_code, result=made if exit_code == 0 else None)
+    assert relayed.action is (RelayAction.SUCCEEDED if exit_code == 0 else RelayAction.FAILED)
+    return task
+
+
+def test_tasks_in_sequence_then_a_fan_out_then_a_final_task_each_named_in_the_history(pipeline: World):
+    arn = pipeline.start(PAYLOAD)
+
+    # "prepare" first, alone: nothing else starts until it is done
+    prepare = play_worker(pipeline, 1)
+    assert job_of(pipeline, prepare) == {"message": "hi", "processingTime": 0}
+    # then one task per part, on what "prepare" made, then "combine" on what the parts made
+    parts = [play_worker(pipeline, 2), play_worker(pipeline, 3)]
+    assert sorted(job_of(pipeline, t)["message"] for t in parts) == ["HI green", "HI red"]
+    combine = play_worker(pipeline, 4)
+    assert job_of(pipeline, combine)["message"] == "HI RED + HI GREEN"  # in the parts' input order
+
+    result = pipeline.runner.wait_for_result(arn, timeout=30)
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert result.result is not None
+    body = json.loads(result.result)
+    assert ExecutionResult.from_dict(body["prepare"]).completion.result == {"processedMessage": "HI"}
+    assert [ExecutionResult.from_dict(p).completion.result for p in body["parts"]] == [
+        {"processedMessage": "HI RED"},
+        {"processedMessage": "HI GREEN"},
+    ]
+    assert ExecutionResult.from_dict(body["combine"]).completion.task_arn == combine["taskArn"]
+    assert len(pipeline.run_task_calls) == 4
+
+    # Each task's operations carry its name; the map's branches run theirs in their own contexts
+    top = [op.name for op in result.operations]
+    assert top == [
+        Operation.TASK_COMPLETION.named(1, "prepare"),
+        Operation.START_TASK.named(1, "prepare"),
+        "parts",
+        Operation.TASK_COMPLETION.named(1, "combine"),
+        Operation.START_TASK.named(1, "combine"),
+    ]
+    assert top[0] == "prepare: task-completion #1" and top[-1] == "combine: start-task #1"
+    # Every task of the execution carries the execution's startedBy: cancelling it stops them all
+    assert len({call["startedBy"] for call in pipeline.run_task_calls}) == 1
+
+
+def test_a_task_that_fails_fails_the_pipeline_with_the_library_s_typed_error(pipeline: World):
+    arn = pipeline.start({**PAYLOAD, "parts": []})
+    play_worker(pipeline, 1, exit_code=1)
+
+    result = pipeline.runner.wait_for_result(arn, timeout=30)
+    assert result.status is InvocationStatus.FAILED
+    assert result.error is not None and result.error.type == "durable_ecs.errors.WorkerFailed"
+    assert len(pipeline.run_task_calls) == 1  # nothing after the failed "prepare"
+
+
+def test_a_bad_input_is_refused_before_any_task_starts(pipeline: World):
+    arn = pipeline.start({"message": "hi", "parts": "red"})
+    result = pipeline.runner.wait_for_result(arn, timeout=30)
+    assert result.status is InvocationStatus.FAILED
+    assert result.error is not None and result.error.type == "durable_ecs.errors.InvalidInput"
+    assert "'parts' must be a list" in str(result.error.message)
+    assert pipeline.run_task_calls == []
+
+
+def test_a_part_that_fails_fails_the_pipeline_with_the_part_s_typed_error_and_combine_never_runs(
+    pipeline: World,
+):
+    arn = pipeline.start({**PAYLOAD, "parts": ["red"]})
+    play_worker(pipeline, 1)
+    play_worker(pipeline, 2, exit_code=1)
+
+    result = pipeline.runner.wait_for_result(arn, timeout=30)
+    assert result.status is InvocationStatus.FAILED
+    assert result.error is not None
+    assert "exited with code 1" in str(result.error.message)
+    assert result.error.type == "durable_ecs.errors.WorkerFailed"
+    assert len(pipeline.run_task_calls) == 2
