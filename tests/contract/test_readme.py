@@ -143,3 +143,15 @@ def test_the_readme_shows_no_path_of_the_machine_it_was_captured_on():
         path for block in blocks for path in re.findall(r"(?:^|[\s(=])(/[\w.-]+/[\w./-]*)", block, flags=re.M)
     ]
     assert absolute == []
+
+
+def test_the_readme_s_python_examples_compile_and_import_what_exists():
+    """The library snippet users copy: it compiles, and every name it imports exists."""
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    assert blocks
+    for block in blocks:
+        compile(block, "README.md", "exec")
+        for module, names in re.findall(r"^from ([\w.]+) import (.+)$", block, flags=re.M):
+            imported = __import__(module, fromlist=["_"])
+            for name in (n.strip() for n in names.split(",")):
+                assert hasattr(imported, name), f"README imports {name} from {module}, which has none"
