@@ -255,3 +255,16 @@ def test_a_refused_override_fails_at_once_with_invalid_input_and_starts_no_task(
     assert result.operations == []
     assert world.run_task_calls == []
     assert world.ecs.list_tasks(cluster=world.cluster_arn)["taskArns"] == []
+
+
+def test_an_allow_listed_task_definition_is_the_one_run_task_runs(world, monkeypatch):
+    # Given a deployment that lets jobs choose the "worker" family (moto's), any revision of it
+    monkeypatch.setenv("ALLOWED_TASK_DEFINITIONS", "other-family, worker")
+    arn = world.start({"message": "chosen", "overrides": {"taskDefinition": "worker:1"}})
+    task = world.started_task()
+
+    [call] = world.run_task_calls
+    assert call["taskDefinition"] == "worker:1"
+    assert "cpu" not in call["overrides"]  # no size chosen: the task definition's
+    world.stop(task, exit_code=0, result={"ok": True})
+    assert world.runner.wait_for_result(arn, timeout=30).status is InvocationStatus.SUCCEEDED
