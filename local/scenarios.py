@@ -34,6 +34,11 @@ SCENARIOS = {
         Scenario("success", ROOT / "events/invoke/success.json", "SUCCEEDED"),
         Scenario("worker-failure", ROOT / "events/invoke/worker-failure.json", "FAILED", "WorkerFailed"),
         Scenario("invalid-input", ROOT / "events/invoke/invalid-input.json", "FAILED", "InvalidInput"),
+        # A job that sizes its task (cpu/memory overrides), and one that asks for a role: refused.
+        Scenario("overrides", ROOT / "events/invoke/overrides.json", "SUCCEEDED"),
+        Scenario(
+            "invalid-overrides", ROOT / "events/invoke/invalid-overrides.json", "FAILED", "InvalidInput"
+        ),
         # The sample durable function built on durable_ecs: prepare, a fan-out, combine.
         Scenario("pipeline", ROOT / "events/invoke/pipeline.json", "SUCCEEDED", function="Pipeline"),
     )

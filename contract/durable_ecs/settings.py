@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecs_contract.names import validate_marker
+from ecs_contract.overrides import ALLOWED_TASK_DEFINITIONS_ENV, TaskDefinitionAllowList
 
 
 class ConfigError(ValueError):
@@ -31,6 +32,9 @@ class EcsSettings:
     max_attempts: int  # tasks started per run_task, for retryable outcomes
     retry_delay_seconds: int  # first backoff; doubles per attempt (with jitter) up to the max
     retry_max_delay_seconds: int
+    # The task definitions a job's overrides may choose (families or ARNs): the template lists
+    # them, and IAM must let the function run each (template.yaml, RunWorkerTasks).
+    allowed_task_definitions: TaskDefinitionAllowList
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EcsSettings:
@@ -50,6 +54,7 @@ REQUIRED = (
     "RETRY_DELAY_SECONDS",
     "RETRY_MAX_DELAY_SECONDS",
     "STARTED_BY_MARKER",
+    ALLOWED_TASK_DEFINITIONS_ENV,
 )
 
 
@@ -82,6 +87,7 @@ def read_settings(env: Mapping[str, str], required: tuple[str, ...]) -> dict[str
         "max_attempts": max_attempts,
         "retry_delay_seconds": retry_delay,
         "retry_max_delay_seconds": retry_max_delay,
+        "allowed_task_definitions": TaskDefinitionAllowList.parse(env[ALLOWED_TASK_DEFINITIONS_ENV]),
     }
 
 

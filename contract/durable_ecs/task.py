@@ -53,7 +53,7 @@ from aws_adapters.s3 import ResultGateway
 from durable_ecs import ecs_tasks
 from durable_ecs.backoff import backoff_seconds
 from durable_ecs.checkpoints import DocumentSerDes
-from durable_ecs.errors import TaskError, error_for
+from durable_ecs.errors import InvalidInput, TaskError, error_for
 from durable_ecs.settings import EcsSettings
 from ecs_contract.completion import ResultAccessDenied, ResultReader, success_completion
 from ecs_contract.decide import decide
@@ -69,6 +69,7 @@ from ecs_contract.documents import (
 )
 from ecs_contract.names import redact, started_by
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
+from ecs_contract.overrides import InvalidOverrides, TaskOverrides
 from ecs_contract.task import parse_task
 
 # Only transient AWS errors are worth asking again inside a step: the adapters raise them as
@@ -135,9 +136,12 @@ object, timings), how it came (the relay's event or a reconcile) and after how m
 
 @dataclass(frozen=True)
 class TaskRequest:
-    """What one task runs: the job, handed to the worker as JSON in its environment."""
+    """What one task runs: the job, handed to the worker as JSON in its environment, and the job's
+    overrides of its task (size, command, environment, an allow-listed task definition), which
+    run_task checks before any step (a refusal is InvalidInput, and no task starts)."""
 
     job: Mapping[str, Any]
+    overrides: TaskOverrides | None = None
 
     def job_json(self) -> str:
         return json.dumps(self.job, separators=(",", ":"), sort_keys=True)
@@ -166,6 +170,7 @@ def start_task(
     callback_id: str,
     job_json: str,
     execution_arn: str,
+    overrides: TaskOverrides | None = None,
 ) -> StartTaskResult:
     start = ecs_tasks.run_task(
         tasks,
@@ -173,6 +178,7 @@ def start_task(
         callback_id=callback_id,
         job_json=job_json,
         started_by=started_by(config.started_by_marker, execution_arn),
+        overrides=overrides or ecs_tasks.NO_OVERRIDES,
     )
     if not isinstance(start.outcome, TaskFailed):
         metrics.add_metric(name="TasksStarted", unit=MetricUnit.Count, value=1)
@@ -237,6 +243,7 @@ def run_task(
     """
     _check_name(name)
     settings = EcsSettings.from_env() if settings is None else settings
+    _check_overrides(request, settings)
     gateways = aws_gateways() if gateways is None else gateways
     execution_arn = ctx.execution_context.durable_execution_arn
     task = _Task(ctx, name, settings, gateways, execution_arn)
@@ -259,6 +266,16 @@ def run_task(
 def _check_name(name: str) -> None:
     if not (0 < len(name) <= MAX_NAME_CHARS and name.isascii() and name.isprintable()):
         raise ValueError(f"a task's name is 1 to {MAX_NAME_CHARS} printable ASCII characters, got {name!r}")
+
+
+def _check_overrides(request: TaskRequest, settings: EcsSettings) -> None:
+    """At the door, before any step: a refused override fails the call and starts no task."""
+    if request.overrides is None:
+        return
+    try:
+        ecs_tasks.check_overrides_at_the_door(settings, request.overrides, request.job_json())
+    except InvalidOverrides as e:
+        raise InvalidInput(f"invalid overrides: {e}") from e
 
 
 def _jitter_key(execution_arn: str, name: str) -> str:
@@ -288,7 +305,12 @@ class _Task:
         try:
             started = ctx.step(
                 start_task(
-                    self.gateways.tasks, config, callback.callback_id, request.job_json(), self.execution_arn
+                    self.gateways.tasks,
+                    config,
+                    callback.callback_id,
+                    request.job_json(),
+                    self.execution_arn,
+                    request.overrides,
                 ),
                 name=Operation.START_TASK.named(attempt, self.name),
                 config=START_STEP_CONFIG,

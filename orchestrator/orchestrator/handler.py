@@ -32,7 +32,13 @@ def build_handler(gateways: Callable[[], Gateways]) -> Callable[[Any, Any], Any]
         config = OrchestratorConfig.from_env()
         job = parse_job(event, config.task_timeout_seconds, rules_for(config.job_choice))
         try:
-            result = run_task(context, DEFAULT_TASK_NAME, TaskRequest(job=job.payload), config, gateways())
+            result = run_task(
+                context,
+                DEFAULT_TASK_NAME,
+                TaskRequest(job=job.payload, overrides=job.overrides),
+                config,
+                gateways(),
+            )
         except TaskError as e:  # an Exception: the SDK's suspension (a BaseException) passes through
             raise as_orchestrator_error(e) from e
         return result.to_dict()

@@ -15,7 +15,15 @@ from typing import Any
 from ecs_contract.demo_job import JobChoice
 from ecs_contract.limits import OVERRIDES_MAX_CHARS
 from ecs_contract.names import CALLBACK_ID_MAX
+from ecs_contract.overrides import InvalidOverrides, TaskOverrides
 from orchestrator.errors import InvalidInput
+
+# The job payload's optional key for the task's overrides (ecs_contract.overrides' document). Taken
+# out of the job before the job goes to the worker: they are the orchestrator's instructions to
+# ECS, not the job's input; left in, they would take their room in the 8,192-char overrides twice
+# (in JOB_INPUT and as themselves), and a worker would see its own size as input, so the same job
+# run at two sizes would be two different inputs to it.
+OVERRIDES_KEY = "overrides"
 
 # Room the job input may take in the 8,192-char overrides once the callback id (up to 1,024
 # chars), the result URI and the JSON framing are in: checked exactly again when the task starts.
@@ -27,7 +35,8 @@ JobRules = Callable[[dict[str, Any], int], None]
 
 @dataclass(frozen=True)
 class JobInput:
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # what the worker gets (without OVERRIDES_KEY)
+    overrides: TaskOverrides | None = None  # the job's overrides of its task; None: none
 
     def to_json(self) -> str:
         return json.dumps(self.payload, separators=(",", ":"), sort_keys=True)
@@ -52,13 +61,15 @@ def parse_job(event: object, task_timeout_seconds: int, rules: JobRules = no_rul
     """Any JSON object that fits the overrides is a job, if the job's own rules accept it."""
     if not isinstance(event, dict):
         raise InvalidInput(f"job input must be a JSON object, got {type(event).__name__}")
+    payload = {k: v for k, v in event.items() if k != OVERRIDES_KEY}
+    overrides = _overrides(event)
     try:
-        rules(event, task_timeout_seconds)
+        rules(payload, task_timeout_seconds)
     except InvalidInput:
         raise
     except ValueError as e:  # the hook's way to refuse an input, with the reason for the caller
         raise InvalidInput(str(e)) from e
-    job = JobInput(payload=event)
+    job = JobInput(payload=payload, overrides=overrides)
     # Measured as it travels: a JSON string inside the overrides' JSON, where every quote,
     # backslash and \uXXXX escape of the job's own JSON takes one more character.
     size = len(json.dumps(job.to_json()))
@@ -69,3 +80,14 @@ def parse_job(event: object, task_timeout_seconds: int, rules: JobRules = no_rul
             "Store large input in S3 and pass its URI instead."
         )
     return job
+
+
+def _overrides(event: dict[str, Any]) -> TaskOverrides | None:
+    """The job's overrides, refused at once with a message that says what to change (the
+    allow-list and the size of the whole are run_task's to check, before any step)."""
+    if OVERRIDES_KEY not in event:
+        return None
+    try:
+        return TaskOverrides.from_dict(event[OVERRIDES_KEY])
+    except InvalidOverrides as e:
+        raise InvalidInput(f"invalid overrides: {e}") from e

@@ -190,3 +190,81 @@ def test_throttled_run_task_is_retried_with_the_same_client_token(world):
     assert first["clientToken"] == second["clientToken"] == client_token(callback_id)
     assert result.status is InvocationStatus.SUCCEEDED
     assert result.get_step(Operation.START_TASK.named(1)).attempt == 2
+
+
+def test_a_job_s_overrides_reach_run_task_and_leave_the_job_input(world):
+    # Given a job that sizes its task and adds a variable
+    job = load_event("invoke/overrides")
+    arn = world.start(job)
+    task = world.started_task()
+
+    # Then RunTask carried the task size (TaskOverride.cpu/.memory are strings), the container's
+    # memory and the variable after the orchestrator's own
+    [call] = world.run_task_calls
+    assert (call["overrides"]["cpu"], call["overrides"]["memory"]) == ("512", "1024")
+    [container] = call["overrides"]["containerOverrides"]
+    assert container["memory"] == 1024
+    assert [pair["name"] for pair in container["environment"]] == [
+        "CALLBACK_ID",
+        "JOB_INPUT",
+        "RESULT_S3_URI",
+        "LOG_LEVEL",
+    ]
+    # And the worker's job is the job without its overrides (they are the orchestrator's business)
+    assert json.loads(world.worker_env(task)["JOB_INPUT"]) == {
+        k: v for k, v in job.items() if k != "overrides"
+    }
+    assert call["taskDefinition"] == "worker"  # none chosen: the deployment's own
+
+    # And the task runs to its success as any other
+    world.stop(task, exit_code=0, result={"ok": True})
+    assert world.runner.wait_for_result(arn, timeout=30).status is InvocationStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(
+            {"taskRoleArn": "arn:aws:iam::1:role/admin"}, "'taskRoleArn' cannot be overridden", id="role"
+        ),
+        pytest.param(
+            {"executionRoleArn": "x"}, "'executionRoleArn' cannot be overridden", id="execution-role"
+        ),
+        pytest.param({"gpu": 1}, "unknown override 'gpu'", id="unknown-key"),
+        pytest.param(
+            {"cpu": 256, "memory": 4096}, "memory 4096 MiB does not go with cpu 256", id="fargate-pair"
+        ),
+        pytest.param({"cpu": 1024}, "set cpu and memory together", id="cpu-alone"),
+        pytest.param(
+            {"environment": {"CALLBACK_ID": "x"}}, "CALLBACK_ID is set by the orchestrator", id="reserved-env"
+        ),
+        pytest.param(
+            {"taskDefinition": "someone-else"}, "task definition 'someone-else' is not allowed", id="task-def"
+        ),
+        pytest.param({"environment": {"BIG": "x" * 7000}}, "container overrides are", id="too-long"),
+        pytest.param("big", "overrides must be an object", id="not-an-object"),
+    ],
+)
+def test_a_refused_override_fails_at_once_with_invalid_input_and_starts_no_task(world, overrides, message):
+    arn = world.start({"message": "sized", "processingTime": 1, "overrides": overrides})
+    result = world.runner.wait_for_result(arn, timeout=30)
+
+    assert result.status is InvocationStatus.FAILED
+    assert result.error.type == "orchestrator.errors.InvalidInput"
+    assert message in result.error.message
+    assert result.operations == []
+    assert world.run_task_calls == []
+    assert world.ecs.list_tasks(cluster=world.cluster_arn)["taskArns"] == []
+
+
+def test_an_allow_listed_task_definition_is_the_one_run_task_runs(world, monkeypatch):
+    # Given a deployment that lets jobs choose the "worker" family (moto's), any revision of it
+    monkeypatch.setenv("ALLOWED_TASK_DEFINITIONS", "other-family, worker")
+    arn = world.start({"message": "chosen", "overrides": {"taskDefinition": "worker:1"}})
+    task = world.started_task()
+
+    [call] = world.run_task_calls
+    assert call["taskDefinition"] == "worker:1"
+    assert "cpu" not in call["overrides"]  # no size chosen: the task definition's
+    world.stop(task, exit_code=0, result={"ok": True})
+    assert world.runner.wait_for_result(arn, timeout=30).status is InvocationStatus.SUCCEEDED

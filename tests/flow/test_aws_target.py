@@ -58,7 +58,7 @@ def test_scenarios_run_on_a_stack_found_by_its_outputs(cloud: Cloud) -> None:
     deploy_stand_in_stack(cloud, "durable-ecs", cloud.state["outputs"])
     done = run(cloud, "scenarios", "--target", "aws", "--stack", "durable-ecs")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 scenario(s) on aws:durable-ecs" in done.stdout  # the orchestrator's three and the pipeline
+    assert "6 scenario(s) on aws:durable-ecs" in done.stdout  # the orchestrator's five and the pipeline
     assert "task STOPPED, exit code 1" in done.stdout  # read from DescribeTasks, not the local journal
     assert "worker    processing 'Hello from durable ECS'" in done.stdout  # from CloudWatch Logs
     assert "relay invoked" not in done.stdout  # the local delivery record is not used for AWS

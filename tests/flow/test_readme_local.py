@@ -67,7 +67,7 @@ def test_the_readme_cli_commands_run_as_written(tmp_path):
     assert "durable runner running" in done.stdout  # status
     assert "execution SUCCEEDED" in done.stdout  # follow, then execution
     assert "durable runner: start -> {'durableRunner': True}" in done.stdout
-    assert "4 scenario(s) on local" in done.stdout  # the orchestrator's three and the pipeline
+    assert "6 scenario(s) on local" in done.stdout  # the orchestrator's five and the pipeline
     assert done.stdout.rstrip().endswith("local cloud stopped")
 
 

@@ -7,6 +7,7 @@ import pytest
 from completion_relay.config import ConfigError as RelayConfigError
 from completion_relay.config import RelayConfig
 from ecs_contract.names import RESULTS_PREFIX
+from ecs_contract.overrides import TaskDefinitionAllowList
 from orchestrator.config import ConfigError, OrchestratorConfig
 from testkit.template import parameter_default, template_environment
 
@@ -31,6 +32,10 @@ def test_orchestrator_config_reads_lists_and_the_template_s_defaults():
         parameter_default("RetryMaxDelaySeconds"),
     )
     assert config.started_by_marker == parameter_default("StartedByMarker")
+    # The task definitions a job may choose: the stack's own worker family ("t" is the test stack).
+    assert config.allowed_task_definitions == TaskDefinitionAllowList(("t-worker",))
+    assert config.allowed_task_definitions.allows("t-worker:7")
+    assert not config.allowed_task_definitions.allows("other-worker")
 
 
 @pytest.mark.parametrize("name", sorted(ORCHESTRATOR_ENV.keys() - {"SECURITY_GROUPS"} - POWERTOOLS))

@@ -11,7 +11,7 @@ from ecs_contract.names import EXECUTION_STATUS_CHANGE, TASK_STATE_CHANGE
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed, TaskSucceeded
 from ecs_contract.task import parse_task
 from orchestrator.errors import InvalidInput
-from orchestrator.job import parse_job
+from orchestrator.job import OVERRIDES_KEY, parse_job
 from pipeline.handler import parse_input
 from testkit.paths import EVENTS, load_event
 
@@ -33,6 +33,8 @@ INVOKE_PAYLOADS = {
     "invoke/success": True,
     "invoke/worker-failure": True,
     "invoke/invalid-input": False,
+    "invoke/overrides": True,
+    "invoke/invalid-overrides": False,  # a role override: refused at the door
 }
 # The sample Pipeline's payloads (python -m local invoke --function Pipeline ...).
 PIPELINE_PAYLOADS = {"invoke/pipeline": True}
@@ -74,7 +76,9 @@ def test_ecs_sample_parses_and_decides_as_named(name, expected):
 def test_invoke_payload_validates_as_named(name, valid):
     payload = load_event(name)
     if valid:
-        assert parse_job(payload, task_timeout_seconds=3600, rules=demo_rules).payload == payload
+        # The worker's job is the payload without its overrides (the orchestrator's, for ECS).
+        job = parse_job(payload, task_timeout_seconds=3600, rules=demo_rules)
+        assert job.payload == {k: v for k, v in payload.items() if k != OVERRIDES_KEY}
     else:
         with pytest.raises(InvalidInput):
             parse_job(payload, task_timeout_seconds=3600, rules=demo_rules)
