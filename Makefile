@@ -12,7 +12,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check --no-compile
 # Coverage of the deployed packages and local/, measured in the pytest process (pyproject.toml,
 # [tool.coverage.run]); the floor sits just under today's figure, so a change that leaves code
 # untested fails here, and a change that tests more raises it (CONTRIBUTING.md, "Gates").
-COVERAGE_FLOOR := 80
+COVERAGE_FLOOR := 82
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed lint
 	$(PY) -m coverage run -m pytest
