@@ -17,8 +17,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -34,6 +32,7 @@ from bench.stats import tail
 from completion_relay.relay import RelayAction
 from local import dex_runner, targets
 from local.template import ROOT
+from testkit.local_cloud import cli
 from testkit.poll import PollTimeout, poll
 
 OVERLAY = ROOT / "bench" / "template-overlay.yaml"
@@ -53,14 +52,7 @@ class Cloud:
 
 
 def _cli(state_dir: Path, *args: str, timeout: float = 180) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "local", "--state-dir", str(state_dir), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    done = cli(state_dir, *args, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"python -m local {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
