@@ -5,6 +5,7 @@ inside durable steps.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_adapters.ecs import EcsGateway, TaskLaunch
@@ -20,9 +21,14 @@ from ecs_contract.names import (
 )
 
 
-def container_overrides(callback_id: str, job_json: str, result_uri: str) -> dict[str, Any]:
-    """RunTask's overrides: the worker container's environment (ECS checks their size: 8,192 chars)."""
-    return {
+def container_overrides(
+    callback_id: str, job_json: str, result_uri: str, task_env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """RunTask's overrides: the worker container's environment (ECS checks their size: 8,192 chars).
+
+    `task_env`: what the task knows of itself (its attempt, its index in a fan-out), after the rest.
+    """
+    overrides: dict[str, Any] = {
         "containerOverrides": [
             {
                 "name": WORKER_CONTAINER_NAME,
@@ -34,6 +40,9 @@ def container_overrides(callback_id: str, job_json: str, result_uri: str) -> dic
             }
         ]
     }
+    extra = [{"name": name, "value": value} for name, value in (task_env or {}).items()]
+    overrides["containerOverrides"][0]["environment"].extend(extra)
+    return overrides
 
 
 def result_uri(config: EcsSettings, callback_id: str) -> str:
@@ -52,7 +61,13 @@ def launch(config: EcsSettings) -> TaskLaunch:
 
 
 def run_task(
-    tasks: EcsGateway, config: EcsSettings, *, callback_id: str, job_json: str, started_by: str
+    tasks: EcsGateway,
+    config: EcsSettings,
+    *,
+    callback_id: str,
+    job_json: str,
+    started_by: str,
+    task_env: Mapping[str, str] | None = None,
 ) -> StartTaskResult:
     """Start the worker task once per callback id.
 
@@ -67,6 +82,6 @@ def run_task(
             launch(config),
             started_by=started_by,
             client_token=client_token(callback_id),
-            overrides=container_overrides(callback_id, job_json, result_uri(config, callback_id)),
+            overrides=container_overrides(callback_id, job_json, result_uri(config, callback_id), task_env),
         )
     )

@@ -67,7 +67,7 @@ from ecs_contract.documents import (
     StartTaskResult,
     TaskState,
 )
-from ecs_contract.names import redact, started_by
+from ecs_contract.names import TASK_ATTEMPT_ENV, TASK_INDEX_ENV, redact, started_by
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
 from ecs_contract.task import parse_task
 
@@ -166,6 +166,7 @@ def start_task(
     callback_id: str,
     job_json: str,
     execution_arn: str,
+    task_env: dict[str, str] | None = None,
 ) -> StartTaskResult:
     start = ecs_tasks.run_task(
         tasks,
@@ -173,6 +174,7 @@ def start_task(
         callback_id=callback_id,
         job_json=job_json,
         started_by=started_by(config.started_by_marker, execution_arn),
+        task_env=task_env,
     )
     if not isinstance(start.outcome, TaskFailed):
         metrics.add_metric(name="TasksStarted", unit=MetricUnit.Count, value=1)
@@ -227,19 +229,22 @@ def run_task(
     request: TaskRequest,
     settings: EcsSettings | None = None,
     gateways: Gateways | None = None,
+    *,
+    index: int | None = None,
 ) -> TaskResult:
     """Run one ECS task and wait for it: its TaskResult, or a `durable_ecs.errors.TaskError`.
 
     `name` names the task's operations in the history ("prepare: start-task #1"): unique among the
     tasks of one durable context. `settings` default to `EcsSettings.from_env()`, `gateways` to
     boto3's (`aws_gateways()`). Call it from the durable handler or a child context, never inside
-    a step.
+    a step. The task's container reads its attempt in TASK_ATTEMPT and, given an `index` (a fan-out
+    item's, `run_tasks`), that index in TASK_INDEX (`ecs_contract.names`).
     """
     _check_name(name)
     settings = EcsSettings.from_env() if settings is None else settings
     gateways = aws_gateways() if gateways is None else gateways
     execution_arn = ctx.execution_context.durable_execution_arn
-    task = _Task(ctx, name, settings, gateways, execution_arn)
+    task = _Task(ctx, name, settings, gateways, execution_arn, index)
     for attempt in range(1, settings.max_attempts + 1):
         outcome = task.attempt(request, attempt)
         if not isinstance(outcome, TaskFailed):
@@ -275,6 +280,12 @@ class _Task:
     config: EcsSettings
     gateways: Gateways
     execution_arn: str
+    index: int | None = None
+
+    def task_env(self, attempt: int) -> dict[str, str]:
+        """What the task knows of itself, as AWS Batch tells its jobs (AWS_BATCH_JOB_ATTEMPT, ...)."""
+        env = {TASK_ATTEMPT_ENV: str(attempt)}
+        return env if self.index is None else {**env, TASK_INDEX_ENV: str(self.index)}
 
     def attempt(self, request: TaskRequest, attempt: int) -> TaskResult | TaskFailed:
         """One task: its outcome (a TaskFailed) or its success."""
@@ -288,7 +299,12 @@ class _Task:
         try:
             started = ctx.step(
                 start_task(
-                    self.gateways.tasks, config, callback.callback_id, request.job_json(), self.execution_arn
+                    self.gateways.tasks,
+                    config,
+                    callback.callback_id,
+                    request.job_json(),
+                    self.execution_arn,
+                    self.task_env(attempt),
                 ),
                 name=Operation.START_TASK.named(attempt, self.name),
                 config=START_STEP_CONFIG,
