@@ -84,6 +84,11 @@ _BY_NAME: dict[str, type[TaskError]] = {cls.__name__: cls for cls in _BY_TYPE.va
 _BY_NAME[TaskError.__name__] = TaskError
 
 
+def error_named(name: str | None, message: str) -> TaskError:
+    """The typed error of this module named `name` ("WorkerFailed"); TaskError for another name."""
+    return _BY_NAME.get(name or "", TaskError)(message)
+
+
 def task_error_of(error: DurableOperationError) -> TaskError | None:
     """The typed error a run_task in a branch (a `map` item, a child context) failed with.
 

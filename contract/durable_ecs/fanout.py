@@ -109,11 +109,13 @@ def run_tasks(
     tolerated_failure_percentage: float | None = None,
     settings: EcsSettings | None = None,
     gateways: Gateways | None = None,
+    map_name: str | None = None,
 ) -> FanOutResult:
     """Run one task per request, at most `max_concurrency` at once; the outcomes in input order.
 
     Raises FanOutFailed when more fail than `tolerated_failures` (a count) or
     `tolerated_failure_percentage` (0 to 100) allow; with neither, the first failure does.
+    Item i is the task named "NAME i"; the map holding them is named `map_name` (default NAME).
     """
     if max_concurrency < 1:
         raise ValueError(f"max_concurrency is at least 1, got {max_concurrency}")
@@ -133,7 +135,7 @@ def run_tasks(
     batch: BatchResult[Any] = ctx.map(
         requests,
         item,
-        name=name,
+        name=map_name or name,
         config=MapConfig(max_concurrency=max_concurrency, completion_config=tolerance),
     )
     result = FanOutResult(tuple(_outcome(batch, index) for index in range(len(requests))))
