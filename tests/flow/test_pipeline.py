@@ -85,3 +85,33 @@ def test_stopping_a_pipeline_during_its_fan_out_stops_every_task_it_has_running(
     parts = [t for t in tasks if t.get("stopCode") == "UserInitiated"]
     assert len(parts) == 2, [(t["taskArn"], t.get("stopCode"), t.get("stoppedReason")) for t in tasks]
     assert all("durable execution STOPPED" in t["stoppedReason"] for t in parts)
+
+
+def test_stopping_a_fan_out_of_four_running_at_once_stops_all_four(cloud: Cloud, tmp_path) -> None:
+    # Four parts run at once (the Pipeline's run_tasks: max_concurrency 10), each for 6 s: all
+    # running when the execution is stopped ("prepare" takes as long: under the flow's 8 s timeout).
+    slow = tmp_path / "four-parts.json"
+    slow.write_text(
+        json.dumps(
+            {"message": "slow", "parts": ["a", "b", "c", "d"], "processingTime": 6, "toleratedFailures": 1}
+        )
+    )
+    arn = invoke_pipeline(cloud, str(slow), execution_name("fan-out-stop"))
+
+    def fanned_out() -> list[dict[str, str]] | None:
+        running = [t for t in cloud.tasks_of(arn) if t["lastStatus"] != "STOPPED"]
+        return running if len(running) == 4 else None
+
+    poll(fanned_out, 120, what="the four parts' tasks running", interval=0.2)
+    stopped = cli(cloud.state_dir, "stop", arn)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+    def all_stopped() -> list[dict[str, str]] | None:
+        tasks = cloud.tasks_of(arn)
+        return tasks if tasks and all(t["lastStatus"] == "STOPPED" for t in tasks) else None
+
+    tasks = poll(all_stopped, 60, what="every task of the stopped fan-out to stop", interval=0.2)
+    assert len(tasks) == 5  # prepare (done) and the four parts; combine never started
+    parts = [t for t in tasks if t.get("stopCode") == "UserInitiated"]
+    assert len(parts) == 4, [(t["taskArn"], t.get("stopCode"), t.get("stoppedReason")) for t in tasks]
+    assert all("durable execution STOPPED" in t["stoppedReason"] for t in parts)
