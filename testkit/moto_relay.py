@@ -10,13 +10,15 @@ Everything here runs inside `moto.mock_aws()`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import boto3
 from aws_durable_execution_sdk_python.lambda_service import ErrorObject
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
+from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT
 from moto.ecs.models import ecs_backends
 
@@ -30,7 +32,7 @@ from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from ecs_contract.names import RESULT_URI_ENV, TASK_STATE_CHANGE, WORKER_CONTAINER_NAME
 from local.ecs_rules import EcsRules
 from orchestrator.handler import build_handler
-from testkit.moto_world import moto_worker_cluster, worker_cluster
+from testkit.moto_world import BUCKET, moto_worker_cluster, worker_cluster
 from testkit.poll import poll
 from testkit.template import relay_config, template_environment
 
@@ -127,8 +129,12 @@ class MotoEcsRelay:
             "TASK_TIMEOUT_SECONDS": str(task_timeout_seconds),
         }
 
+    def gateways(self) -> Gateways:
+        """The durable function's gateways to this world's ECS and S3 (its own clients)."""
+        return Gateways(EcsGateway(self.orchestrator_ecs), ResultGateway(self.orchestrator_s3))
+
     def orchestrator_handler(self) -> Callable[[Any, Any], Any]:
-        gateways = Gateways(EcsGateway(self.orchestrator_ecs), ResultGateway(self.orchestrator_s3))
+        gateways = self.gateways()
         return build_handler(lambda: gateways)
 
     def task_arns(self) -> list[str]:
@@ -211,6 +217,25 @@ class World(MotoEcsRelay):
     def around(cls, aws: MotoEcsRelay, runner: DurableFunctionTestRunner) -> World:
         given = {f.name: getattr(aws, f.name) for f in fields(MotoEcsRelay)}
         return cls(**given, runner=runner, callbacks=RunnerCallbacks(runner))
+
+    @classmethod
+    @contextmanager
+    def serving(
+        cls,
+        setenv: Callable[[str, str], None],
+        handler_of: Callable[[MotoEcsRelay], Callable[[Any, Any], Any]],
+        *,
+        task_timeout: int = 30,
+        ecs_rules: bool | EcsRules = True,
+    ) -> Iterator[World]:
+        """A world in moto whose durable function is `handler_of(aws)`, configured by `setenv`
+        (a test's monkeypatch.setenv) from the template's environment."""
+        with mock_aws():
+            aws = MotoEcsRelay.create(BUCKET, ecs_rules=ecs_rules)
+            for name, value in aws.environment(task_timeout).items():
+                setenv(name, value)
+            with DurableFunctionTestRunner(handler=handler_of(aws), poll_interval=0.02) as runner:
+                yield cls.around(aws, runner)
 
     def start(self, payload: Any) -> str:
         return self.runner.run_async(input=json.dumps(payload), execution_timeout=60)

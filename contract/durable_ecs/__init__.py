@@ -8,7 +8,9 @@
         return result.to_dict()
 
 `run_task` raises the typed errors of `durable_ecs.errors` (one per failure of the README's table);
-in a branch (`ctx.map`, a child context), `task_error_of` types again the error the SDK wraps.
+`run_tasks(ctx, name, requests, max_concurrency=..., tolerated_failures=...)` fans out one task per
+request (`fanout.py`); in a branch (`ctx.map`, a child context), `task_error_of` types again the
+error the SDK wraps.
 The stack's completion relay completes the task's callback when it stops: the function must be one
 of the template's durable functions (the relay's DURABLE_FUNCTION_ARNS).
 """
@@ -16,6 +18,7 @@ of the template's durable functions (the relay's DURABLE_FUNCTION_ARNS).
 from durable_ecs.errors import (
     CapacityUnavailable,
     EcsUnavailable,
+    FanOutFailed,
     InvalidInput,
     NoExitCode,
     OutOfMemory,
@@ -29,6 +32,7 @@ from durable_ecs.errors import (
     WorkerFailed,
     task_error_of,
 )
+from durable_ecs.fanout import FanOutResult, FanOutSummary, ItemOutcome, ItemStatus, run_tasks
 from durable_ecs.settings import ConfigError, EcsSettings
 from durable_ecs.task import DEFAULT_TASK_NAME, Gateways, TaskRequest, TaskResult, run_task
 
@@ -38,8 +42,13 @@ __all__ = [
     "ConfigError",
     "EcsSettings",
     "EcsUnavailable",
+    "FanOutFailed",
+    "FanOutResult",
+    "FanOutSummary",
     "Gateways",
     "InvalidInput",
+    "ItemOutcome",
+    "ItemStatus",
     "NoExitCode",
     "OutOfMemory",
     "ResultUnreadable",
@@ -53,5 +62,6 @@ __all__ = [
     "TaskTimedOut",
     "WorkerFailed",
     "run_task",
+    "run_tasks",
     "task_error_of",
 ]

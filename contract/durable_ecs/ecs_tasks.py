@@ -5,6 +5,7 @@ inside durable steps.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_adapters.ecs import EcsGateway, TaskLaunch
@@ -25,13 +26,19 @@ def container_overrides(callback_id: str, job_json: str, result_uri: str) -> dic
     ).overrides
 
 
-def check_overrides_at_the_door(config: EcsSettings, overrides: TaskOverrides, job_json: str) -> None:
+def check_overrides_at_the_door(
+    config: EcsSettings, overrides: TaskOverrides, job_json: str, task_env: Mapping[str, str]
+) -> None:
     """Raise InvalidOverrides unless the task could start with these overrides: the allow-list,
     and ECS's 8,192 chars with the longest callback id (and so the longest result URI: the client
-    token is a fixed-length hash). Pure: run_task calls it before any step, on every replay."""
+    token is a fixed-length hash) and `task_env` at its longest (the last attempt). Pure: run_task
+    calls it before any step, on every replay."""
     longest = "A" * CALLBACK_ID_MAX
     overrides.check(
-        config.allowed_task_definitions, job_json=job_json, result_uri=result_uri(config, longest)
+        config.allowed_task_definitions,
+        job_json=job_json,
+        result_uri=result_uri(config, longest),
+        task_env=task_env,
     )
 
 
@@ -59,6 +66,7 @@ def run_task(
     job_json: str,
     started_by: str,
     overrides: TaskOverrides = NO_OVERRIDES,
+    task_env: Mapping[str, str] | None = None,
 ) -> StartTaskResult:
     """Start the worker task once per callback id.
 
@@ -71,7 +79,10 @@ def run_task(
     """
     try:
         run = overrides.to_run_task(
-            callback_id=callback_id, job_json=job_json, result_uri=result_uri(config, callback_id)
+            callback_id=callback_id,
+            job_json=job_json,
+            result_uri=result_uri(config, callback_id),
+            task_env=task_env,
         )
     except InvalidOverrides as e:  # checked at the door with the longest callback id: not expected
         return StartTaskResult(TaskFailed(ErrorType.TASK_START_REJECTED, str(e), retryable=False))

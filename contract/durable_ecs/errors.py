@@ -84,6 +84,11 @@ _BY_NAME: dict[str, type[TaskError]] = {cls.__name__: cls for cls in _BY_TYPE.va
 _BY_NAME[TaskError.__name__] = TaskError
 
 
+def error_named(name: str | None, message: str) -> TaskError:
+    """The typed error of this module named `name` ("WorkerFailed"); TaskError for another name."""
+    return _BY_NAME.get(name or "", TaskError)(message)
+
+
 def task_error_of(error: DurableOperationError) -> TaskError | None:
     """The typed error a run_task in a branch (a `map` item, a child context) failed with.
 
@@ -95,3 +100,16 @@ def task_error_of(error: DurableOperationError) -> TaskError | None:
     module, _, name = (error.error_type or "").rpartition(".")
     cls = _BY_NAME.get(name) if module == __name__ else None
     return None if cls is None else cls(error.message or name)
+
+
+class FanOutFailed(Exception):
+    """More tasks of a `run_tasks` fan-out failed than it tolerates.
+
+    Not a TaskError (no ErrorType of its own: the failures it counts have theirs, in `result`).
+    Its message gives the summary and the first failures; `result` is the `FanOutResult` as it
+    stood (items the SDK never ran or never finished are NOT_FINISHED).
+    """
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result

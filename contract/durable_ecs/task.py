@@ -67,7 +67,7 @@ from ecs_contract.documents import (
     StartTaskResult,
     TaskState,
 )
-from ecs_contract.names import redact, started_by
+from ecs_contract.names import TASK_ATTEMPT_ENV, TASK_INDEX_ENV, redact, started_by
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
 from ecs_contract.overrides import InvalidOverrides, TaskOverrides
 from ecs_contract.task import parse_task
@@ -171,6 +171,7 @@ def start_task(
     job_json: str,
     execution_arn: str,
     overrides: TaskOverrides | None = None,
+    task_env: dict[str, str] | None = None,
 ) -> StartTaskResult:
     start = ecs_tasks.run_task(
         tasks,
@@ -179,6 +180,7 @@ def start_task(
         job_json=job_json,
         started_by=started_by(config.started_by_marker, execution_arn),
         overrides=overrides or ecs_tasks.NO_OVERRIDES,
+        task_env=task_env,
     )
     if not isinstance(start.outcome, TaskFailed):
         metrics.add_metric(name="TasksStarted", unit=MetricUnit.Count, value=1)
@@ -233,20 +235,23 @@ def run_task(
     request: TaskRequest,
     settings: EcsSettings | None = None,
     gateways: Gateways | None = None,
+    *,
+    index: int | None = None,
 ) -> TaskResult:
     """Run one ECS task and wait for it: its TaskResult, or a `durable_ecs.errors.TaskError`.
 
     `name` names the task's operations in the history ("prepare: start-task #1"): unique among the
     tasks of one durable context. `settings` default to `EcsSettings.from_env()`, `gateways` to
     boto3's (`aws_gateways()`). Call it from the durable handler or a child context, never inside
-    a step.
+    a step. The task's container reads its attempt in TASK_ATTEMPT and, given an `index` (a fan-out
+    item's, `run_tasks`), that index in TASK_INDEX (`ecs_contract.names`).
     """
     _check_name(name)
     settings = EcsSettings.from_env() if settings is None else settings
-    _check_overrides(request, settings)
+    _check_overrides(request, settings, index)
     gateways = aws_gateways() if gateways is None else gateways
     execution_arn = ctx.execution_context.durable_execution_arn
-    task = _Task(ctx, name, settings, gateways, execution_arn)
+    task = _Task(ctx, name, settings, gateways, execution_arn, index)
     for attempt in range(1, settings.max_attempts + 1):
         outcome = task.attempt(request, attempt)
         if not isinstance(outcome, TaskFailed):
@@ -268,14 +273,21 @@ def _check_name(name: str) -> None:
         raise ValueError(f"a task's name is 1 to {MAX_NAME_CHARS} printable ASCII characters, got {name!r}")
 
 
-def _check_overrides(request: TaskRequest, settings: EcsSettings) -> None:
+def _check_overrides(request: TaskRequest, settings: EcsSettings, index: int | None) -> None:
     """At the door, before any step: a refused override fails the call and starts no task."""
     if request.overrides is None:
         return
+    last_attempt = _task_env(settings.max_attempts, index)
     try:
-        ecs_tasks.check_overrides_at_the_door(settings, request.overrides, request.job_json())
+        ecs_tasks.check_overrides_at_the_door(settings, request.overrides, request.job_json(), last_attempt)
     except InvalidOverrides as e:
         raise InvalidInput(f"invalid overrides: {e}") from e
+
+
+def _task_env(attempt: int, index: int | None) -> dict[str, str]:
+    """What the task knows of itself, as AWS Batch tells its jobs (AWS_BATCH_JOB_ATTEMPT, ...)."""
+    env = {TASK_ATTEMPT_ENV: str(attempt)}
+    return env if index is None else {**env, TASK_INDEX_ENV: str(index)}
 
 
 def _jitter_key(execution_arn: str, name: str) -> str:
@@ -292,6 +304,10 @@ class _Task:
     config: EcsSettings
     gateways: Gateways
     execution_arn: str
+    index: int | None = None
+
+    def task_env(self, attempt: int) -> dict[str, str]:
+        return _task_env(attempt, self.index)
 
     def attempt(self, request: TaskRequest, attempt: int) -> TaskResult | TaskFailed:
         """One task: its outcome (a TaskFailed) or its success."""
@@ -311,6 +327,7 @@ class _Task:
                     request.job_json(),
                     self.execution_arn,
                     request.overrides,
+                    self.task_env(attempt),
                 ),
                 name=Operation.START_TASK.named(attempt, self.name),
                 config=START_STEP_CONFIG,

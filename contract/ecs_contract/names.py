@@ -11,6 +11,10 @@ from dataclasses import dataclass
 CALLBACK_ID_ENV = "CALLBACK_ID"  # read by the relay from the task's overrides; the worker ignores it
 JOB_INPUT_ENV = "JOB_INPUT"  # the job input as JSON
 RESULT_URI_ENV = "RESULT_S3_URI"  # s3://bucket/key where the worker writes its result JSON
+# Like AWS Batch's AWS_BATCH_JOB_ATTEMPT and AWS_BATCH_JOB_ARRAY_INDEX: the task's attempt (1, 2,
+# ...; on every task) and its index in a fan-out (`durable_ecs.run_tasks`; 0-based, fan-out only).
+TASK_ATTEMPT_ENV = "TASK_ATTEMPT"
+TASK_INDEX_ENV = "TASK_INDEX"
 
 WORKER_CONTAINER_NAME = "worker"
 # Where result objects live in the results bucket: the orchestrator names them under it, the relay

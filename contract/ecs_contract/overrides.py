@@ -28,6 +28,8 @@ from ecs_contract.names import (
     CALLBACK_ID_MAX,
     JOB_INPUT_ENV,
     RESULT_URI_ENV,
+    TASK_ATTEMPT_ENV,
+    TASK_INDEX_ENV,
     WORKER_CONTAINER_NAME,
 )
 
@@ -76,6 +78,8 @@ RESERVED_ENV: Mapping[str, str] = {
     JOB_INPUT_ENV: "the job input travels in it; put the value in the job input instead",
     RESULT_URI_ENV: "it names where the worker writes its result",
     JOB_CHOICE_ENV: "it chooses which job the worker runs",
+    TASK_ATTEMPT_ENV: "it tells the task its attempt",
+    TASK_INDEX_ENV: "it tells a fan-out's task its index",
 }
 # The variables Amazon ECS sets in every task (AmazonECS/latest/developerguide/
 # ecs-environment-variables.html): a job that set one would break the task's credentials, its
@@ -268,28 +272,46 @@ class TaskOverrides:
         }
         return {k: v for k, v in out.items() if v is not None}
 
-    def check(self, allowed: TaskDefinitionAllowList, *, job_json: str, result_uri: str) -> None:
+    def check(
+        self,
+        allowed: TaskDefinitionAllowList,
+        *,
+        job_json: str,
+        result_uri: str,
+        task_env: Mapping[str, str] | None = None,
+    ) -> None:
         """The rules that need the deployment and the job, checked before any task starts: the
         task definition is on the allow-list, and the overrides fit ECS's 8,192 characters with the
         longest callback id the Lambda API can give (names.CALLBACK_ID_MAX), so they still fit
-        with the real one."""
+        with the real one (and with `task_env`, the longest the task's own variables get)."""
         if self.task_definition is not None and not allowed.allows(self.task_definition):
             listed = ", ".join(allowed.entries) or "none"
             raise InvalidOverrides(
                 f"task definition '{self.task_definition}' is not allowed here (allowed: {listed}); "
                 f"choose one of those, or have the deployment add it to {ALLOWED_TASK_DEFINITIONS_ENV}"
             )
-        self.to_run_task(callback_id="A" * CALLBACK_ID_MAX, job_json=job_json, result_uri=result_uri)
+        self.to_run_task(
+            callback_id="A" * CALLBACK_ID_MAX, job_json=job_json, result_uri=result_uri, task_env=task_env
+        )
 
     def to_run_task(
-        self, *, callback_id: str, job_json: str, result_uri: str, container_name: str = WORKER_CONTAINER_NAME
+        self,
+        *,
+        callback_id: str,
+        job_json: str,
+        result_uri: str,
+        task_env: Mapping[str, str] | None = None,
+        container_name: str = WORKER_CONTAINER_NAME,
     ) -> RunTaskOverrides:
         """RunTask's `overrides` (botocore ECS model, TaskOverride) with the orchestrator's own
-        variables first, and the chosen `taskDefinition`. Raises InvalidOverrides past 8,192 chars."""
+        variables first, then `task_env` (what the task knows of itself: its attempt, its index in a
+        fan-out), then the job's; and the chosen `taskDefinition`. Raises InvalidOverrides past
+        8,192 chars."""
         environment = [
             {"name": CALLBACK_ID_ENV, "value": callback_id},
             {"name": JOB_INPUT_ENV, "value": job_json},
             {"name": RESULT_URI_ENV, "value": result_uri},
+            *({"name": name, "value": value} for name, value in (task_env or {}).items()),
             *({"name": name, "value": value} for name, value in self.environment),
         ]
         # ContainerOverride: "name" is "required if any override is specified"; command is a

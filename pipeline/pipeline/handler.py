@@ -1,11 +1,15 @@
 """A sample durable function built on `durable_ecs`: tasks in sequence, a fan-out, a final task.
 
-    {"message": "hello", "parts": ["red", "green"], "processingTime": 1}
+    {"message": "hello", "parts": ["red", "green"], "processingTime": 1, "toleratedFailures": 0}
 
 "prepare" runs the demo job on the message; then one task per part ("part 0", "part 1", ...)
-runs in the SDK's `map`, each on the prepared message and its part; "combine" runs on what the
-parts made. The result holds each task's TaskResult document. Every task is the worker's job (the
-demo job in the local cloud), so each result's "result" is what that job wrote.
+runs in the library's fan-out (`run_tasks`, the SDK's `map`), each on the prepared message and its
+part, all at once; up to "toleratedFailures" of them (default 0) may fail; "combine" runs on what
+the parts that succeeded made. The result holds each task's TaskResult document ("parts": those
+of the parts that succeeded, in input order; "failedParts": the others, with their error). More
+failures than tolerated fail the execution with the first failed part's typed error, its message
+followed by the fan-out's summary. Every task is the worker's job (the demo job in the local
+cloud), so each result's "result" is what that job wrote.
 """
 
 from __future__ import annotations
@@ -13,16 +17,29 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aws_durable_execution_sdk_python import BatchResult, ChildContextError, DurableContext, durable_execution
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_lambda_powertools import Logger, Metrics
 
-from durable_ecs import EcsSettings, Gateways, InvalidInput, TaskRequest, TaskResult, run_task, task_error_of
+from durable_ecs import (
+    EcsSettings,
+    FanOutFailed,
+    FanOutResult,
+    Gateways,
+    InvalidInput,
+    TaskRequest,
+    TaskResult,
+    run_task,
+    run_tasks,
+)
+from durable_ecs.errors import error_named
 from durable_ecs.task import aws_gateways
 from durable_ecs.task import metrics as library_metrics
 
 logger = Logger(service="pipeline")
 # Its own namespace in code, like the orchestrator's: a flush without one fails the invocation.
 metrics = Metrics(service="pipeline", namespace=library_metrics.namespace)
+
+MAX_PARTS = 10  # every part at once: the fan-out's concurrency limit is the parts' own limit
 
 
 def build_handler(gateways: Callable[[], Gateways]) -> Callable[[Any, Any], Any]:
@@ -41,6 +58,7 @@ def run_pipeline(
     context: DurableContext, event: Any, settings: EcsSettings, gateways: Gateways
 ) -> dict[str, Any]:
     message, parts, seconds = parse_input(event)
+    tolerated = parse_tolerance(event)
 
     def task(ctx: DurableContext, name: str, job: dict[str, Any]) -> TaskResult:
         return run_task(ctx, name, TaskRequest(job=job), settings, gateways)
@@ -48,22 +66,48 @@ def run_pipeline(
     prepared = task(context, "prepare", {"message": message, "processingTime": seconds})
     prepared_message = _processed(prepared)
 
-    def part(ctx: DurableContext, item: str, index: int, _: Sequence[str]) -> dict[str, Any]:
-        return task(
-            ctx, f"part {index}", {"message": f"{prepared_message} {item}", "processingTime": seconds}
-        ).to_dict()
-
-    fanned: BatchResult[dict[str, Any]] = context.map(parts, part, name="parts")
-    try:
-        fanned.throw_if_error()
-    except ChildContextError as e:  # a part failed: fail with its typed error, as "prepare" would
-        raise (task_error_of(e) or e) from e
-    made = fanned.get_results()
+    requests = [
+        TaskRequest(job={"message": f"{prepared_message} {item}", "processingTime": seconds})
+        for item in parts
+    ]
+    fanned = _fan_out(context, requests, tolerated, settings, gateways)
+    made = [item.result.to_dict() for item in fanned.items if item.result is not None]
 
     combined = task(
         context, "combine", {"message": " + ".join(_processed(TaskResult.from_dict(r)) for r in made)}
     )
-    return {"prepare": prepared.to_dict(), "parts": made, "combine": combined.to_dict()}
+    return {
+        "prepare": prepared.to_dict(),
+        "parts": made,
+        "failedParts": [item.to_dict() for item in fanned.failures],
+        "combine": combined.to_dict(),
+    }
+
+
+def _fan_out(
+    context: DurableContext,
+    requests: Sequence[TaskRequest],
+    tolerated: int,
+    settings: EcsSettings,
+    gateways: Gateways,
+) -> FanOutResult:
+    """The parts' tasks; past the tolerance, the first failed part's typed error, as "prepare"'s."""
+    try:
+        return run_tasks(
+            context,
+            "part",
+            requests,
+            max_concurrency=MAX_PARTS,
+            tolerated_failures=tolerated,
+            settings=settings,
+            gateways=gateways,
+            map_name="parts",
+        )
+    except FanOutFailed as e:
+        first = e.result.failures[0] if isinstance(e.result, FanOutResult) and e.result.failures else None
+        if first is None:
+            raise
+        raise error_named(first.error_type, f"{first.message} ({e})") from e
 
 
 def parse_input(event: Any) -> tuple[str, list[str], int]:
@@ -73,11 +117,19 @@ def parse_input(event: Any) -> tuple[str, list[str], int]:
     message, parts, seconds = event.get("message", ""), event.get("parts", []), event.get("processingTime", 0)
     if not isinstance(message, str):
         raise InvalidInput("'message' must be a string")
-    if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts) or len(parts) > 10:
-        raise InvalidInput("'parts' must be a list of at most 10 strings")
+    if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts) or len(parts) > MAX_PARTS:
+        raise InvalidInput(f"'parts' must be a list of at most {MAX_PARTS} strings")
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 <= seconds <= 60:
         raise InvalidInput("'processingTime' must be a whole number of seconds from 0 to 60")
     return message, parts, seconds
+
+
+def parse_tolerance(event: dict[str, Any]) -> int:
+    """How many parts may fail (default none): refused at the door too."""
+    tolerated = event.get("toleratedFailures", 0)
+    if isinstance(tolerated, bool) or not isinstance(tolerated, int) or not 0 <= tolerated <= MAX_PARTS:
+        raise InvalidInput(f"'toleratedFailures' must be a whole number from 0 to {MAX_PARTS}")
+    return tolerated
 
 
 def _processed(result: TaskResult) -> str:

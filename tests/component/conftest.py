@@ -6,12 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
-from moto import mock_aws
 
 from local.ecs_rules import EcsRules
 from testkit.moto_relay import MotoEcsRelay, World
-from testkit.moto_world import BUCKET
 
 
 @pytest.fixture
@@ -27,9 +24,7 @@ def ecs_rules() -> bool | EcsRules:
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch, task_timeout: int, ecs_rules: bool | EcsRules) -> Iterator[World]:
-    with mock_aws():
-        aws = MotoEcsRelay.create(BUCKET, ecs_rules=ecs_rules)
-        for name, value in aws.environment(task_timeout).items():
-            monkeypatch.setenv(name, value)
-        with DurableFunctionTestRunner(handler=aws.orchestrator_handler(), poll_interval=0.02) as runner:
-            yield World.around(aws, runner)
+    with World.serving(
+        monkeypatch.setenv, MotoEcsRelay.orchestrator_handler, task_timeout=task_timeout, ecs_rules=ecs_rules
+    ) as world:
+        yield world

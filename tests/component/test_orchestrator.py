@@ -199,7 +199,7 @@ def test_a_job_s_overrides_reach_run_task_and_leave_the_job_input(world):
     task = world.started_task()
 
     # Then RunTask carried the task size (TaskOverride.cpu/.memory are strings), the container's
-    # memory and the variable after the orchestrator's own
+    # memory and the variable after the orchestrator's own and the task's attempt
     [call] = world.run_task_calls
     assert (call["overrides"]["cpu"], call["overrides"]["memory"]) == ("512", "1024")
     [container] = call["overrides"]["containerOverrides"]
@@ -208,6 +208,7 @@ def test_a_job_s_overrides_reach_run_task_and_leave_the_job_input(world):
         "CALLBACK_ID",
         "JOB_INPUT",
         "RESULT_S3_URI",
+        "TASK_ATTEMPT",
         "LOG_LEVEL",
     ]
     # And the worker's job is the job without its overrides (they are the orchestrator's business)

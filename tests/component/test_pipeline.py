@@ -4,36 +4,29 @@ with the SDK's map, a final task) under the SDK's test runner, ECS in moto, comp
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from aws_durable_execution_sdk_python.execution import InvocationStatus
-from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
-from moto import mock_aws
 
-from aws_adapters.ecs import EcsGateway
-from aws_adapters.s3 import ResultGateway
 from completion_relay.relay import RelayAction
-from durable_ecs import Gateways
 from ecs_contract.documents import ExecutionResult, Operation
-from ecs_contract.names import JOB_INPUT_ENV
+from ecs_contract.names import JOB_INPUT_ENV, TASK_INDEX_ENV
 from pipeline.handler import build_handler
 from testkit.moto_relay import MotoEcsRelay, World
-from testkit.moto_world import BUCKET
 
 PAYLOAD = {"message": "hi", "parts": ["red", "green"], "processingTime": 0}
 
 
 @pytest.fixture
 def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    with mock_aws():
-        aws = MotoEcsRelay.create(BUCKET)
-        for name, value in aws.environment(30).items():
-            monkeypatch.setenv(name, value)
-        gateways = Gateways(EcsGateway(aws.orchestrator_ecs), ResultGateway(aws.orchestrator_s3))
-        with DurableFunctionTestRunner(handler=build_handler(lambda: gateways), poll_interval=0.02) as runner:
-            yield World.around(aws, runner)
+    def pipeline_of(aws: MotoEcsRelay) -> Callable[[Any, Any], Any]:
+        gateways = aws.gateways()
+        return build_handler(lambda: gateways)
+
+    with World.serving(monkeypatch.setenv, pipeline_of) as world:
+        yield world
 
 
 def job_of(world: World, task: dict[str, Any]) -> dict[str, Any]:
@@ -119,3 +112,48 @@ def test_a_part_that_fails_fails_the_pipeline_with_the_part_s_typed_error_and_co
     assert "exited with code 1" in str(result.error.message)
     assert result.error.type == "durable_ecs.errors.WorkerFailed"
     assert len(pipeline.run_task_calls) == 2
+
+
+def test_a_part_that_fails_within_the_tolerance_is_listed_and_combine_runs_on_the_others(pipeline: World):
+    arn = pipeline.start({**PAYLOAD, "toleratedFailures": 1})
+    play_worker(pipeline, 1)
+    first, second = pipeline.started_task(2), pipeline.started_task(3)
+    failing = first if pipeline.worker_env(first)[TASK_INDEX_ENV] == "0" else second
+    for task in (first, second):
+        made = {"processedMessage": job_of(pipeline, task)["message"].upper()}
+        pipeline.stop(task, exit_code=1 if task is failing else 0, result=None if task is failing else made)
+    combine = play_worker(pipeline, 4)
+    assert job_of(pipeline, combine)["message"] == "HI GREEN"  # only the part that succeeded
+
+    result = pipeline.runner.wait_for_result(arn, timeout=30)
+    assert result.status is InvocationStatus.SUCCEEDED and result.result is not None
+    body = json.loads(result.result)
+    assert [ExecutionResult.from_dict(p).completion.result for p in body["parts"]] == [
+        {"processedMessage": "HI GREEN"}
+    ]
+    assert [(f["index"], f["status"], f["error"]["type"]) for f in body["failedParts"]] == [
+        (0, "FAILED", "WorkerFailed")
+    ]
+
+
+def test_parts_failing_past_the_tolerance_fail_with_the_first_s_typed_error_and_the_summary(pipeline: World):
+    arn = pipeline.start({**PAYLOAD, "toleratedFailures": 1, "parts": ["red", "green", "blue"]})
+    play_worker(pipeline, 1)
+    parts = [pipeline.started_task(n) for n in (2, 3, 4)]
+    for task in parts:
+        pipeline.stop(task, exit_code=1)
+
+    result = pipeline.runner.wait_for_result(arn, timeout=30)
+    assert result.status is InvocationStatus.FAILED and result.error is not None
+    assert result.error.type == "durable_ecs.errors.WorkerFailed"
+    assert "part: " in str(result.error.message) and "tasks failed (1 tolerated;" in str(result.error.message)
+    assert len(pipeline.run_task_calls) == 4  # no "combine"
+
+
+def test_a_bad_tolerance_is_refused_before_any_task_starts(pipeline: World):
+    arn = pipeline.start({**PAYLOAD, "toleratedFailures": -1})
+    result = pipeline.runner.wait_for_result(arn, timeout=30)
+    assert result.status is InvocationStatus.FAILED and result.error is not None
+    assert result.error.type == "durable_ecs.errors.InvalidInput"
+    assert "'toleratedFailures' must be" in str(result.error.message)
+    assert pipeline.run_task_calls == []

@@ -60,28 +60,31 @@ def test_the_cli_runs_the_pipeline_prepare_then_each_part_then_combine(cloud: Cl
     assert {t["lastStatus"] for t in tasks} == {"STOPPED"}
 
 
-def test_stopping_a_pipeline_during_its_fan_out_stops_every_task_it_has_running(
-    cloud: Cloud, tmp_path
-) -> None:
-    slow = tmp_path / "slow-pipeline.json"
-    slow.write_text(json.dumps({"message": "slow", "parts": ["a", "b"], "processingTime": 6}))
-    arn = invoke_pipeline(cloud, str(slow), execution_name("pipeline-stop"))
+def test_stopping_a_fan_out_of_four_running_at_once_stops_all_four(cloud: Cloud, tmp_path) -> None:
+    # Four parts run at once (the Pipeline's run_tasks: max_concurrency 10), each for 6 s: all
+    # running when the execution is stopped ("prepare" takes as long: under the flow's 8 s timeout).
+    slow = tmp_path / "four-parts.json"
+    slow.write_text(
+        json.dumps(
+            {"message": "slow", "parts": ["a", "b", "c", "d"], "processingTime": 6, "toleratedFailures": 1}
+        )
+    )
+    arn = invoke_pipeline(cloud, str(slow), execution_name("fan-out-stop"))
 
     def fanned_out() -> list[dict[str, str]] | None:
         running = [t for t in cloud.tasks_of(arn) if t["lastStatus"] != "STOPPED"]
-        return running if len(running) == 2 else None
+        return running if len(running) == 4 else None
 
-    poll(fanned_out, 90, what="both parts' tasks running", interval=0.2)
+    poll(fanned_out, 120, what="the four parts' tasks running", interval=0.2)
     stopped = cli(cloud.state_dir, "stop", arn)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
-    # The relay's cancellation rule takes the Pipeline's ended execution too, and stops both parts
     def all_stopped() -> list[dict[str, str]] | None:
         tasks = cloud.tasks_of(arn)
         return tasks if tasks and all(t["lastStatus"] == "STOPPED" for t in tasks) else None
 
-    tasks = poll(all_stopped, 60, what="every task of the stopped pipeline to stop", interval=0.2)
-    assert len(tasks) == 3  # prepare (done) and both parts; combine never started
+    tasks = poll(all_stopped, 60, what="every task of the stopped fan-out to stop", interval=0.2)
+    assert len(tasks) == 5  # prepare (done) and the four parts; combine never started
     parts = [t for t in tasks if t.get("stopCode") == "UserInitiated"]
-    assert len(parts) == 2, [(t["taskArn"], t.get("stopCode"), t.get("stoppedReason")) for t in tasks]
+    assert len(parts) == 4, [(t["taskArn"], t.get("stopCode"), t.get("stoppedReason")) for t in tasks]
     assert all("durable execution STOPPED" in t["stoppedReason"] for t in parts)

@@ -12,7 +12,7 @@ from ecs_contract.outcome import ErrorType, Ignored, TaskFailed, TaskSucceeded
 from ecs_contract.task import parse_task
 from orchestrator.errors import InvalidInput
 from orchestrator.job import OVERRIDES_KEY, parse_job
-from pipeline.handler import parse_input
+from pipeline.handler import parse_input, parse_tolerance
 from testkit.paths import EVENTS, load_event
 
 # What each sample stands for. A new file in events/ must be added here.
@@ -49,6 +49,7 @@ def test_every_sample_is_classified():
 def test_pipeline_sample_is_a_pipeline_input_of_demo_jobs(name):
     message, parts, seconds = parse_input(load_event(name))
     assert parts and all(isinstance(p, str) for p in parts)
+    assert 0 <= parse_tolerance(load_event(name)) < len(parts)
     demo_rules({"message": message, "processingTime": seconds}, 60)
 
 

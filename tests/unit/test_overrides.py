@@ -153,6 +153,8 @@ def test_ephemeral_storage_outside_fargates_range_is_refused(gib: int) -> None:
         ("JOB_INPUT", "the job input travels in it; put the value in the job input instead"),
         ("RESULT_S3_URI", "it names where the worker writes its result"),
         ("JOB_CHOICE", "it chooses which job the worker runs"),
+        ("TASK_ATTEMPT", "it tells the task its attempt"),
+        ("TASK_INDEX", "it tells a fan-out's task its index"),
     ],
 )
 def test_our_reserved_environment_names_are_refused(name: str, why: str) -> None:

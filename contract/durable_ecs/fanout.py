@@ -1,0 +1,180 @@
+"""`run_tasks`: run N ECS tasks from a durable function, at most `max_concurrency` at once, with a
+failure tolerance (a count or a percentage, like Step Functions Map's ToleratedFailureCount and
+ToleratedFailurePercentage).
+
+Built on the SDK's `ctx.map` (MapConfig's max_concurrency, CompletionConfig's
+tolerated_failure_count / tolerated_failure_percentage): item i runs `run_task` in its own branch
+as the task named "NAME i", so its history reads "NAME 3: start-task #1", and its container reads
+its index in TASK_INDEX (beside TASK_ATTEMPT, `ecs_contract.names`), as AWS Batch's array jobs read
+AWS_BATCH_JOB_ARRAY_INDEX. The SDK's rule (concurrency/models.py, CompletionConfig): the batch
+fails when failed > tolerated_failure_count, or failed * 100 / total > tolerated_failure_percentage;
+without either, the first failure fails it. Then no further item starts, and `run_tasks` raises
+`FanOutFailed`. Tasks still running when the execution ends are stopped by the relay's
+cancellation rule: every task of an execution carries its startedBy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from aws_durable_execution_sdk_python import BatchResult, DurableContext
+from aws_durable_execution_sdk_python.concurrency.models import CompletionReason
+from aws_durable_execution_sdk_python.config import BatchItemStatus, CompletionConfig, MapConfig
+
+from durable_ecs.errors import FanOutFailed
+from durable_ecs.settings import EcsSettings
+from durable_ecs.task import Gateways, TaskRequest, TaskResult, run_task
+
+# The message of FanOutFailed names this many failures at most (the rest are in its `result`).
+FIRST_FAILURES_SHOWN = 3
+
+
+class ItemStatus(Enum):
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    NOT_FINISHED = "NOT_FINISHED"  # the batch failed before this item started or finished
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """One request's outcome: its TaskResult, or the typed error its task failed with."""
+
+    index: int
+    status: ItemStatus
+    result: TaskResult | None = None
+    error_type: str | None = None  # the error's class name, e.g. "WorkerFailed"
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        made: dict[str, Any] = {"index": self.index, "status": self.status.value}
+        if self.result is not None:
+            made["result"] = self.result.to_dict()
+        if self.error_type is not None:
+            made["error"] = {"type": self.error_type, "message": self.message}
+        return made
+
+
+@dataclass(frozen=True)
+class FanOutSummary:
+    succeeded: int
+    failed: int
+    not_finished: int
+    total: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "notFinished": self.not_finished,
+            "total": self.total,
+        }
+
+
+@dataclass(frozen=True)
+class FanOutResult:
+    """Every request's outcome, in input order, and their summary."""
+
+    items: tuple[ItemOutcome, ...]
+
+    @property
+    def summary(self) -> FanOutSummary:
+        def count(status: ItemStatus) -> int:
+            return sum(1 for item in self.items if item.status is status)
+
+        return FanOutSummary(
+            count(ItemStatus.SUCCEEDED),
+            count(ItemStatus.FAILED),
+            count(ItemStatus.NOT_FINISHED),
+            len(self.items),
+        )
+
+    @property
+    def failures(self) -> list[ItemOutcome]:
+        return [item for item in self.items if item.status is ItemStatus.FAILED]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"summary": self.summary.to_dict(), "items": [item.to_dict() for item in self.items]}
+
+
+def run_tasks(
+    ctx: DurableContext,
+    name: str,
+    requests: Sequence[TaskRequest],
+    *,
+    max_concurrency: int,
+    tolerated_failures: int | None = None,
+    tolerated_failure_percentage: float | None = None,
+    settings: EcsSettings | None = None,
+    gateways: Gateways | None = None,
+    map_name: str | None = None,
+) -> FanOutResult:
+    """Run one task per request, at most `max_concurrency` at once; the outcomes in input order.
+
+    Raises FanOutFailed when more fail than `tolerated_failures` (a count) or
+    `tolerated_failure_percentage` (0 to 100) allow; with neither, the first failure does.
+    Item i is the task named "NAME i"; the map holding them is named `map_name` (default NAME).
+    """
+    if max_concurrency < 1:
+        raise ValueError(f"max_concurrency is at least 1, got {max_concurrency}")
+    settings = EcsSettings.from_env() if settings is None else settings
+
+    def item(branch: DurableContext, request: TaskRequest, index: int, _: Sequence[TaskRequest]) -> Any:
+        return run_task(branch, f"{name} {index}", request, settings, gateways, index=index).to_dict()
+
+    tolerance = (
+        CompletionConfig(
+            tolerated_failure_count=tolerated_failures,
+            tolerated_failure_percentage=tolerated_failure_percentage,
+        )
+        if tolerated_failures is not None or tolerated_failure_percentage is not None
+        else CompletionConfig(tolerated_failure_count=0)
+    )
+    batch: BatchResult[Any] = ctx.map(
+        requests,
+        item,
+        name=map_name or name,
+        config=MapConfig(max_concurrency=max_concurrency, completion_config=tolerance),
+    )
+    result = FanOutResult(tuple(_outcome(batch, index) for index in range(len(requests))))
+    if batch.completion_reason is CompletionReason.FAILURE_TOLERANCE_EXCEEDED:
+        raise FanOutFailed(
+            _failed_message(name, result, tolerated_failures, tolerated_failure_percentage), result
+        )
+    return result
+
+
+def _outcome(batch: BatchResult[Any], index: int) -> ItemOutcome:
+    found = next((item for item in batch.all if item.index == index), None)
+    if found is None or found.status is BatchItemStatus.STARTED:
+        return ItemOutcome(index, ItemStatus.NOT_FINISHED)
+    if found.status is BatchItemStatus.SUCCEEDED and isinstance(found.result, dict):
+        return ItemOutcome(index, ItemStatus.SUCCEEDED, result=TaskResult.from_dict(found.result))
+    error = found.error
+    # The SDK names the error that escaped the branch "<module>.<class>": the class is what we show.
+    error_type = (error.type if error and error.type else "Error").rpartition(".")[2]
+    return ItemOutcome(
+        index, ItemStatus.FAILED, error_type=error_type, message=error.message if error else None
+    )
+
+
+def _failed_message(name: str, result: FanOutResult, count: int | None, percentage: float | None) -> str:
+    summary = result.summary
+    tolerated = " or ".join(
+        part
+        for part in (
+            None if count is None else f"{count} tolerated",
+            None if percentage is None else f"{percentage}% tolerated",
+        )
+        if part
+    )
+    first = "; ".join(
+        f"{name} {item.index}: {item.error_type}: {item.message}"
+        for item in result.failures[:FIRST_FAILURES_SHOWN]
+    )
+    return (
+        f"{name}: {summary.failed} of {summary.total} tasks failed ({tolerated or 'none tolerated'}; "
+        f"{summary.succeeded} succeeded, {summary.not_finished} not finished); first failures: {first}"
+    )
