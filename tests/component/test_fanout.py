@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -15,6 +17,9 @@ from completion_relay.relay import RelayAction
 from durable_ecs import EcsSettings, FanOutResult, ItemStatus, TaskRequest, run_tasks
 from ecs_contract.documents import ExecutionResult, Operation
 from ecs_contract.names import JOB_INPUT_ENV, TASK_ATTEMPT_ENV, TASK_INDEX_ENV
+from local.ecs_rules import EcsRules, EcsRulesConfig
+from local.rates import TokenRate
+from testkit.local_ecs import Clock
 from testkit.moto_relay import MotoEcsRelay, World
 from testkit.poll import poll
 
@@ -22,7 +27,7 @@ WORDS = ["a", "b", "c", "d", "e"]
 
 
 @pytest.fixture
-def fan_out(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def fan_out(monkeypatch: pytest.MonkeyPatch, ecs_rules: bool | EcsRules) -> Iterator[World]:
     def fan_out_of(aws: MotoEcsRelay) -> Callable[[Any, Any], Any]:
         gateways = aws.gateways()
 
@@ -42,7 +47,7 @@ def fan_out(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
 
         return handler
 
-    with World.serving(monkeypatch.setenv, fan_out_of) as world:
+    with World.serving(monkeypatch.setenv, fan_out_of, ecs_rules=ecs_rules) as world:
         yield world
 
 
@@ -58,7 +63,7 @@ def finish(world: World, task: dict[str, Any], *, fails: bool = False) -> None:
     assert relayed.action is (RelayAction.FAILED if fails else RelayAction.SUCCEEDED)
 
 
-def settled(world: World, arn: str, tasks: int) -> None:
+def settled(world: World, arn: str, tasks: int, timeout: float = 10) -> None:
     """Wait until `tasks` tasks started and each one's start step is in the history: the invocation
     that started the last one makes no checkpoint after it (its branches wait on their callbacks).
 
@@ -74,7 +79,7 @@ def settled(world: World, arn: str, tasks: int) -> None:
         done = sum(1 for e in events if e.event_type == "StepSucceeded" and "start-task" in (e.name or ""))
         return done if done >= tasks and len(world.task_arns()) >= tasks else None
 
-    poll(started_steps, what=f"{tasks} tasks started and checkpointed")
+    poll(started_steps, timeout=timeout, what=f"{tasks} tasks started and checkpointed")
 
 
 def play(world: World, arn: str, count: int, failing: set[int], *, concurrency: int, total: int) -> None:
@@ -193,6 +198,36 @@ def test_failures_past_a_tolerated_percentage_fail_the_execution(fan_out: World)
     assert result.status is InvocationStatus.FAILED and result.error is not None
     assert result.error.type == "durable_ecs.errors.FanOutFailed"
     assert str(result.error.message).startswith("word: 2 of 5 tasks failed (20% tolerated;")
+
+
+@pytest.mark.parametrize(
+    "ecs_rules",
+    # The account's RunTask bucket holds 2, refills 1 a second, and only when the test moves the clock.
+    [EcsRules(EcsRulesConfig(run_task_rate=TokenRate(2, Fraction(1))), clock=Clock(frozen=True))],
+)
+def test_throttled_starts_during_a_fan_out_back_off_and_start_every_task_once(fan_out: World, ecs_rules):
+    arn = fan_out.start({"words": WORDS, "maxConcurrency": 5})
+    # Two start; the three others are throttled (a real ThrottlingException from behind the local
+    # rules) and asked again with backoff, their steps never failing...
+    settled(fan_out, arn, 2)
+    poll(lambda: len(fan_out.run_task_calls) >= 8 or None, timeout=60, what="throttled starts asked again")
+    assert len(fan_out.task_arns()) == 2
+    # ... until the bucket refills (1 a second, holding 2 at most): each starts once
+    ecs_rules.clock.skip(timedelta(seconds=2))
+    settled(fan_out, arn, 4, timeout=30)
+    ecs_rules.clock.skip(timedelta(seconds=1))
+    settled(fan_out, arn, 5, timeout=30)
+    for number in range(1, 6):
+        finish(fan_out, fan_out.started_task(number))
+
+    result = fan_out.runner.wait_for_result(arn, timeout=30)
+    assert result.status is InvocationStatus.SUCCEEDED and result.result is not None
+    assert json.loads(result.result)["summary"] == {"succeeded": 5, "failed": 0, "notFinished": 0, "total": 5}
+    assert len(fan_out.task_arns()) == 5
+    tokens = {call["clientToken"] for call in fan_out.run_task_calls}
+    assert len(tokens) == 5 < len(fan_out.run_task_calls)  # one token per task, however often asked
+    # No task began a second attempt: throttling is not a failed start
+    assert all(op.name is None or "#2" not in op.name for op in result.get_all_operations())
 
 
 def test_fan_out_result_document_round_trips_its_summary():
