@@ -22,7 +22,7 @@ from typing import Any
 
 from aws_durable_execution_sdk_python import BatchResult, DurableContext
 from aws_durable_execution_sdk_python.concurrency.models import CompletionReason
-from aws_durable_execution_sdk_python.config import BatchItemStatus, CompletionConfig, MapConfig
+from aws_durable_execution_sdk_python.config import BatchItemStatus, CompletionConfig, MapConfig, NestingType
 
 from durable_ecs.errors import FanOutFailed
 from durable_ecs.settings import EcsSettings
@@ -136,7 +136,9 @@ def run_tasks(
         requests,
         item,
         name=map_name or name,
-        config=MapConfig(max_concurrency=max_concurrency, completion_config=tolerance),
+        config=MapConfig(
+            max_concurrency=max_concurrency, completion_config=tolerance, nesting_type=NestingType.FLAT
+        ),
     )
     result = FanOutResult(tuple(_outcome(batch, index) for index in range(len(requests))))
     if batch.completion_reason is CompletionReason.FAILURE_TOLERANCE_EXCEEDED:

@@ -120,6 +120,10 @@ def test_five_tasks_two_at_a_time_all_succeed_and_the_results_keep_the_input_ord
     assert Operation.START_TASK.named(1, "word 3") == "word 3: start-task #1"
     assert {Operation.START_TASK.named(1, f"word {i}") for i in range(5)} <= names
     assert len(fan_out.run_task_calls) == 5
+    # Two durable operations a task (its callback, its start step) and one for the map: items run
+    # without a context of their own (FLAT), against Lambda's 3,000 operations an execution
+    kinds = sorted(str(op.operation_type.value) for op in result.get_all_operations())
+    assert kinds == ["CALLBACK"] * 5 + ["CONTEXT"] + ["STEP"] * 5
 
 
 def test_each_task_reads_its_index_and_its_attempt_in_its_environment(fan_out: World):
