@@ -30,6 +30,10 @@ from durable_ecs.task import Gateways, TaskRequest, TaskResult, run_task
 
 # The message of FanOutFailed names this many failures at most (the rest are in its `result`).
 FIRST_FAILURES_SHOWN = 3
+# The SDK's map runs each item in flight on a thread of its own (concurrency/executor.py: a pool of
+# max_concurrency threads), and Lambda allows 1,024 processes or threads an execution environment
+# (Lambda quotas): the rest is left to the SDK's, boto3's and Powertools' own threads.
+MAX_CONCURRENCY = 500
 
 
 class ItemStatus(Enum):
@@ -117,8 +121,11 @@ def run_tasks(
     `tolerated_failure_percentage` (0 to 100) allow; with neither, the first failure does.
     Item i is the task named "NAME i"; the map holding them is named `map_name` (default NAME).
     """
-    if max_concurrency < 1:
-        raise ValueError(f"max_concurrency is at least 1, got {max_concurrency}")
+    if not 1 <= max_concurrency <= MAX_CONCURRENCY:
+        raise ValueError(
+            f"max_concurrency is 1 to {MAX_CONCURRENCY} (a thread each; Lambda allows 1,024 an "
+            f"execution environment), got {max_concurrency}"
+        )
     settings = EcsSettings.from_env() if settings is None else settings
 
     def item(branch: DurableContext, request: TaskRequest, index: int, _: Sequence[TaskRequest]) -> Any:

@@ -90,12 +90,22 @@ def test_a_task_that_fails_fails_the_pipeline_with_the_library_s_typed_error(pip
     assert len(pipeline.run_task_calls) == 1  # nothing after the failed "prepare"
 
 
-def test_a_bad_input_is_refused_before_any_task_starts(pipeline: World):
-    arn = pipeline.start({"message": "hi", "parts": "red"})
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"message": "hi", "parts": "red"}, "'parts' must be a list of at most 1000 strings"),
+        ({**PAYLOAD, "parts": ["p"] * 1001}, "'parts' must be a list of at most 1000 strings"),
+        ({**PAYLOAD, "maxConcurrency": 0}, "'maxConcurrency' must be a whole number from 1 to 500"),
+        ({**PAYLOAD, "maxConcurrency": 501}, "'maxConcurrency' must be a whole number from 1 to 500"),
+        ({**PAYLOAD, "maxConcurrency": "5"}, "'maxConcurrency' must be a whole number from 1 to 500"),
+    ],
+)
+def test_a_bad_input_is_refused_before_any_task_starts(pipeline: World, payload, message):
+    arn = pipeline.start(payload)
     result = pipeline.runner.wait_for_result(arn, timeout=30)
     assert result.status is InvocationStatus.FAILED
     assert result.error is not None and result.error.type == "durable_ecs.errors.InvalidInput"
-    assert "'parts' must be a list" in str(result.error.message)
+    assert message in str(result.error.message)
     assert pipeline.run_task_calls == []
 
 

@@ -12,7 +12,13 @@ from ecs_contract.outcome import ErrorType, Ignored, TaskFailed, TaskSucceeded
 from ecs_contract.task import parse_task
 from orchestrator.errors import InvalidInput
 from orchestrator.job import OVERRIDES_KEY, parse_job
-from pipeline.handler import parse_input, parse_tolerance
+from pipeline.handler import (
+    COMBINED_MAX_CHARS,
+    combined_message,
+    parse_concurrency,
+    parse_input,
+    parse_tolerance,
+)
 from testkit.paths import EVENTS, load_event
 
 # What each sample stands for. A new file in events/ must be added here.
@@ -50,6 +56,7 @@ def test_pipeline_sample_is_a_pipeline_input_of_demo_jobs(name):
     message, parts, seconds = parse_input(load_event(name))
     assert parts and all(isinstance(p, str) for p in parts)
     assert 0 <= parse_tolerance(load_event(name)) < len(parts)
+    assert parse_concurrency(load_event(name)) >= 1
     demo_rules({"message": message, "processingTime": seconds}, 60)
 
 
@@ -83,3 +90,13 @@ def test_invoke_payload_validates_as_named(name, valid):
     else:
         with pytest.raises(InvalidInput):
             parse_job(payload, task_timeout_seconds=3600, rules=demo_rules)
+
+
+def test_combine_s_message_joins_the_parts_and_past_its_limit_counts_the_rest():
+    assert combined_message(["A", "B"]) == "A + B"
+    many = [f"PART {i}" for i in range(1000)]
+    joined = combined_message(many)
+    assert len(joined) <= COMBINED_MAX_CHARS
+    assert joined.startswith("PART 0 + PART 1 + ") and joined.endswith(" more)")
+    shown = joined.rsplit(" (+", 1)[0].split(" + ")
+    assert joined.endswith(f"(+{1000 - len(shown)} more)") and shown == many[: len(shown)]
