@@ -21,6 +21,7 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -119,6 +120,8 @@ def make_server(handler: Any, memory_mb: int, log_stream: str) -> HTTPServer:
                 ).encode()
                 traceback.print_exception(e)
             sys.stdout.flush()
+            if over_memory(memory_mb):
+                raise MemoryError(f"peak resident memory over {memory_mb} MB")
             self.send_response(200)
             if error:
                 self.send_header("X-Function-Error", "Unhandled")
@@ -134,13 +137,39 @@ def make_server(handler: Any, memory_mb: int, log_stream: str) -> HTTPServer:
     return HTTPServer(("127.0.0.1", 0), Invocation)
 
 
+# Lambda allows 1,024 processes or threads an execution environment (Lambda quotas); each thread
+# reserves an 8 MB stack of address space (ulimit -s 8192) and uses only the pages it touches.
+THREADS_MAX, THREAD_STACK_MB = 1024, 8
+MEMORY_CHECK_SECONDS = 0.02
+
+
+def peak_rss_mb() -> float:
+    """VmHWM: the most resident memory this process has had, Lambda's "Max Memory Used"."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+def over_memory(memory_mb: int) -> bool:
+    return peak_rss_mb() > memory_mb
+
+
 def limit_memory(memory_mb: int) -> None:
-    """MemorySize, as far as one process can have it: RLIMIT_DATA bounds the heap and every private
-    writable mapping (Linux >= 4.7), so an allocation past it raises MemoryError, which ends the
-    environment (see make_server). Not RLIMIT_AS: glibc reserves 64 MB of address space per thread
-    arena, so a 128 MB function with a few threads would fail without using the memory."""
-    limit = memory_mb * 1024 * 1024
+    """MemorySize as Lambda meters it, by the memory used (resident), not reserved: past it the
+    environment ends (EXIT_OUT_OF_MEMORY, Runtime.OutOfMemory), checked every
+    MEMORY_CHECK_SECONDS and at the end of each invocation (peak_rss_mb, so a spike freed before
+    the end counts too). RLIMIT_DATA stays as the backstop that stops a runaway allocation at
+    once: MemorySize plus the stacks of Lambda's most threads, which are reserved, not used (a
+    limit of MemorySize alone refused the SDK's map its 30th thread at 256 MB). Not RLIMIT_AS:
+    glibc reserves 64 MB of address space per thread arena."""
+    limit = (memory_mb + THREADS_MAX * THREAD_STACK_MB) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+    def watch() -> None:
+        while not over_memory(memory_mb):
+            time.sleep(MEMORY_CHECK_SECONDS)
+        os._exit(EXIT_OUT_OF_MEMORY)  # Lambda stops an environment over its memory: no answer
+
+    threading.Thread(target=watch, name="memory-size", daemon=True).start()
 
 
 def main() -> None:

@@ -64,6 +64,18 @@ def test_every_orchestration_on_the_local_cloud_completes_and_each_task_gets_one
     assert "durable runner" in scale["cpu_seconds_by_process"], "every process of the cloud is named"
 
 
+def test_a_fan_out_runs_every_part_once_and_costs_two_operations_a_part(smoke):
+    results, _ = smoke
+    fan = results["fanout"]
+    assert fan["status"] == "SUCCEEDED"
+    parts = fan["parts"]
+    assert parts == fan["parts_succeeded"] == fan["part_tasks_started"] == fan["part_tasks_stopped"]
+    assert fan["callbacks_sent"] == parts + 2  # and "prepare" and "combine"
+    # A part: its callback and its start step. Besides: prepare's and combine's, the map, the execution
+    assert fan["operations"] == 2 * parts + 2 * 2 + 1 + 1
+    assert fan["operations_share_of_quota"] < 1
+
+
 def test_cold_starts_and_the_relays_warm_cost_are_measured_for_every_variant(smoke):
     results, _ = smoke
     assert set(results["coldstart"]) == {

@@ -176,6 +176,14 @@ def test_an_invocation_over_its_memory_size_fails_out_of_memory_and_the_environm
         assert after["pid"] != fits["pid"] and after["invocations"] == 1
 
 
+def test_threads_count_against_memory_size_by_what_they_use_not_by_their_stacks_reservation(tmp_path):
+    # Lambda meters the memory an environment uses. Each thread reserves an 8 MB stack of address
+    # space (ulimit -s) and touches a few pages of it: 200 threads fit in 128 MB (the SDK's map runs
+    # a thread per item in flight).
+    with local_lambda(tmp_path, probe(memory=128)) as aws:
+        assert aws.invoke("Probe", {"threads": 200})["invocations"] == 1
+
+
 def test_at_the_concurrency_cap_a_synchronous_invoke_is_throttled_and_an_event_waits_its_turn(tmp_path):
     with local_lambda(tmp_path, probe(), concurrency=1) as aws, ThreadPoolExecutor(1) as pool:
         held = pool.submit(aws.invoke, "Probe", {"hold": str(tmp_path)})

@@ -6,6 +6,7 @@ Standard library only: it runs in a local Lambda execution environment, not in t
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "allocateMb" in event:
         block = bytearray(event["allocateMb"] * 1024 * 1024)
         block[-1] = 1
+    if "threads" in event:  # run that many threads at once, as the SDK's map runs its branches
+        together = threading.Barrier(event["threads"] + 1)
+        running = [threading.Thread(target=together.wait, args=(30,)) for _ in range(event["threads"])]
+        for thread in running:
+            thread.start()
+        together.wait(30)
+        for thread in running:
+            thread.join()
     if event.get("fail"):
         raise ValueError("asked to fail")
     print(f"probe ran in {os.getpid()}", flush=True)
