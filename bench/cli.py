@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, onlocal, ops, relay_warm, report, size
+from bench import coldstart, fanout, onlocal, ops, relay_warm, report, size
 from local.template import ROOT
 
 RESULTS = ROOT / "bench" / "results"
@@ -40,6 +40,9 @@ class Sizes:
     latency_concurrency: int
     scale: list[int]
     build: bool
+    fan_out_parts: int
+    fan_out_concurrency: int
+    fan_out_rate: str  # the local ECS's RunTask rate, BURST/PER_SECOND (up --run-task-rate)
 
 
 FULL = Sizes(
@@ -52,6 +55,9 @@ FULL = Sizes(
     latency_concurrency=4,
     scale=[50, 200, 500],
     build=True,
+    fan_out_parts=1000,
+    fan_out_concurrency=500,
+    fan_out_rate="100/20",  # AWS Fargate's: 100 at once, then 20 a second
 )
 SMOKE = Sizes(
     durations={"10 s": 10, "1 min": 60, "10 min": 600},
@@ -63,6 +69,9 @@ SMOKE = Sizes(
     latency_concurrency=2,
     scale=[3],
     build=False,
+    fan_out_parts=12,
+    fan_out_concurrency=6,
+    fan_out_rate="4/4",  # small enough that the smoke's starts are throttled too
 )
 
 
@@ -95,6 +104,20 @@ def run_local(s: Sizes, out: Path) -> dict[str, Any]:
     return {"latency": lat, "scale": scale, "state_dir": str(state_dir)}
 
 
+def run_fan_out(s: Sizes, _: Path) -> dict[str, Any]:
+    """One fan-out of `fan_out_parts` on a fresh local cloud (its folder kept for inspection)."""
+    state_dir = Path(tempfile.mkdtemp(prefix="bench-fan-out-"))
+    with fanout.fan_out_cloud(state_dir, s.fan_out_rate) as cloud:
+        measured = fanout.measure(
+            cloud,
+            s.fan_out_parts,
+            s.fan_out_concurrency,
+            s.fan_out_rate,
+            timeout=max(300.0, 1.0 * s.fan_out_parts),
+        )
+    return {**measured, "state_dir": str(state_dir)}
+
+
 def run_size(s: Sizes, _: Path) -> dict[str, Any]:
     return size.measure() if s.build else {"skipped": "not at this size (--smoke)"}
 
@@ -104,6 +127,7 @@ PARTS: dict[str, Callable[[Sizes, Path], dict[str, Any]]] = {
     "coldstart": run_coldstart,
     "relay": run_relay,
     "local": run_local,
+    "fanout": run_fan_out,
     "size": run_size,
 }
 

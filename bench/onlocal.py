@@ -219,6 +219,7 @@ def _role(cmdline: str, is_leader: bool) -> str:
         ("orchestrator.handler", "orchestrator runtime (ours)"),
         ("completion_relay.handler", "relay runtime (ours)"),
         ("polling_orchestrator", "polling runtime"),
+        ("pipeline.handler", "pipeline runtime (ours)"),
     ):
         if handler in cmdline:
             return role
