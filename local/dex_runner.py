@@ -41,9 +41,8 @@ from aws_durable_execution_sdk_python_testing.execution import Execution
 from aws_durable_execution_sdk_python_testing.model import StartDurableExecutionInput
 
 from ecs_contract.limits import DURABLE_OPERATIONS_MAX
+from local.durable import MAX_OPERATIONS_ENV
 
-# The local cloud passes `up --max-durable-operations N` to the runner's process in this variable.
-MAX_OPERATIONS_ENV = "LOCAL_MAX_DURABLE_OPERATIONS"
 # What an execution that would exceed the quota fails with. AWS does not publish the error it
 # returns: the SDK says only that a checkpoint response may omit its token when "the execution
 # failed because a quota limit was exceeded" (aws_durable_execution_sdk_python/state.py,

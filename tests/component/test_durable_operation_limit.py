@@ -34,13 +34,13 @@ from aws_durable_execution_sdk_python_testing.runner import (
 
 from ecs_contract.limits import DURABLE_OPERATIONS_MAX
 from local.dex_runner import (
-    MAX_OPERATIONS_ENV,
     QUOTA_ERROR_TYPE,
     limit_operations,
     metered_operations,
     new_execution,
     operation_limit,
 )
+from local.durable import MAX_OPERATIONS_ENV
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
