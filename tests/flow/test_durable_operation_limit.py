@@ -1,6 +1,7 @@
 """Lambda's quota on durable operations per execution (3,000), met on the local cloud: a cloud of its
-own started with `up --max-durable-operations 12` runs the sample Pipeline, which fits with one part
-and fails with three, as a fan-out past 3,000 operations fails on AWS (local/dex_runner.py)."""
+own started with `up --max-durable-operations 10` runs the sample Pipeline, which fits with one part
+and fails in its fan-out with four, as a fan-out past 3,000 operations fails on AWS
+(local/dex_runner.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from testkit.poll import poll
 pytestmark = pytest.mark.flow
 
 # The Pipeline's operations: its start 1, "prepare" 2 (its start-task step, its callback), the
-# parts' map 1, each part 3 (its child context, step, callback), "combine" 2: 6 + 3 per part.
-LIMIT = 12  # one part uses 9, three parts would use 15
+# parts' map 1, each part 2 (its step and callback; run_tasks' items run FLAT, no child context of
+# their own), "combine" 2: 6 + 2 per part.
+LIMIT = 10  # one part uses 8; four parts pass it in the fan-out (10 after three parts)
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +49,14 @@ def test_a_pipeline_within_the_limit_succeeds_and_one_past_it_fails_with_the_quo
     small_cloud: Cloud,
 ) -> None:
     cloud = small_cloud
-    fits, too_many = pipeline(cloud, 1, "one-part"), pipeline(cloud, 3, "three-parts")
+    fits, too_many = pipeline(cloud, 1, "one-part"), pipeline(cloud, 4, "four-parts")
 
     fitted: dict[str, Any] = cloud.wait(fits, timeout=90)
     failed: dict[str, Any] = cloud.wait(too_many, timeout=90)
 
     assert fitted["Status"] == "SUCCEEDED", fitted.get("Error")
-    assert len(operations(cloud, fits)) == 9
+    assert len(operations(cloud, fits)) == 8
+    assert [e for e in cloud.history(fits) if "combine" in str(e.get("Name"))]
     assert failed["Status"] == "FAILED", failed.get("Result")
     assert failed["Error"]["ErrorType"] == QUOTA_ERROR_TYPE
     message = failed["Error"]["ErrorMessage"]
@@ -62,8 +65,11 @@ def test_a_pipeline_within_the_limit_succeeds_and_one_past_it_fails_with_the_quo
         in message
     )
     assert "child executions" in message and "gettingstarted-limits.html" in message
-    # The checkpoint that would pass the limit was refused whole: the history stops at the limit
-    assert len(operations(cloud, too_many)) <= LIMIT
+    # The checkpoint that would pass the limit was refused whole: the history stops at the limit,
+    # inside the fan-out (combine never started)
+    history = cloud.history(too_many)
+    assert len({e["Id"] for e in history if "Id" in e}) <= LIMIT
+    assert not [e for e in history if "combine" in str(e.get("Name"))], history
     # ...and no task of the failed execution is left running (the relay stops an ended one's tasks)
     poll(
         lambda: all(t["lastStatus"] == "STOPPED" for t in cloud.tasks_of(too_many)) or None,
