@@ -99,9 +99,9 @@ def quota_error(limit: int, would_use: int) -> ErrorObject:
             f"Durable operations quota exceeded: this checkpoint would bring the execution to "
             f"{would_use:,} durable operations, over the limit of {limit:,} per durable execution"
             f"{local}, which cannot be increased. Each step and each of its retries, wait, callback "
-            "and child context (every map item's) counts one. Split the work across child executions "
-            "(e.g. one chained invoke or one execution per batch of items) or run it in smaller "
-            f"batches. See the Lambda quotas, 'Durable functions': {QUOTAS_PAGE}"
+            "and child context (a map item's, unless FLAT) counts one. Split the work across child "
+            "executions (e.g. one chained invoke or one execution per batch of items) or run it in "
+            f"smaller batches. See the Lambda quotas, 'Durable functions': {QUOTAS_PAGE}"
         ),
         type=QUOTA_ERROR_TYPE,
         data=None,
