@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ecs_contract.demo_job import JobChoice
+from ecs_contract.limits import DURABLE_OPERATIONS_MAX
 from local import proc, targets
 from local.faults import KINDS
 from local.functions import DEFAULT_CONCURRENCY
@@ -61,6 +62,8 @@ def _serve_command(args: argparse.Namespace) -> list[str]:
     command += [f"--drop-statement={statement}" for statement in args.drop_statement]
     if args.run_task_rate is not None:
         command.append(f"--run-task-rate={args.run_task_rate}")
+    if args.max_durable_operations is not None:
+        command.append(f"--max-durable-operations={args.max_durable_operations}")
     return [*command, "--concurrency", str(args.concurrency), "--job", str(args.job)]
 
 
@@ -144,6 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         ecs=rules,
         job=args.job,
+        max_durable_operations=args.max_durable_operations,
     ).serve()
     return 0
 
@@ -327,6 +331,16 @@ def _rate(value: str) -> TokenRate:
         raise argparse.ArgumentTypeError(str(e)) from e
 
 
+def _operations(value: str) -> int:
+    try:
+        limit = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if limit < 1:  # an execution's start is its first operation
+        raise argparse.ArgumentTypeError(f"an execution needs at least 1 operation, got {limit}")
+    return limit
+
+
 def _parameter(value: str) -> tuple[str, str]:
     key, sep, val = value.partition("=")
     if not sep or not key:
@@ -400,6 +414,14 @@ def parser() -> argparse.ArgumentParser:
             metavar="BURST/PER_SECOND",
             help="ECS RunTask calls allowed per account and Region: BURST at once, then PER_SECOND a "
             "second (default: AWS's for Fargate, 100/20); beyond them RunTask answers ThrottlingException",
+        )
+        c.add_argument(
+            "--max-durable-operations",
+            type=_operations,
+            metavar="N",
+            help="durable operations allowed per durable execution (default: AWS's quota, "
+            f"{DURABLE_OPERATIONS_MAX:,}, which cannot be increased); a checkpoint past it fails the "
+            "execution. Lower it to see a fan-out meet the quota with a few items",
         )
         c.add_argument(
             "--drop-statement",

@@ -51,6 +51,7 @@ class LocalCloud:
         concurrency: int = DEFAULT_CONCURRENCY,
         ecs: EcsRulesConfig | None = None,  # e.g. how long stopped tasks stay describable
         job: JobChoice = JobChoice.DEMO,
+        max_durable_operations: int | None = None,  # AWS's 3,000 unless told (local/dex_runner.py)
     ) -> None:
         self.state_dir, self.skip_time, self.parameters = state_dir, skip_time, parameters or {}
         self.concurrency = concurrency  # per function, unless it reserves its own (local/functions.py)
@@ -60,6 +61,7 @@ class LocalCloud:
         # The job the orchestrator checks and the worker runs: the demo job unless told otherwise,
         # so that replacing the job slot cannot break the demo, the faults or the tests.
         self.job = job
+        self.max_durable_operations = max_durable_operations
         self.state_file = state_dir / "state.json"
         self.stopped = threading.Event()
         self._stop_lock = threading.Lock()
@@ -92,7 +94,13 @@ class LocalCloud:
         )
         self.endpoint.authorize = LambdaGate(self.iam, place)
         self.runner = DurableRunner(
-            runner_port, self.endpoint.url, self.state_dir, REGION, ACCOUNT, self.skip_time
+            runner_port,
+            self.endpoint.url,
+            self.state_dir,
+            REGION,
+            ACCOUNT,
+            self.skip_time,
+            max_operations=self.max_durable_operations,
         )
         # Execution environments start on demand, each invocation's cold start as in Lambda.
         self.endpoint.environments.update(

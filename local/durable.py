@@ -28,6 +28,9 @@ CALLBACK_ID = re.compile(r"eyJhcm4iOi[A-Za-z0-9+/=%]{40,}")
 
 # The runner's CLI, with execution ARNs shaped as Lambda's (local/dex_runner.py).
 RUNNER = [sys.executable, "-m", "local.dex_runner"]
+# Durable operations allowed per execution, for the runner's process (local/dex_runner.py): unset,
+# AWS's quota (ecs_contract.limits.DURABLE_OPERATIONS_MAX); `up --max-durable-operations N` sets it.
+MAX_OPERATIONS_ENV = "LOCAL_MAX_DURABLE_OPERATIONS"
 # botocore Lambda model, InvocationRequest.DurableExecutionName: min 1, max 64, pattern [a-zA-Z0-9-_]+.
 EXECUTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
@@ -53,10 +56,19 @@ class ExecutionNameRefused(ValueError):
 
 class DurableRunner:
     def __init__(
-        self, port: int, lambda_url: str, state_dir: Path, region: str, account: str, skip_time: bool = False
+        self,
+        port: int,
+        lambda_url: str,
+        state_dir: Path,
+        region: str,
+        account: str,
+        skip_time: bool = False,
+        max_operations: int | None = None,
     ) -> None:
         self.port, self.lambda_url, self.state_dir = port, lambda_url, state_dir
         self.region, self.account, self.skip_time = region, account, skip_time
+        # Durable operations per execution (local/dex_runner.py); None: AWS's quota.
+        self.max_operations = max_operations
         self.url = f"http://127.0.0.1:{port}"
         self.store = state_dir / "durable-executions.sqlite"
         self.process: Popen[bytes] | None = None
@@ -81,12 +93,18 @@ class DurableRunner:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**env, "AWS_REGION": self.region},
+            # The contract on its path: the runner meters operations against its quota (dex_runner).
+            env={**env, "PYTHONPATH": str(ROOT / "contract"), "AWS_REGION": self.region, **self._limits()},
             cwd=ROOT,  # `-m local.dex_runner`
         )
         assert self.process.stdout is not None
         threading.Thread(target=_copy_redacted, args=(self.process.stdout, log), daemon=True).start()
         proc.wait_for("durable runner", self._healthy, timeout)
+
+    def _limits(self) -> dict[str, str]:
+        if self.max_operations is None:
+            return {}
+        return {MAX_OPERATIONS_ENV: str(self.max_operations)}
 
     def _healthy(self) -> bool:
         if self.process is not None and self.process.poll() is not None:

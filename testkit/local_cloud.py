@@ -194,9 +194,11 @@ def group_members(pgid: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_cloud(state_dir: Path, parameters: dict[str, Any]) -> Iterator[Cloud]:
-    """A local cloud started and stopped with the CLI; on the way out, checks what it left behind."""
-    up = cli(state_dir, "up", *[arg for k, v in parameters.items() for arg in ("--parameter", f"{k}={v}")])
+def running_cloud(state_dir: Path, parameters: dict[str, Any], *options: str) -> Iterator[Cloud]:
+    """A local cloud started and stopped with the CLI (`up`, its template parameters and other
+    options, e.g. "--max-durable-operations", "12"); on the way out, checks what it left behind."""
+    settings = [arg for k, v in parameters.items() for arg in ("--parameter", f"{k}={v}")]
+    up = cli(state_dir, "up", *settings, *options)
     assert up.returncode == 0, up.stdout + up.stderr
     state = json.loads((state_dir / "state.json").read_text())
     try:

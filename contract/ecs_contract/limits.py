@@ -11,6 +11,13 @@ OVERRIDES_MAX_CHARS = 8192
 CALLBACK_RESULT_MAX_BYTES = 256 * 1024
 # Free text we copy into ErrorMessage / ErrorData (container reasons can be long).
 REASON_MAX_CHARS = 1024
+# Lambda quotas, "Durable functions": "Maximum number of durable operations per durable execution:
+# 3,000", which cannot be increased (Lambda Developer Guide, gettingstarted-limits.html). Metered as
+# durable-execution-sdk.html ("How durable operations are metered") says: the execution's start 1,
+# each step 1 plus 1 per retry, each wait 1, each create_callback 1, each child context 1 (a map
+# item's, when NESTED), each invocation-level retry 1. A fan-out spends several per item, so its
+# ceiling on items is well below 3,000: past it, split the work across child executions or batches.
+DURABLE_OPERATIONS_MAX = 3000
 
 
 class LimitExceeded(ValueError):
