@@ -24,9 +24,10 @@ from aws_durable_execution_sdk_python import BatchResult, DurableContext
 from aws_durable_execution_sdk_python.concurrency.models import CompletionReason
 from aws_durable_execution_sdk_python.config import BatchItemStatus, CompletionConfig, MapConfig, NestingType
 
-from durable_ecs.errors import FanOutFailed
+from durable_ecs.errors import FanOutFailed, InvalidInput
 from durable_ecs.settings import EcsSettings
 from durable_ecs.task import Gateways, TaskRequest, TaskResult, run_task
+from ecs_contract.limits import DURABLE_OPERATIONS_MAX
 
 # The message of FanOutFailed names this many failures at most (the rest are in its `result`).
 FIRST_FAILURES_SHOWN = 3
@@ -34,6 +35,11 @@ FIRST_FAILURES_SHOWN = 3
 # max_concurrency threads), and Lambda allows 1,024 processes or threads an execution environment
 # (Lambda quotas): the rest is left to the SDK's, boto3's and Powertools' own threads.
 MAX_CONCURRENCY = 500
+# Durable operations a task takes at the least: its callback and its start step (items run FLAT,
+# without a context each); the map takes one more. A fan-out past DURABLE_OPERATIONS_MAX this way
+# could never finish: refused at the door.
+OPERATIONS_PER_TASK = 2
+MAX_TASKS = (DURABLE_OPERATIONS_MAX - 1) // OPERATIONS_PER_TASK
 
 
 class ItemStatus(Enum):
@@ -125,6 +131,13 @@ def run_tasks(
         raise ValueError(
             f"max_concurrency is 1 to {MAX_CONCURRENCY} (a thread each; Lambda allows 1,024 an "
             f"execution environment), got {max_concurrency}"
+        )
+    if len(requests) > MAX_TASKS:
+        raise InvalidInput(
+            f"a fan-out of {len(requests)} tasks needs {OPERATIONS_PER_TASK * len(requests) + 1} durable "
+            f"operations or more, and Lambda allows {DURABLE_OPERATIONS_MAX} an execution (a quota that "
+            "cannot be raised): split the requests across executions, e.g. a child durable function "
+            "per batch of about 1,000"
         )
     settings = EcsSettings.from_env() if settings is None else settings
 

@@ -3,10 +3,13 @@ operations, and the orchestrator's errors as subclasses of the library's."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
-from aws_durable_execution_sdk_python import ChildContextError
+from aws_durable_execution_sdk_python import ChildContextError, DurableContext
 
 import durable_ecs
+from durable_ecs import InvalidInput, fanout, run_tasks
 from durable_ecs import errors as lib_errors
 from durable_ecs.task import MAX_NAME_CHARS, TaskRequest, _check_name
 from ecs_contract.documents import DEFAULT_TASK_NAME, ExecutionResult, Operation
@@ -82,3 +85,17 @@ def test_a_branch_s_wrapped_error_is_typed_again_and_no_other_error_is():
     assert durable_ecs.task_error_of(ChildContextError("x", error_type="builtins.ValueError")) is None
     assert durable_ecs.task_error_of(ChildContextError("x", error_type="other.errors.WorkerFailed")) is None
     assert durable_ecs.task_error_of(ChildContextError("x")) is None
+
+
+def test_a_fan_out_that_could_never_fit_lambda_s_operations_quota_is_refused_at_the_door():
+    too_many = [TaskRequest(job={"message": "x"})] * (fanout.MAX_TASKS + 1)
+    with pytest.raises(InvalidInput) as refused:
+        run_tasks(cast(DurableContext, None), "part", too_many, max_concurrency=10)
+    assert str(refused.value).startswith("a fan-out of 1500 tasks needs 3001 durable operations or more")
+    assert "split the requests across executions" in str(refused.value)
+
+
+@pytest.mark.parametrize("concurrency", [0, 501])
+def test_a_concurrency_beyond_a_thread_each_in_lambda_s_1024_is_refused(concurrency):
+    with pytest.raises(ValueError, match="max_concurrency is 1 to 500"):
+        run_tasks(cast(DurableContext, None), "part", [], max_concurrency=concurrency)
