@@ -45,7 +45,40 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         out += _coldstart_targets(r)
     if "relay" in r:
         out += _relay_targets(r)
+    if "fanout" in r:
+        out += _fan_out_targets(r["fanout"])
     return out
+
+
+def _rate(row: dict[str, Any]) -> tuple[int, float]:
+    burst, per_second = row["run_task_rate"].split("/")
+    return int(burst), float(per_second)
+
+
+def _fan_out_targets(row: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    parts = row["parts"]
+    _, per_second = _rate(row)
+    floor = parts / per_second
+    whole = row["status"] == "SUCCEEDED" and parts == row["parts_succeeded"] == row["part_tasks_stopped"]
+    once = row["callbacks_sent"] == parts + 2 and row["part_tasks_started"] == parts
+    return [
+        (
+            f"fan-out of {parts}: all complete, none lost or doubled (callbacks = tasks)",
+            f"{row['parts_succeeded']}/{parts} parts, {row['part_tasks_started']} part tasks, "
+            f"{row['callbacks_sent']} callbacks (with prepare and combine)",
+            whole and once,
+        ),
+        (
+            f"fan-out of {parts}: every RunTask accepted within 1.3x the rate's floor ({floor:.0f} s)",
+            f"{row['start_span_seconds']} s ({row['start_span_seconds'] / floor:.2f}x)",
+            row["start_span_seconds"] <= 1.3 * floor,
+        ),
+        (
+            f"fan-out of {parts}: under Lambda's 3,000 operations an execution",
+            f"{row['operations'] + row['step_retries']} ({row['operations_share_of_quota']:.0%})",
+            row["operations_share_of_quota"] < 1,
+        ),
+    ]
 
 
 def _ops_targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
@@ -166,6 +199,8 @@ def markdown(r: dict[str, Any], price: float) -> str:
         lines += _relay_section(r)
     if "local" in r:
         lines += _scale_section(r)
+    if "fanout" in r:
+        lines += _fan_out_section(r["fanout"])
     if "size" in r:
         lines += _size_section(r)
     lines.append(END)
@@ -289,6 +324,56 @@ def _scale_section(r: dict[str, Any]) -> list[str]:
             f"| {n} | {row['succeeded']} | {row['tasks_run']} | {row['callbacks_sent']} | {row['wall_seconds']:.1f} "
             f"| {row['throughput_per_s']:.1f} | {row.get('peak_running_workers', '-')} | {cpu} | {row['cpu_share_ours']:.1%} |"
         )
+    lines.append("")
+    return lines
+
+
+def _fan_out_section(row: dict[str, Any]) -> list[str]:
+    parts = row["parts"]
+    burst, per_second = _rate(row)
+    cpu = ", ".join(
+        f"{k} {v:.0f}"
+        for k, v in sorted(row["cpu_seconds_by_process"].items(), key=lambda kv: -kv[1])
+        if v >= 0.5
+    )
+    figures = [
+        ("status", row["status"]),
+        ("parts succeeded / failed", f"{row['parts_succeeded']} / {row['parts_failed']}"),
+        (
+            "part tasks started / stopped, callbacks sent",
+            f"{row['part_tasks_started']} / {row['part_tasks_stopped']}, {row['callbacks_sent']}",
+        ),
+        (
+            "RunTask rate (burst / a second), max_concurrency",
+            f"{burst} / {per_second:g}, {row['max_concurrency']}",
+        ),
+        (
+            "every part's RunTask accepted in",
+            f"{row['start_span_seconds']} s (floor {parts / per_second:.0f} s; {max(parts - burst, 0) / per_second:.0f} s after the burst)",
+        ),
+        ("every part's worker launched in", f"{row['launch_span_seconds']} s"),
+        ("wall, invoke to SUCCEEDED", f"{row['wall_seconds']} s"),
+        (
+            "durable operations (+ step retries), per part",
+            f"{row['operations']} (+ {row['step_retries']}), {row['operations_per_part']}",
+        ),
+        ("checkpoint bytes, per part", f"{row['checkpoint_bytes']:,}, {row['checkpoint_bytes_per_part']:,}"),
+        (
+            "share of Lambda's 3,000 operations / 100 MB",
+            f"{row['operations_share_of_quota']:.1%} / {row['checkpoint_share_of_quota']:.2%}",
+        ),
+        ("history events", f"{row['history_events']:,}"),
+        ("Pipeline invocations", str(row["invocations"])),
+        ("peak memory of the Pipeline's environment", f"{row['peak_rss_mb_pipeline_process']} MB"),
+        ("CPU s by process", cpu),
+    ]
+    lines = [
+        f"### 7. A fan-out of {parts} tasks in one execution (`python -m bench fanout`)",
+        "",
+        "| | |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {value} |" for name, value in figures]
     lines.append("")
     return lines
 
