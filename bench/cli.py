@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ class Sizes:
     fan_out_parts: int
     fan_out_concurrency: int
     fan_out_rate: str  # the local ECS's RunTask rate, BURST/PER_SECOND (up --run-task-rate)
+    fan_out_store: str = "memory"  # the durable runner's store (up --durable-store)
 
 
 FULL = Sizes(
@@ -107,12 +108,13 @@ def run_local(s: Sizes, out: Path) -> dict[str, Any]:
 def run_fan_out(s: Sizes, _: Path) -> dict[str, Any]:
     """One fan-out of `fan_out_parts` on a fresh local cloud (its folder kept for inspection)."""
     state_dir = Path(tempfile.mkdtemp(prefix="bench-fan-out-"))
-    with fanout.fan_out_cloud(state_dir, s.fan_out_rate) as cloud:
+    with fanout.fan_out_cloud(state_dir, s.fan_out_rate, s.fan_out_store) as cloud:
         measured = fanout.measure(
             cloud,
             s.fan_out_parts,
             s.fan_out_concurrency,
             s.fan_out_rate,
+            s.fan_out_store,
             timeout=max(300.0, 1.0 * s.fan_out_parts),
         )
     return {**measured, "state_dir": str(state_dir)}
@@ -161,8 +163,14 @@ def main(argv: list[str] | None = None) -> int:
         default=report.PRICE_PER_MILLION_OPS,
         help="USD per million durable operations (default: the published us-east-1 rate, BENCHMARKS.md)",
     )
+    p.add_argument(
+        "--durable-store",
+        choices=["memory", "sqlite"],
+        default="memory",
+        help="the durable runner's store for the fan-out (default memory: see bench/fanout.py)",
+    )
     args = p.parse_args(argv)
-    sizes = SMOKE if args.smoke else FULL
+    sizes = replace(SMOKE if args.smoke else FULL, fan_out_store=args.durable_store)
     parts = list(PARTS) if "all" in args.parts else [x for x in args.parts if x != "report"]
     unknown = [x for x in parts if x not in PARTS]
     if unknown:

@@ -60,12 +60,12 @@ def _fan_out_targets(row: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     _, per_second = _rate(row)
     floor = parts / per_second
     whole = row["status"] == "SUCCEEDED" and parts == row["parts_succeeded"] == row["part_tasks_stopped"]
-    once = row["callbacks_sent"] == parts + 2 and row["part_tasks_started"] == parts
+    once = row["callbacks_completed"] == parts + 2 and row["part_tasks_started"] == parts
     return [
         (
             f"fan-out of {parts}: all complete, none lost or doubled (callbacks = tasks)",
             f"{row['parts_succeeded']}/{parts} parts, {row['part_tasks_started']} part tasks, "
-            f"{row['callbacks_sent']} callbacks (with prepare and combine)",
+            f"{row['callbacks_completed']} callbacks (with prepare and combine)",
             whole and once,
         ),
         (

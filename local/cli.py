@@ -19,6 +19,7 @@ from typing import Any
 from ecs_contract.demo_job import JobChoice
 from ecs_contract.limits import DURABLE_OPERATIONS_MAX
 from local import proc, targets
+from local.durable import DurableStore
 from local.faults import KINDS
 from local.functions import DEFAULT_CONCURRENCY
 from local.rates import TokenRate
@@ -64,6 +65,8 @@ def _serve_command(args: argparse.Namespace) -> list[str]:
         command.append(f"--run-task-rate={args.run_task_rate}")
     if args.max_durable_operations is not None:
         command.append(f"--max-durable-operations={args.max_durable_operations}")
+    if args.durable_store is not DurableStore.SQLITE:
+        command.append(f"--durable-store={args.durable_store.value}")
     return [*command, "--concurrency", str(args.concurrency), "--job", str(args.job)]
 
 
@@ -148,6 +151,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ecs=rules,
         job=args.job,
         max_durable_operations=args.max_durable_operations,
+        durable_store=args.durable_store,
     ).serve()
     return 0
 
@@ -422,6 +426,16 @@ def parser() -> argparse.ArgumentParser:
             help="durable operations allowed per durable execution (default: AWS's quota, "
             f"{DURABLE_OPERATIONS_MAX:,}, which cannot be increased); a checkpoint past it fails the "
             "execution. Lower it to see a fan-out meet the quota with a few items",
+        )
+        c.add_argument(
+            "--durable-store",
+            type=DurableStore,
+            choices=list(DurableStore),
+            default=DurableStore.SQLITE,
+            metavar="{sqlite,memory}",
+            help="where the durable runner keeps executions (default sqlite: they survive a restart of "
+            "the runner, at the cost of writing each whole execution at every checkpoint); memory "
+            "for benchmarks of executions with thousands of operations",
         )
         c.add_argument(
             "--drop-statement",

@@ -29,7 +29,7 @@ from local import proc
 from local.agent import TaskAgent, worker_base_env
 from local.authz import AuthorizingMotoServer, LambdaGate, Place, moto_task_definitions
 from local.bus import EventBus
-from local.durable import DurableRunner
+from local.durable import DurableRunner, DurableStore
 from local.ecs_rules import EcsRules, EcsRulesConfig
 from local.executions import ExecutionWatcher
 from local.faults import FaultError, Faults
@@ -52,6 +52,7 @@ class LocalCloud:
         ecs: EcsRulesConfig | None = None,  # e.g. how long stopped tasks stay describable
         job: JobChoice = JobChoice.DEMO,
         max_durable_operations: int | None = None,  # AWS's 3,000 unless told (local/dex_runner.py)
+        durable_store: DurableStore = DurableStore.SQLITE,
     ) -> None:
         self.state_dir, self.skip_time, self.parameters = state_dir, skip_time, parameters or {}
         self.concurrency = concurrency  # per function, unless it reserves its own (local/functions.py)
@@ -62,6 +63,7 @@ class LocalCloud:
         # so that replacing the job slot cannot break the demo, the faults or the tests.
         self.job = job
         self.max_durable_operations = max_durable_operations
+        self.durable_store = durable_store
         self.state_file = state_dir / "state.json"
         self.stopped = threading.Event()
         self._stop_lock = threading.Lock()
@@ -101,6 +103,7 @@ class LocalCloud:
             ACCOUNT,
             self.skip_time,
             max_operations=self.max_durable_operations,
+            store=self.durable_store,
         )
         # Execution environments start on demand, each invocation's cold start as in Lambda.
         self.endpoint.environments.update(

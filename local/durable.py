@@ -15,6 +15,7 @@ import sys
 import threading
 import urllib.request
 import uuid
+from enum import Enum
 from pathlib import Path
 from subprocess import Popen
 from typing import IO
@@ -54,6 +55,16 @@ class ExecutionNameRefused(ValueError):
         self.code, self.status = code, status
 
 
+class DurableStore(Enum):
+    """Where the runner keeps its executions. SQLITE (the default) survives a restart of the runner;
+    it writes the whole execution at every checkpoint, so an execution of thousands of operations
+    costs it seconds of CPU a second. MEMORY keeps them in the runner's process only: for
+    benchmarks of large executions, whose figures should be ours, not the store's."""
+
+    SQLITE = "sqlite"
+    MEMORY = "memory"
+
+
 class DurableRunner:
     def __init__(
         self,
@@ -64,8 +75,10 @@ class DurableRunner:
         account: str,
         skip_time: bool = False,
         max_operations: int | None = None,
+        store: DurableStore = DurableStore.SQLITE,
     ) -> None:
         self.port, self.lambda_url, self.state_dir = port, lambda_url, state_dir
+        self.store_type = store
         self.region, self.account, self.skip_time = region, account, skip_time
         # Durable operations per execution (local/dex_runner.py); None: AWS's quota.
         self.max_operations = max_operations
@@ -76,6 +89,11 @@ class DurableRunner:
         self._names: dict[tuple[str, str], tuple[str, str]] = {}
         self._names_lock = threading.Lock()
 
+    def _store_args(self) -> list[str]:
+        if self.store_type is DurableStore.MEMORY:
+            return ["--store-type", "memory"]
+        return ["--store-type", "sqlite", "--store-path", str(self.store)]
+
     def start(self, env: dict[str, str], timeout: float = 30) -> None:
         args = [
             *RUNNER, "start-server",
@@ -84,7 +102,7 @@ class DurableRunner:
             "--lambda-endpoint", self.lambda_url,
             "--local-runner-endpoint", self.url,
             "--local-runner-region", self.region,
-            "--store-type", "sqlite", "--store-path", str(self.store),
+            *self._store_args(),
             "--skip-time" if self.skip_time else "--no-skip-time",
         ]  # fmt: skip
         log = self.state_dir / "logs" / "durable-runner.log"

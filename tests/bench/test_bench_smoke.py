@@ -70,7 +70,7 @@ def test_a_fan_out_runs_every_part_once_and_costs_two_operations_a_part(smoke):
     assert fan["status"] == "SUCCEEDED"
     parts = fan["parts"]
     assert parts == fan["parts_succeeded"] == fan["part_tasks_started"] == fan["part_tasks_stopped"]
-    assert fan["callbacks_sent"] == parts + 2  # and "prepare" and "combine"
+    assert fan["callbacks_completed"] == fan["callbacks_sent"] == parts + 2  # and "prepare" and "combine"
     # A part: its callback and its start step. Besides: prepare's and combine's, the map, the execution
     assert fan["operations"] == 2 * parts + 2 * 2 + 1 + 1
     assert fan["operations_share_of_quota"] < 1
