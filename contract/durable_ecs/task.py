@@ -36,6 +36,8 @@ from aws_durable_execution_sdk_python import (
     durable_step,
 )
 from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, JitterStrategy, StepConfig
+from aws_durable_execution_sdk_python.context import Callback
+from aws_durable_execution_sdk_python.exceptions import TimedSuspendExecution
 from aws_durable_execution_sdk_python.retries import (
     LinearRetryStrategyConfig,
     RetryStrategyConfig,
@@ -298,6 +300,10 @@ def _jitter_key(execution_arn: str, name: str) -> str:
     return execution_arn if name == DEFAULT_TASK_NAME else f"{execution_arn}#{name}"
 
 
+# While an invocation runs on, how often a fan-out item that waits for its task looks again.
+FAN_OUT_RECHECK_SECONDS = 1
+
+
 @dataclass(frozen=True)
 class _Task:
     """One run_task call: what each of its attempts needs."""
@@ -343,6 +349,8 @@ class _Task:
             return started.outcome
         task_arn = started.outcome
 
+        if self.index is not None:
+            _wait_in_the_map(callback)
         try:
             completion = callback.result()  # suspends here, at no compute cost, until the relay answers
         except CallbackTimeoutError:
@@ -381,6 +389,21 @@ class _Task:
             return _aws_kept_failing(e, message, task_arn)
         fate = "it was stopped" if stopped else "ECS no longer knows it"
         return TaskFailed(ErrorType.TASK_TIMED_OUT, f"{message}; {fate} ({task_arn})", task_arn=task_arn)
+
+
+def _wait_in_the_map(callback: Callback) -> None:
+    """A fan-out's item (run_tasks) waits for its task as a timed suspension, not callback.result()'s.
+
+    The SDK's map resumes a branch suspended on a callback only in a later invocation (SDK 3.0.0;
+    tests/component/test_sdk_map_completions.py): a task that finished while the invocation ran on
+    (other items still starting) kept its slot until the execution's next wake-up. A branch
+    suspended until a time is re-run by the map within the invocation, after a refresh of the
+    execution's state: it finds its callback completed and frees its slot. No operation is added
+    (its callback and its start step replay); where nothing else runs, the map suspends as before.
+    Reads the callback's checkpointed state, the SDK's own Callback.result() test, without raising.
+    """
+    if not callback.state.get_checkpoint_result(callback.operation_id).is_terminal():
+        raise TimedSuspendExecution.from_delay("waiting for the task to finish", FAN_OUT_RECHECK_SECONDS)
 
 
 def _aws_kept_failing(error: StepError, message: str, task_arn: str) -> TaskFailed:

@@ -4,6 +4,7 @@ test runner: ECS in moto, every task completed by the relay."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from fractions import Fraction
@@ -240,3 +241,46 @@ def test_fan_out_result_document_round_trips_its_summary():
         "summary": {"succeeded": 0, "failed": 0, "notFinished": 0, "total": 0},
         "items": [],
     }
+
+
+def test_a_task_that_finishes_while_the_invocation_runs_on_frees_its_slot_in_that_invocation(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # Two at a time, three items; item 1's RunTask is held (its step runs on, so the invocation
+    # does), while item 0's task finishes: item 2 must start in that same invocation.
+    release = threading.Event()
+
+    def held_fan_out(aws: MotoEcsRelay) -> Callable[[Any, Any], Any]:
+        gateways = aws.gateways()
+        start = gateways.tasks.start
+
+        def held(launch: Any, **kwargs: Any) -> Any:
+            environment = kwargs["overrides"]["containerOverrides"][0]["environment"]
+            if {"name": TASK_INDEX_ENV, "value": "1"} in environment:
+                release.wait(60)
+            return start(launch, **kwargs)
+
+        monkeypatch.setattr(gateways.tasks, "start", held)
+
+        @durable_execution
+        def handler(event: dict[str, Any], ctx: DurableContext) -> dict[str, Any]:
+            requests = [TaskRequest(job={"message": word, "processingTime": 0}) for word in event["words"]]
+            return run_tasks(ctx, "word", requests, max_concurrency=2, gateways=gateways).to_dict()
+
+        return handler
+
+    with World.serving(monkeypatch.setenv, held_fan_out) as world:
+        arn = world.start({"words": WORDS[:3]})
+        finish(world, world.started_task(1))  # item 0's: item 1's start is held
+        started = poll(
+            lambda: world.task_arns()[1:] or None, timeout=20, what="item 2's task, item 1 still held"
+        )
+        assert index_of(world, world.describe(started)[0]) == 2 and not release.is_set()
+
+        release.set()
+        for number in (2, 3):
+            finish(world, world.started_task(number))
+        result = world.runner.wait_for_result(arn, timeout=30)
+
+    assert result.status is InvocationStatus.SUCCEEDED and result.result is not None
+    assert json.loads(result.result)["summary"]["succeeded"] == 3

@@ -2,11 +2,12 @@
 test runner, which the local cloud runs): the branch waiting on that callback has already counted
 as suspended and is resumed only by a later invocation; the execution is not invoked again for a
 change the function was already sent. So a fan-out's slot stays taken until the next completion
-(or a retry of a PENDING with nothing pending) wakes the execution. The outcome is still right;
-`run_tasks`'s tests complete callbacks between invocations for that reason (test_fanout.settled).
+(or a retry of a PENDING with nothing pending) wakes the execution. The outcome is still right.
+`run_tasks` waits as a timed suspension for that reason (durable_ecs.task._wait_in_the_map), and
+its tests complete callbacks between invocations (test_fanout.settled).
 
-When this test fails, the SDK resumes such a branch at once: settled() and the README's note on
-fan-out slots can go."""
+When this test fails, the SDK resumes such a branch at once: _wait_in_the_map and the README's
+"Slots free at once" can go."""
 
 from __future__ import annotations
 
