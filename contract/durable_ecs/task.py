@@ -21,7 +21,9 @@ returns a `TaskResult` (the contract's `ExecutionResult`).
 from __future__ import annotations
 
 import json
+import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
@@ -403,7 +405,12 @@ def _wait_in_the_map(callback: Callback) -> None:
     Reads the callback's checkpointed state, the SDK's own Callback.result() test, without raising.
     """
     if not callback.state.get_checkpoint_result(callback.operation_id).is_terminal():
-        raise TimedSuspendExecution.from_delay("waiting for the task to finish", FAN_OUT_RECHECK_SECONDS)
+        # On a whole second, so that every waiting item shares one wake-up: the map resumes each
+        # distinct time after its own refresh of the state, one after another (a checkpoint call
+        # each), and 500 items a second apart from each other held it behind them. The time says
+        # only when to look again in this invocation, never what the execution does: replay-safe.
+        again = math.floor(time.time()) + FAN_OUT_RECHECK_SECONDS
+        raise TimedSuspendExecution("waiting for the task to finish", scheduled_timestamp=again)
 
 
 def _aws_kept_failing(error: StepError, message: str, task_arn: str) -> TaskFailed:
