@@ -6,15 +6,6 @@ import threading
 from typing import Any
 
 import boto3
-from botocore.config import Config
-
-# ECS's RunTask is throttled per account and Region (a token bucket: ECS API reference, "Request
-# throttling"; Fargate's own 20 a second). botocore's adaptive mode keeps its standard retries (3
-# attempts) and adds a client-side token bucket that slows every caller of the client after a
-# ThrottlingException: the branches of a fan-out share one client per execution environment, so
-# they start tasks at the rate ECS grants instead of each asking and failing in turn (each failed
-# step attempt is a durable operation, and an execution has 3,000).
-ECS_CLIENT_CONFIG = Config(retries={"mode": "adaptive", "total_max_attempts": 3})
 
 
 class ClientOnFirstUse:
@@ -25,9 +16,8 @@ class ClientOnFirstUse:
     BENCHMARKS.md, measurement 3). Built once per execution environment, then reused.
     """
 
-    def __init__(self, service_name: str, config: Config | None = None) -> None:
+    def __init__(self, service_name: str) -> None:
         self._service_name = service_name
-        self._config = config
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -35,7 +25,7 @@ class ClientOnFirstUse:
         """The boto3 client, built now if it was not yet."""
         with self._lock:
             if self._client is None:
-                self._client = boto3.client(self._service_name, config=self._config)
+                self._client = boto3.client(self._service_name)
             return self._client
 
     def __getattr__(self, name: str) -> Any:

@@ -8,7 +8,10 @@ ECS refused, a task ECS no longer knows) is returned.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -26,6 +29,43 @@ UNKNOWN_TASK_CODES = frozenset({"InvalidParameterException", "ClientException"})
 # The model states no limit for StopTaskRequest.reason; both functions have always cut it to 255
 # characters; whether ECS refuses or cuts a longer one we have not verified.
 STOP_REASON_MAX_CHARS = 255
+# Fargate's RunTask rate per account and Region: 20 calls a second, burst and sustained (Amazon ECS
+# Developer Guide, "AWS Fargate throttling quotas"; the ECS API's own bucket for RunTask is 100 at
+# once, then 40 a second). A durable function's branches share one Pace per execution environment.
+RUN_TASK_PER_SECOND, RUN_TASK_BURST = 20.0, 20
+
+
+@dataclass
+class Pace:
+    """At most `burst` calls at once, then `per_second` a second, for every thread sharing it: each
+    caller takes its turn and sleeps until it comes.
+
+    So a fan-out starts its tasks at the rate ECS grants, instead of asking past it: a throttled
+    start fails its step attempt, and each attempt is a durable operation (an execution has 3,000).
+    Throttling by other workloads of the account still happens; the step's retry handles it.
+    botocore's adaptive retry mode was tried first: after the first throttles its rate limiter
+    fell to a call or two a second and held a 1,000-task fan-out there.
+    """
+
+    per_second: float
+    burst: int
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _tokens: float = field(init=False)
+    _at: float = field(init=False)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._tokens, self._at = float(self.burst), self.clock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self.clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.per_second) - 1
+            self._at = now
+            behind = -self._tokens / self.per_second if self._tokens < 0 else 0.0
+        if behind:
+            self.sleep(behind)
 
 
 @dataclass(frozen=True)
@@ -59,6 +99,7 @@ def _throttling_in_disguise(answer: ErrorAnswer) -> bool:
 @dataclass
 class EcsGateway:
     ecs_client: Any
+    run_task_pace: Pace = field(default_factory=lambda: Pace(RUN_TASK_PER_SECOND, RUN_TASK_BURST))
 
     def start(
         self, launch: TaskLaunch, *, started_by: str, client_token: str, overrides: dict[str, Any]
@@ -74,6 +115,7 @@ class EcsGateway:
             check_overrides(overrides)
         except LimitExceeded as e:
             return TaskFailed(ErrorType.TASK_START_REJECTED, str(e), retryable=False)
+        self.run_task_pace.wait()
         try:
             with transient_as_unavailable(
                 "RunTask", throttling_apart=True, also_throttled=_throttling_in_disguise

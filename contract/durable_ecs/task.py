@@ -50,7 +50,7 @@ from aws_durable_execution_sdk_python.serdes import JsonSerDes
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from aws_adapters.clients import ECS_CLIENT_CONFIG, ClientOnFirstUse
+from aws_adapters.clients import ClientOnFirstUse
 from aws_adapters.ecs import EcsGateway
 from aws_adapters.errors import AWS_UNAVAILABLE_TYPE, AwsThrottled, AwsUnavailable, apart_when_throttled
 from aws_adapters.s3 import ResultGateway
@@ -164,7 +164,7 @@ def aws_gateways() -> Gateways:
     """Built once per execution environment (not at import); each client on its first call, inside a
     step: an invocation that only replays builds none."""
     return Gateways(
-        tasks=EcsGateway(ClientOnFirstUse("ecs", ECS_CLIENT_CONFIG)),
+        tasks=EcsGateway(ClientOnFirstUse("ecs")),
         results=ResultGateway(ClientOnFirstUse("s3")),
     )
 

@@ -18,9 +18,9 @@ def test_the_orchestrator_builds_each_client_on_its_first_call_and_only_once(mon
     built: list[str] = []
     real = boto3.client
 
-    def counted(name: str, config: Any = None) -> Any:
+    def counted(name: str) -> Any:
         built.append(name)
-        return real(name, config=config)
+        return real(name)
 
     monkeypatch.setattr(clients.boto3, "client", counted)
 
@@ -43,9 +43,3 @@ def test_the_orchestrator_builds_each_client_on_its_first_call_and_only_once(mon
 def test_each_handler_builds_its_gateways_once_per_execution_environment():
     assert orchestrator_handler.aws_gateways() is orchestrator_handler.aws_gateways()
     assert relay_handler.aws_gateways() is relay_handler.aws_gateways()
-
-
-def test_the_durable_function_s_ecs_client_slows_down_after_throttling():
-    # botocore's adaptive mode: a client-side rate limiter shared by the fan-out's branches
-    ecs = orchestrator_handler.aws_gateways.__wrapped__().tasks.ecs_client.built()
-    assert ecs.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 3}
