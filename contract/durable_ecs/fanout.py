@@ -33,8 +33,9 @@ from ecs_contract.limits import DURABLE_OPERATIONS_MAX
 FIRST_FAILURES_SHOWN = 3
 # The SDK's map runs each item in flight on a thread of its own (concurrency/executor.py: a pool of
 # max_concurrency threads), and Lambda allows 1,024 processes or threads an execution environment
-# (Lambda quotas): the rest is left to the SDK's, boto3's and Powertools' own threads.
-MAX_CONCURRENCY = 500
+# (Lambda quotas): 24 are left to the runtime's, the SDK's (its checkpoint thread) and the
+# function's own (boto3 and Powertools start none).
+MAX_CONCURRENCY = 1000
 # Durable operations a task takes at the least: its callback and its start step (items run FLAT,
 # without a context each); the map takes one more. A fan-out past DURABLE_OPERATIONS_MAX this way
 # could never finish: refused at the door.

@@ -95,9 +95,9 @@ def test_a_task_that_fails_fails_the_pipeline_with_the_library_s_typed_error(pip
     [
         ({"message": "hi", "parts": "red"}, "'parts' must be a list of at most 1000 strings"),
         ({**PAYLOAD, "parts": ["p"] * 1001}, "'parts' must be a list of at most 1000 strings"),
-        ({**PAYLOAD, "maxConcurrency": 0}, "'maxConcurrency' must be a whole number from 1 to 500"),
-        ({**PAYLOAD, "maxConcurrency": 501}, "'maxConcurrency' must be a whole number from 1 to 500"),
-        ({**PAYLOAD, "maxConcurrency": "5"}, "'maxConcurrency' must be a whole number from 1 to 500"),
+        ({**PAYLOAD, "maxConcurrency": 0}, "'maxConcurrency' must be a whole number from 1 to 1000"),
+        ({**PAYLOAD, "maxConcurrency": 1001}, "'maxConcurrency' must be a whole number from 1 to 1000"),
+        ({**PAYLOAD, "maxConcurrency": "5"}, "'maxConcurrency' must be a whole number from 1 to 1000"),
     ],
 )
 def test_a_bad_input_is_refused_before_any_task_starts(pipeline: World, payload, message):

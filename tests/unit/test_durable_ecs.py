@@ -95,7 +95,7 @@ def test_a_fan_out_that_could_never_fit_lambda_s_operations_quota_is_refused_at_
     assert "split the requests across executions" in str(refused.value)
 
 
-@pytest.mark.parametrize("concurrency", [0, 501])
+@pytest.mark.parametrize("concurrency", [0, 1001])
 def test_a_concurrency_beyond_a_thread_each_in_lambda_s_1024_is_refused(concurrency):
-    with pytest.raises(ValueError, match="max_concurrency is 1 to 500"):
+    with pytest.raises(ValueError, match="max_concurrency is 1 to 1000"):
         run_tasks(cast(DurableContext, None), "part", [], max_concurrency=concurrency)
