@@ -340,9 +340,11 @@ def _fan_out_section(row: dict[str, Any]) -> list[str]:
         ("status", row["status"]),
         ("parts succeeded / failed", f"{row['parts_succeeded']} / {row['parts_failed']}"),
         (
-            "part tasks started / stopped, callbacks sent",
-            f"{row['part_tasks_started']} / {row['part_tasks_stopped']}, {row['callbacks_sent']}",
+            "part tasks started / stopped; callbacks completed (the relay's log)",
+            f"{row['part_tasks_started']} / {row['part_tasks_stopped']}; "
+            f"{row['callbacks_completed']} ({row['callbacks_sent']})",
         ),
+        ("the durable runner's store", row["durable_store"]),
         (
             "RunTask rate (burst / a second), max_concurrency",
             f"{burst} / {per_second:g}, {row['max_concurrency']}",
