@@ -24,7 +24,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,7 +58,6 @@ LOG_STREAM_FAILED = (
 CANNOT_START = "CannotStartContainerError"
 # How an event that could not be built or published is tried again: a capped backoff, for a while.
 EMIT_FIRST_DELAY, EMIT_MAX_DELAY = 0.05, 1.0
-LAUNCHERS = 8  # tasks being launched at once
 
 
 class LaunchFailed(RuntimeError):
@@ -108,10 +106,6 @@ class TaskAgent:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="task-agent", daemon=True)
-        # ECS starts the tasks of a RunTask burst side by side, not one after another: a launch
-        # (DescribeTasks, the log stream, the process, the RUNNING event) takes tens of
-        # milliseconds, and one at a time they held a fan-out's starts to ~3 a second.
-        self._launchers = ThreadPoolExecutor(max_workers=LAUNCHERS, thread_name_prefix="task-launch")
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -153,7 +147,6 @@ class TaskAgent:
     def stop(self) -> None:
         self._stop.set()
         self.thread.join(5)
-        self._launchers.shutdown(wait=True, cancel_futures=True)
         for task in list(self.running.values()):
             task.process.kill()
             task.process.wait()
@@ -173,26 +166,21 @@ class TaskAgent:
             new = [arn for arn in arns if arn not in self.seen]
             self.seen.update(new)
         for arn in new:  # each on its own: one that cannot start must not keep the others from starting
-            self._launchers.submit(self._start_one, arn)
+            try:
+                self._launch(arn)
+            except Exception as e:  # noqa: BLE001 - any failure is this task's, and ends it as ECS would
+                reason = str(e) if isinstance(e, LaunchFailed) else f"{CANNOT_START}: {type(e).__name__}: {e}"
+                _log(f"task {arn}: could not start: {reason}")
+                try:
+                    self._fail_to_start(arn, reason)
+                except Exception as gone:  # noqa: BLE001 - the task is gone from moto: nothing left to stop
+                    _log(f"task {arn}: not stopped after its failed start: {type(gone).__name__}: {gone}")
         for task in list(self.running.values()):
             if not task.stop_requested and self._moto_task(task.arn).desired_status == "STOPPED":
                 task.stop_requested = True
                 threading.Thread(target=self._terminate, args=(task,), daemon=True).start()
 
     # -- one task ---------------------------------------------------------------------------
-    def _start_one(self, arn: str) -> None:
-        if self._stop.is_set():
-            return
-        try:
-            self._launch(arn)
-        except Exception as e:  # noqa: BLE001 - any failure is this task's, and ends it as ECS would
-            reason = str(e) if isinstance(e, LaunchFailed) else f"{CANNOT_START}: {type(e).__name__}: {e}"
-            _log(f"task {arn}: could not start: {reason}")
-            try:
-                self._fail_to_start(arn, reason)
-            except Exception as gone:  # noqa: BLE001 - the task is gone from moto: nothing left to stop
-                _log(f"task {arn}: not stopped after its failed start: {type(gone).__name__}: {gone}")
-
     def _moto_task(self, arn: str) -> Any:
         cluster = self.cluster_arn.rsplit("/", 1)[1]
         return ecs_backends[self.account][self.region].tasks[cluster][arn]
