@@ -215,6 +215,11 @@ def check_task_size(cpu: str, memory: str) -> None:
         raise EcsClientException(NO_FARGATE_CONFIGURATION.format(cpu=cpu, memory=memory))
 
 
+# The Fargate capacity providers: "available to all accounts. To use them, all you need to do is
+# associate them with a cluster" (fargate-capacity-providers.html).
+FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+
+
 # -- the state ECS keeps: client tokens, and stopped tasks for a while ---------------------------
 
 
@@ -259,7 +264,7 @@ class EcsRules:
         check_run_task(request)
         if _is_inactive_revision(response.ecs_backend, str(request.get("taskDefinition", ""))):
             raise InvalidParameterException(TASK_DEFINITION_INACTIVE)
-        if request.get("launchType") == "FARGATE":
+        if request.get("launchType") == "FARGATE" or _fargate_providers(request):
             _check_fargate_size(response.ecs_backend, request)
         token = request.get("clientToken")
         if token is None:
@@ -377,6 +382,14 @@ def _is_inactive_revision(backend: Any, task_definition: str) -> bool:
     family, _, revision = task_definition.rsplit("/", 1)[-1].partition(":")
     found = backend.task_definitions.get(family, {}).get(int(revision)) if revision.isdigit() else None
     return found is not None and found.status == "INACTIVE"
+
+
+def _fargate_providers(request: Mapping[str, Any]) -> list[str]:
+    """The Fargate capacity providers a RunTask request's strategy names."""
+    strategy = request.get("capacityProviderStrategy") or []
+    return [
+        item.get("capacityProvider") for item in strategy if item.get("capacityProvider") in FARGATE_PROVIDERS
+    ]
 
 
 def _check_fargate_size(backend: Any, request: Mapping[str, Any]) -> None:

@@ -68,7 +68,7 @@ class LocalEcs:
         request: dict[str, Any] = {
             "cluster": self.cluster,
             "taskDefinition": env["TASK_DEFINITION"],
-            "launchType": "FARGATE",
+            "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
             "count": 1,
             "startedBy": "durable-ecs/0123456789abcdef",
             "networkConfiguration": {

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from aws_adapters.errors import ErrorAnswer, transient_as_unavailable
 from ecs_contract.limits import LimitExceeded, check_overrides
 from ecs_contract.outcome import ErrorType, TaskFailed
+from ecs_contract.usage import CapacityProvider
 
 # StopTask's answer for a task ECS no longer knows: stopped tasks stay describable "for at least one
 # hour" (DescribeTasks), then StopTask answers InvalidParameterException "The referenced task was
@@ -77,6 +78,14 @@ class TaskLaunch:
     subnets: tuple[str, ...]
     security_groups: tuple[str, ...] = ()
     assign_public_ip: str = "ENABLED"
+    # The Fargate capacity provider the task runs on (FARGATE_SPOT or FARGATE), named in a capacity
+    # provider strategy of its own: "Fargate Spot infrastructure is available for use but a capacity
+    # provider strategy must be used", and then "the launchType parameter must be omitted" (botocore
+    # ECS model, RunTaskRequest.launchType and .capacityProviderStrategy).
+    capacity: CapacityProvider = CapacityProvider.FARGATE
+
+    def capacity_provider_strategy(self) -> list[dict[str, Any]]:
+        return [{"capacityProvider": self.capacity.value, "weight": 1}]
 
     def network_configuration(self) -> dict[str, Any]:
         network: dict[str, Any] = {"subnets": list(self.subnets), "assignPublicIp": self.assign_public_ip}
@@ -123,7 +132,7 @@ class EcsGateway:
                 response = self.ecs_client.run_task(
                     cluster=launch.cluster_arn,
                     taskDefinition=launch.task_definition,
-                    launchType="FARGATE",
+                    capacityProviderStrategy=launch.capacity_provider_strategy(),
                     count=1,
                     startedBy=started_by,
                     clientToken=client_token,

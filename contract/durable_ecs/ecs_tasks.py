@@ -14,6 +14,7 @@ from ecs_contract.documents import StartTaskResult
 from ecs_contract.names import CALLBACK_ID_MAX, RESULTS_PREFIX, client_token
 from ecs_contract.outcome import ErrorType, TaskFailed
 from ecs_contract.overrides import InvalidOverrides, TaskOverrides
+from ecs_contract.usage import CapacityProvider
 
 NO_OVERRIDES = TaskOverrides()
 
@@ -47,14 +48,20 @@ def result_uri(config: EcsSettings, callback_id: str) -> str:
     return f"s3://{config.results_bucket}/{RESULTS_PREFIX}{client_token(callback_id)}.json"
 
 
-def launch(config: EcsSettings, task_definition: str | None = None) -> TaskLaunch:
-    """RunTask's fixed part: the deployment's task definition unless the job chose another."""
+def launch(
+    config: EcsSettings,
+    task_definition: str | None = None,
+    capacity: CapacityProvider = CapacityProvider.FARGATE,
+) -> TaskLaunch:
+    """RunTask's fixed part: the deployment's task definition unless the job chose another, on the
+    attempt's capacity provider."""
     return TaskLaunch(
         cluster_arn=config.cluster_arn,
         task_definition=task_definition or config.task_definition,
         subnets=config.subnets,
         security_groups=config.security_groups,
         assign_public_ip=config.assign_public_ip,
+        capacity=capacity,
     )
 
 
@@ -67,6 +74,7 @@ def run_task(
     started_by: str,
     overrides: TaskOverrides = NO_OVERRIDES,
     task_env: Mapping[str, str] | None = None,
+    capacity: CapacityProvider = CapacityProvider.FARGATE,
 ) -> StartTaskResult:
     """Start the worker task once per callback id.
 
@@ -88,7 +96,7 @@ def run_task(
         return StartTaskResult(TaskFailed(ErrorType.TASK_START_REJECTED, str(e), retryable=False))
     return StartTaskResult(
         tasks.start(
-            launch(config, run.task_definition),
+            launch(config, run.task_definition, capacity),
             started_by=started_by,
             client_token=client_token(callback_id),
             overrides=run.overrides,

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from ecs_contract.names import validate_marker
 from ecs_contract.overrides import ALLOWED_TASK_DEFINITIONS_ENV, TaskDefinitionAllowList
@@ -17,6 +18,15 @@ from ecs_contract.overrides import ALLOWED_TASK_DEFINITIONS_ENV, TaskDefinitionA
 
 class ConfigError(ValueError):
     """The function's environment is incomplete or invalid (a deployment mistake)."""
+
+
+class CapacityStrategy(StrEnum):
+    """Where tasks run (template parameter Capacity, variable CAPACITY)."""
+
+    # Fargate Spot first; on-demand Fargate for the attempts after a Spot interruption, or when
+    # Spot has no capacity at start (durable_ecs.attempts).
+    SPOT_WITH_FALLBACK = "SpotWithFallback"
+    ON_DEMAND = "OnDemand"  # on-demand Fargate only
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,7 @@ class EcsSettings:
     # The task definitions a job's overrides may choose (families or ARNs): the template lists
     # them, and IAM must let the function run each (template.yaml, RunWorkerTasks).
     allowed_task_definitions: TaskDefinitionAllowList
+    capacity: CapacityStrategy
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EcsSettings:
@@ -55,6 +66,7 @@ REQUIRED = (
     "RETRY_MAX_DELAY_SECONDS",
     "STARTED_BY_MARKER",
     ALLOWED_TASK_DEFINITIONS_ENV,
+    "CAPACITY",
 )
 
 
@@ -75,6 +87,7 @@ def read_settings(env: Mapping[str, str], required: tuple[str, ...]) -> dict[str
         marker = validate_marker(env["STARTED_BY_MARKER"])
     except ValueError as e:
         raise ConfigError(str(e)) from e
+    capacity = _choice(env, "CAPACITY", CapacityStrategy)
     return {
         "cluster_arn": env["CLUSTER_ARN"],
         "task_definition": env["TASK_DEFINITION"],
@@ -88,7 +101,19 @@ def read_settings(env: Mapping[str, str], required: tuple[str, ...]) -> dict[str
         "retry_delay_seconds": retry_delay,
         "retry_max_delay_seconds": retry_max_delay,
         "allowed_task_definitions": TaskDefinitionAllowList.parse(env[ALLOWED_TASK_DEFINITIONS_ENV]),
+        "capacity": capacity,
     }
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _choice(env: Mapping[str, str], name: str, choices: type[_E]) -> _E:
+    try:
+        return choices(env[name])
+    except ValueError:
+        allowed = " or ".join(c.value for c in choices)
+        raise ConfigError(f"{name} must be {allowed}, got {env[name]!r}") from None
 
 
 def _csv(value: str) -> tuple[str, ...]:

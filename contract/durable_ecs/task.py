@@ -55,6 +55,7 @@ from aws_adapters.ecs import EcsGateway
 from aws_adapters.errors import AWS_UNAVAILABLE_TYPE, AwsThrottled, AwsUnavailable, apart_when_throttled
 from aws_adapters.s3 import ResultGateway
 from durable_ecs import ecs_tasks
+from durable_ecs.attempts import AttemptPlan, TaskSize, first_plan, next_attempt
 from durable_ecs.backoff import backoff_seconds
 from durable_ecs.checkpoints import DocumentSerDes
 from durable_ecs.errors import InvalidInput, TaskError, error_for
@@ -75,6 +76,7 @@ from ecs_contract.names import TASK_ATTEMPT_ENV, TASK_INDEX_ENV, redact, started
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
 from ecs_contract.overrides import InvalidOverrides, TaskOverrides
 from ecs_contract.task import parse_task
+from ecs_contract.usage import CapacityProvider
 
 # Only transient AWS errors are worth asking again inside a step: the adapters raise them as
 # AwsUnavailable (by error code and HTTP status), and nothing else is retried. RunTask is
@@ -179,6 +181,7 @@ def start_task(
     execution_arn: str,
     overrides: TaskOverrides | None = None,
     task_env: dict[str, str] | None = None,
+    capacity: CapacityProvider = CapacityProvider.FARGATE,
 ) -> StartTaskResult:
     start = ecs_tasks.run_task(
         tasks,
@@ -188,10 +191,16 @@ def start_task(
         started_by=started_by(config.started_by_marker, execution_arn),
         overrides=overrides or ecs_tasks.NO_OVERRIDES,
         task_env=task_env,
+        capacity=capacity,
     )
     if not isinstance(start.outcome, TaskFailed):
         metrics.add_metric(name="TasksStarted", unit=MetricUnit.Count, value=1)
-        step.logger.info("task started", extra={"task_arn": start.outcome, "callback": redact(callback_id)})
+        if capacity is CapacityProvider.FARGATE_SPOT:
+            metrics.add_metric(name="TasksStartedOnSpot", unit=MetricUnit.Count, value=1)
+        step.logger.info(
+            "task started",
+            extra={"task_arn": start.outcome, "callback": redact(callback_id), "capacity": capacity.value},
+        )
     return start
 
 
@@ -259,19 +268,23 @@ def run_task(
     gateways = aws_gateways() if gateways is None else gateways
     execution_arn = ctx.execution_context.durable_execution_arn
     task = _Task(ctx, name, settings, gateways, execution_arn, index)
+    plan = first_plan(settings)
     for attempt in range(1, settings.max_attempts + 1):
-        outcome = task.attempt(request, attempt)
+        outcome = task.attempt(request, attempt, plan)
         if not isinstance(outcome, TaskFailed):
             return outcome
-        if not outcome.retryable or attempt == settings.max_attempts:
+        retry = next_attempt(outcome, plan, settings)
+        if retry is None or attempt == settings.max_attempts:
             raise _final_error(outcome, attempt, settings.max_attempts)
-        delay = backoff_seconds(
-            _jitter_key(execution_arn, name),
-            attempt,
-            settings.retry_delay_seconds,
-            settings.retry_max_delay_seconds,
-        )
-        ctx.wait(Duration.from_seconds(delay), name=Operation.BACKOFF.named(attempt, name))
+        if retry.backoff:
+            delay = backoff_seconds(
+                _jitter_key(execution_arn, name),
+                attempt,
+                settings.retry_delay_seconds,
+                settings.retry_max_delay_seconds,
+            )
+            ctx.wait(Duration.from_seconds(delay), name=Operation.BACKOFF.named(attempt, name))
+        plan = retry.plan
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
@@ -320,8 +333,8 @@ class _Task:
     def task_env(self, attempt: int) -> dict[str, str]:
         return _task_env(attempt, self.index)
 
-    def attempt(self, request: TaskRequest, attempt: int) -> TaskResult | TaskFailed:
-        """One task: its outcome (a TaskFailed) or its success."""
+    def attempt(self, request: TaskRequest, attempt: int, plan: AttemptPlan) -> TaskResult | TaskFailed:
+        """One task, run as `plan` says: its outcome (a TaskFailed) or its success."""
         ctx, config = self.ctx, self.config
         callback = ctx.create_callback(
             name=Operation.TASK_COMPLETION.named(attempt, self.name),
@@ -337,8 +350,9 @@ class _Task:
                     callback.callback_id,
                     request.job_json(),
                     self.execution_arn,
-                    request.overrides,
+                    _sized(request.overrides, plan.size),
                     self.task_env(attempt),
+                    plan.capacity,
                 ),
                 name=Operation.START_TASK.named(attempt, self.name),
                 config=START_STEP_CONFIG,
@@ -391,6 +405,13 @@ class _Task:
             return _aws_kept_failing(e, message, task_arn)
         fate = "it was stopped" if stopped else "ECS no longer knows it"
         return TaskFailed(ErrorType.TASK_TIMED_OUT, f"{message}; {fate} ({task_arn})", task_arn=task_arn)
+
+
+def _sized(overrides: TaskOverrides | None, size: TaskSize | None) -> TaskOverrides | None:
+    """The request's overrides, at the plan's size when it chose one (after an OutOfMemory)."""
+    if size is None:
+        return overrides
+    return replace(overrides or TaskOverrides(), cpu=size.cpu, memory=size.memory)
 
 
 def _wait_in_the_map(callback: Callback) -> None:

@@ -37,6 +37,7 @@ def decide(task: Task, container_name: str = WORKER_CONTAINER_NAME) -> Outcome:
             exit_code=exit_code,
             stop_code=task.stop_code,
             reason=reason,
+            usage=task.usage,
         )
 
     if task.stop_code == "TaskFailedToStart":
@@ -81,4 +82,5 @@ def decide(task: Task, container_name: str = WORKER_CONTAINER_NAME) -> Outcome:
         exit_code=0,
         started_at=task.started_at,
         stopped_at=task.stopped_at,
+        usage=task.usage,
     )

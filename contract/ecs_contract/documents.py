@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from ecs_contract.outcome import TaskFailed, TaskSucceeded
+from ecs_contract.usage import TaskUsage
 
 # The name of a task whose operations keep the bare names ("start-task #1"): `durable_ecs.run_task`'s
 # name for a workflow's only task, and the shipped orchestrator's.
@@ -89,6 +90,7 @@ class CallbackSuccess:
     stopped_at: str | None = None
     result: Any = None  # the worker's result, inline when it fits the callback's limit
     result_location: str | None = None  # else where it is (s3://...)
+    usage: TaskUsage | None = None  # the task's size, capacity provider and billed times
 
     @classmethod
     def of(
@@ -101,6 +103,7 @@ class CallbackSuccess:
             stopped_at=outcome.stopped_at,
             result=result,
             result_location=result_location,
+            usage=outcome.usage,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +115,7 @@ class CallbackSuccess:
             "stoppedAt": self.stopped_at,
             "result": self.result,
             "resultLocation": self.result_location,
+            "usage": self.usage.to_dict() if self.usage else None,
         }
 
     @classmethod
@@ -128,6 +132,7 @@ class CallbackSuccess:
             stopped_at=data.get("stoppedAt"),
             result=data.get("result"),
             result_location=data.get("resultLocation"),
+            usage=TaskUsage.from_dict(data.get("usage")),
         )
 
 
@@ -215,6 +220,7 @@ class ExecutionResult:
             "stoppedAt": c.stopped_at,
             "completedBy": self.completed_by.value,
             "attempts": self.attempts,
+            "usage": c.usage.to_dict() if c.usage else None,
         }
 
     @classmethod

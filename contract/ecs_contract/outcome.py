@@ -9,11 +9,12 @@ types. Both sides use the functions here, so they cannot drift.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
 
 from ecs_contract.limits import clip
+from ecs_contract.usage import TaskUsage
 
 
 class ErrorType(StrEnum):
@@ -38,6 +39,7 @@ class TaskSucceeded:
     exit_code: int
     started_at: str | None = None
     stopped_at: str | None = None
+    usage: TaskUsage | None = None
 
 
 def encode_callback_result(document: dict[str, Any]) -> bytes:
@@ -54,12 +56,14 @@ class TaskFailed:
     exit_code: int | None = None
     stop_code: str | None = None
     reason: str | None = None
+    usage: TaskUsage | None = None  # what the task used (None: no task, or not known)
 
     def callback_error(self) -> dict[str, str]:
         """The Error object of SendDurableExecutionCallbackFailure."""
         data = asdict(self)
         data["error_type"] = self.error_type.value
         data["reason"] = clip(self.reason)
+        data["usage"] = self.usage.to_dict() if self.usage else None
         return {
             "ErrorType": self.error_type.value,
             "ErrorMessage": clip(self.message) or "",
@@ -70,13 +74,20 @@ class TaskFailed:
     def from_callback_error(cls, message: str | None, data: str | None) -> TaskFailed:
         """Rebuild the failure the relay sent; anything else becomes ErrorType.UNKNOWN."""
         try:
-            fields = json.loads(data) if data else None
-            if isinstance(fields, dict):
-                fields["error_type"] = ErrorType(fields["error_type"])
-                return cls(**fields)
+            sent = json.loads(data) if data else None
+            if isinstance(sent, dict):
+                # Only the fields this version knows: a newer relay may send more (an execution
+                # replays with the code it started with while the relay is already updated).
+                known = {k: v for k, v in sent.items() if k in _FAILURE_FIELDS}
+                known["error_type"] = ErrorType(sent["error_type"])
+                known["usage"] = TaskUsage.from_dict(sent.get("usage"))
+                return cls(**known)
         except (ValueError, KeyError, TypeError):
             pass
         return cls(ErrorType.UNKNOWN, message or "callback failed without a message")
+
+
+_FAILURE_FIELDS = frozenset(f.name for f in fields(TaskFailed))
 
 
 @dataclass(frozen=True)

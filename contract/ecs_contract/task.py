@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ecs_contract.names import CALLBACK_ID_ENV, WORKER_CONTAINER_NAME
+from ecs_contract.usage import TaskUsage
 
 
 class MalformedTask(ValueError):
@@ -41,6 +42,20 @@ class Task:
     environment: Mapping[str, Mapping[str, str]] | None = None
     started_at: str | None = None
     stopped_at: str | None = None
+    cpu: str | None = None  # the task's size, CPU units and MiB, as strings ("256", "512")
+    memory: str | None = None
+    capacity_provider: str | None = None  # capacityProviderName: FARGATE, FARGATE_SPOT
+    pull_started_at: str | None = None
+
+    @property
+    def usage(self) -> TaskUsage:
+        return TaskUsage(
+            cpu=int(self.cpu) if self.cpu and self.cpu.isdigit() else None,
+            memory=int(self.memory) if self.memory and self.memory.isdigit() else None,
+            capacity_provider=self.capacity_provider,
+            pull_started_at=self.pull_started_at,
+            stopped_at=self.stopped_at,
+        )
 
     def container(self, name: str = WORKER_CONTAINER_NAME) -> Container | None:
         """The worker container: the one with our name, or the only container there is."""
@@ -73,6 +88,10 @@ def parse_task(raw: object) -> Task:
         environment=_environment(raw.get("overrides")),
         started_at=_timestamp(raw.get("startedAt")),
         stopped_at=_timestamp(raw.get("stoppedAt")),
+        cpu=_size(raw.get("cpu")),
+        memory=_size(raw.get("memory")),
+        capacity_provider=_optional_str(raw, "capacityProviderName"),
+        pull_started_at=_timestamp(raw.get("pullStartedAt")),
     )
 
 
@@ -130,6 +149,13 @@ def _optional_str(raw: Mapping[str, Any], key: str) -> str | None:
     if not isinstance(value, str):
         raise MalformedTask(f"{key} must be a string")
     return value
+
+
+def _size(value: object) -> str | None:
+    """Task.cpu / Task.memory: strings in the model ("256"); a number is taken as one too."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) else None
 
 
 def _timestamp(value: object) -> str | None:

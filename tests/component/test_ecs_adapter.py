@@ -42,7 +42,8 @@ def test_run_task_request_shape(ecs):
         {
             "cluster": CONFIG.cluster_arn,
             "taskDefinition": "stack-worker",
-            "launchType": "FARGATE",
+            # Always a capacity provider strategy, never launchType (on-demand unless told otherwise).
+            "capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1}],
             "count": 1,
             "startedBy": "durable-ecs/abc",
             "clientToken": client_token(CALLBACK_ID),

@@ -47,7 +47,12 @@ def test_success_returns_the_worker_result_and_starts_exactly_one_task(world):
     assert env["RESULT_S3_URI"] == f"s3://{BUCKET}/results/{client_token(callback_id)}.json"
     assert call["clientToken"] == client_token(callback_id)
     assert call["startedBy"].startswith("durable-ecs/") and len(call["startedBy"]) <= 128
-    assert (call["launchType"], call["count"]) == ("FARGATE", 1)
+    # On Fargate Spot first (the template's Capacity default), so no launchType (ECS refuses both).
+    assert (call["capacityProviderStrategy"], call["count"]) == (
+        [{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+        1,
+    )
+    assert "launchType" not in call
     assert call["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
 
     # And the history reads: callback created, task started (in a step), callback completed

@@ -22,6 +22,7 @@ from ecs_contract.completion import ResultAccessDenied
 from ecs_contract.documents import CallbackSuccess
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
 from ecs_contract.names import redact, started_by
+from ecs_contract.usage import TaskUsage
 from testkit.lambda_context import FakeLambdaContext
 from testkit.moto_world import moto_worker_cluster
 from testkit.paths import load_event
@@ -81,6 +82,14 @@ def success_document(result=None, location=None) -> dict:
         stopped_at=detail["stoppedAt"],
         result=result,
         result_location=location,
+        # What the task used, read from the event as it is spelled there.
+        usage=TaskUsage(
+            cpu=int(detail["cpu"]),
+            memory=int(detail["memory"]),
+            capacity_provider=detail["capacityProviderName"],
+            pull_started_at=detail["pullStartedAt"],
+            stopped_at=detail["stoppedAt"],
+        ),
     ).to_dict()
 
 
@@ -186,6 +195,13 @@ def test_nonzero_exit_sends_a_typed_failure(aws):
                         "exit_code": 3,
                         "stop_code": "EssentialContainerExited",
                         "reason": None,
+                        "usage": {
+                            "cpu": 256,
+                            "memory": 512,
+                            "capacityProvider": "FARGATE",
+                            "pullStartedAt": "2020-01-23T17:57:52.103Z",
+                            "stoppedAt": "2020-01-23T17:59:41.234Z",
+                        },
                     },
                     separators=(",", ":"),
                 ),

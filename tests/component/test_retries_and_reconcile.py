@@ -30,8 +30,8 @@ def env_of(world, task):
     return world.worker_env(task)
 
 
-def test_interrupted_task_is_retried_with_a_new_callback_and_task_then_succeeds(world):
-    # Given a first task that Spot interrupts
+def test_interrupted_spot_task_moves_to_on_demand_at_once_then_succeeds(world):
+    # Given a first task, on Fargate Spot (the template's default), that Spot interrupts
     arn = world.start(SUCCESS)
     first = world.started_task(1)
     assert world.stop(first, **SPOT).action is RelayAction.FAILED
@@ -56,11 +56,16 @@ def test_interrupted_task_is_retried_with_a_new_callback_and_task_then_succeeds(
     tokens = [call["clientToken"] for call in world.run_task_calls]
     assert tokens == [client_token(first_cb), client_token(second_cb)]
     assert first["startedBy"] == second["startedBy"]  # same execution, same marker
-    # And the history names every attempt, with a durable wait between them
+    # And the first ran on Spot, the second on on-demand Fargate
+    assert [call["capacityProviderStrategy"] for call in world.run_task_calls] == [
+        [{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+        [{"capacityProvider": "FARGATE", "weight": 1}],
+    ]
+    # And the history names every attempt, the second started at once: no backoff, since the
+    # capacity that failed is not the one asked next
     assert [op.name for op in result.operations] == [
         Operation.TASK_COMPLETION.named(1),
         Operation.START_TASK.named(1),
-        Operation.BACKOFF.named(1),
         Operation.TASK_COMPLETION.named(2),
         Operation.START_TASK.named(2),
     ]

@@ -9,6 +9,7 @@ import pytest
 from ecs_contract.decide import decide
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed, TaskSucceeded
 from ecs_contract.task import Task, parse_task
+from ecs_contract.usage import TaskUsage
 from testkit.paths import load_event
 
 
@@ -38,6 +39,13 @@ def test_exit_zero_is_success_with_task_facts():
         exit_code=0,
         started_at="2020-01-23T17:57:58.103Z",
         stopped_at="2020-01-23T17:59:41.234Z",
+        usage=TaskUsage(
+            cpu=256,
+            memory=512,
+            capacity_provider="FARGATE",
+            pull_started_at="2020-01-23T17:57:52.103Z",
+            stopped_at="2020-01-23T17:59:41.234Z",
+        ),
     )
 
 

@@ -21,10 +21,19 @@ from ecs_contract.documents import (
     TaskState,
 )
 from ecs_contract.outcome import ErrorType, TaskFailed, TaskSucceeded
+from ecs_contract.usage import TaskUsage
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:task/workers/t1"
 FAILURE = TaskFailed(ErrorType.CAPACITY_UNAVAILABLE, "RunTask started no task: RESOURCE:ENI", retryable=True)
-SUCCESS = CallbackSuccess(ARN, 0, "2026-01-02T03:04:05Z", "2026-01-02T03:05:05Z", {"ok": True}, None)
+USAGE = TaskUsage(1024, 4096, "FARGATE_SPOT", "2026-01-02T03:03:55Z", "2026-01-02T03:05:05Z")
+USAGE_WIRE = {
+    "cpu": 1024,
+    "memory": 4096,
+    "capacityProvider": "FARGATE_SPOT",
+    "pullStartedAt": "2026-01-02T03:03:55Z",
+    "stoppedAt": "2026-01-02T03:05:05Z",
+}
+SUCCESS = CallbackSuccess(ARN, 0, "2026-01-02T03:04:05Z", "2026-01-02T03:05:05Z", {"ok": True}, None, USAGE)
 SUCCESS_WIRE = {
     "taskArn": ARN,
     "exitCode": 0,
@@ -32,6 +41,7 @@ SUCCESS_WIRE = {
     "stoppedAt": "2026-01-02T03:05:05Z",
     "result": {"ok": True},
     "resultLocation": None,
+    "usage": USAGE_WIRE,
 }
 
 
@@ -70,6 +80,7 @@ def test_operation_names_are_the_ones_deployed_histories_hold():
                 "stoppedAt": "2026-01-02T03:05:05Z",
                 "completedBy": "reconcile",
                 "attempts": 2,
+                "usage": USAGE_WIRE,
             },
         ),
     ],
@@ -91,6 +102,16 @@ def test_a_completion_sent_by_hand_reads_missing_keys_as_unknown():
 
 
 def test_the_success_document_carries_the_outcome_of_decide():
-    outcome = TaskSucceeded(ARN, 0, "2026-01-02T03:04:05Z", "2026-01-02T03:05:05Z")
+    outcome = TaskSucceeded(ARN, 0, "2026-01-02T03:04:05Z", "2026-01-02T03:05:05Z", USAGE)
     assert CallbackSuccess.of(outcome, {"ok": True}) == SUCCESS
     assert ReconcileResult.stopped(SUCCESS).state is TaskState.STOPPED
+
+
+def test_a_failure_reads_back_with_its_usage_and_without_fields_it_does_not_know():
+    """An execution replays with the code it started with, while the relay may already be newer and
+    send more: the fields this version knows are read, the others left, never an Unknown failure."""
+    failure = TaskFailed(ErrorType.TASK_INTERRUPTED, "interrupted", retryable=True, task_arn=ARN, usage=USAGE)
+    error = failure.callback_error()
+    assert json.loads(error["ErrorData"])["usage"] == USAGE_WIRE
+    newer = {**json.loads(error["ErrorData"]), "a_field_of_a_newer_relay": [1, 2]}
+    assert TaskFailed.from_callback_error(error["ErrorMessage"], json.dumps(newer)) == failure

@@ -369,7 +369,7 @@ def test_every_override_makes_a_run_task_request_botocore_accepts() -> None:
     request = {
         "cluster": "workers",
         "taskDefinition": parts.task_definition,
-        "launchType": "FARGATE",
+        "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
         "overrides": parts.overrides,
     }
     shape = get_session().get_service_model("ecs").operation_model("RunTask").input_shape

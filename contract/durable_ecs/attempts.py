@@ -1,0 +1,81 @@
+"""After an attempt fails: whether another starts, on what capacity and size, and how soon.
+
+The one place run_task's retry decision is made. Pure, and fed only what the history holds (the
+attempt's plan, its checkpointed outcome, the settings), so a replay decides the same again.
+
+In order:
+1. The failure of a task on Fargate Spot because of Spot (an interruption, no Spot capacity at
+   start) moves the next attempt to on-demand Fargate, at once: the pool that failed is not the one
+   asked next, so there is nothing to wait for. Never the other way back.
+2. Otherwise the failure's own classification (`TaskFailed.retryable`) decides, after a backoff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from durable_ecs.settings import CapacityStrategy, EcsSettings
+from ecs_contract.outcome import ErrorType, TaskFailed
+from ecs_contract.usage import CapacityProvider
+
+
+@dataclass(frozen=True)
+class TaskSize:
+    """A task's size as RunTask's overrides give it: CPU units and MiB (a Fargate pair)."""
+
+    cpu: int
+    memory: int
+
+
+@dataclass(frozen=True)
+class AttemptPlan:
+    """How one attempt runs: on which capacity provider, and at which size (None: the request's own)."""
+
+    capacity: CapacityProvider
+    size: TaskSize | None = None
+
+
+class RetryCause(StrEnum):
+    """Why another attempt starts: logged and counted."""
+
+    SPOT_FALLBACK = "spot-fallback"  # the attempt failed because of Spot: on-demand next
+    RETRYABLE = "retryable"  # the outcome is retryable by the built-in classification
+
+
+@dataclass(frozen=True)
+class Retry:
+    plan: AttemptPlan
+    backoff: bool  # wait the backoff first; False: start at once
+    cause: RetryCause
+
+
+def first_plan(settings: EcsSettings) -> AttemptPlan:
+    spot_first = settings.capacity is CapacityStrategy.SPOT_WITH_FALLBACK
+    return AttemptPlan(CapacityProvider.FARGATE_SPOT if spot_first else CapacityProvider.FARGATE)
+
+
+# What ends a Spot task because of Spot: the interruption (stopCode SpotInterruption), or no Spot
+# capacity when it starts (RunTask's failures[], or a task that stopped with TaskFailedToStart for
+# capacity). botocore's ECS model, TaskStopCode; the outcome table says which ErrorType each is.
+_SPOT_FAILURES = frozenset(
+    {ErrorType.TASK_INTERRUPTED, ErrorType.CAPACITY_UNAVAILABLE, ErrorType.TASK_FAILED_TO_START}
+)
+
+
+def spot_failed(failure: TaskFailed, plan: AttemptPlan) -> bool:
+    """Did this attempt fail because it ran on Spot? A TaskFailedToStart counts only when it is a
+    transient (capacity) one: a missing image fails on-demand as well."""
+    if plan.capacity is not CapacityProvider.FARGATE_SPOT or failure.error_type not in _SPOT_FAILURES:
+        return False
+    return failure.error_type is not ErrorType.TASK_FAILED_TO_START or failure.retryable
+
+
+def next_attempt(failure: TaskFailed, plan: AttemptPlan, settings: EcsSettings) -> Retry | None:
+    """The next attempt's plan, or None when the failure is final (attempts left aside: the caller
+    counts them)."""
+    if spot_failed(failure, plan):
+        return Retry(replace(plan, capacity=CapacityProvider.FARGATE), False, RetryCause.SPOT_FALLBACK)
+    if failure.retryable:
+        return Retry(plan, True, RetryCause.RETRYABLE)
+    return None
