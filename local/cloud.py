@@ -123,6 +123,7 @@ class LocalCloud:
         lambda_client = client("lambda", self.endpoint.url, retries={"max_attempts": 1}, read_timeout=120)
         # Faults are armed for an execution by name; the runner knows which executions bear it.
         self.faults = Faults(self.runner.executions_named)
+        self.ecs_rules.spot_unavailable = lambda started_by: self.faults.fire("spot-no-capacity", started_by)
         self.bus = EventBus(
             functions,
             lambda_client,

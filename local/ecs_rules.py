@@ -220,6 +220,30 @@ def check_task_size(cpu: str, memory: str) -> None:
 FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 
 
+# RunTaskRequest.capacityProviderStrategy: "A capacity provider strategy can contain a maximum of
+# 20 capacity providers", and the providers must be associated with the cluster first
+# (fargate-capacity-providers.html: "To use them, all you need to do is associate them with a
+# cluster"; the template's Cluster.CapacityProviders). ECS answers InvalidParameterException "The
+# specified capacity provider strategy cannot contain a capacity provider that is not associated
+# with the cluster. Associate the capacity provider with the cluster or specify a valid capacity
+# provider and try again." (as reported by users, e.g. for FARGATE_SPOT in dask/dask-cloudprovider
+# #328); moto runs any provider on any cluster.
+STRATEGY_MAX_PROVIDERS = 20
+PROVIDER_NOT_ASSOCIATED = (
+    "The specified capacity provider strategy cannot contain a capacity provider that is not associated "
+    "with the cluster. Associate the capacity provider with the cluster or specify a valid capacity "
+    "provider and try again."
+)
+# What RunTask answers when Fargate has no capacity for the task: "Capacity is unavailable at this
+# time. Please try again later or in a different availability zone" (AWS re:Post knowledge center,
+# ecs-fargate-runtask-capacity). Whether ECS puts it in failures[] or raises it for a Fargate Spot
+# strategy we could not pin down: the local cloud answers failures[] (RunTaskResponse.failures),
+# and the adapter (aws_adapters.ecs) reads both forms as CapacityUnavailable.
+CAPACITY_UNAVAILABLE = (
+    "Capacity is unavailable at this time. Please try again later or in a different availability zone"
+)
+
+
 # -- the state ECS keeps: client tokens, and stopped tasks for a while ---------------------------
 
 
@@ -252,6 +276,9 @@ def _utcnow() -> datetime:
 class EcsRules:
     config: EcsRulesConfig = field(default_factory=EcsRulesConfig)
     clock: Callable[[], datetime] = _utcnow  # tests skip time ahead instead of waiting an hour
+    # Whether Fargate Spot has no capacity for a task of this startedBy (the fault "spot-no-capacity",
+    # local/faults.py): asked once per RunTask on FARGATE_SPOT.
+    spot_unavailable: Callable[[str | None], bool] = lambda started_by: False
     _tokens: dict[tuple[str, str], _Issued] = field(default_factory=dict)
     _stopped_seen: dict[str, datetime] = field(default_factory=dict)
     _run_task_buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
@@ -264,8 +291,11 @@ class EcsRules:
         check_run_task(request)
         if _is_inactive_revision(response.ecs_backend, str(request.get("taskDefinition", ""))):
             raise InvalidParameterException(TASK_DEFINITION_INACTIVE)
+        _check_capacity_providers(response.ecs_backend, request)
         if request.get("launchType") == "FARGATE" or _fargate_providers(request):
             _check_fargate_size(response.ecs_backend, request)
+        if "FARGATE_SPOT" in _fargate_providers(request) and self.spot_unavailable(request.get("startedBy")):
+            return ActionResult({"tasks": [], "failures": [{"reason": CAPACITY_UNAVAILABLE}]})
         token = request.get("clientToken")
         if token is None:
             return moto()
@@ -390,6 +420,21 @@ def _fargate_providers(request: Mapping[str, Any]) -> list[str]:
     return [
         item.get("capacityProvider") for item in strategy if item.get("capacityProvider") in FARGATE_PROVIDERS
     ]
+
+
+def _check_capacity_providers(backend: Any, request: Mapping[str, Any]) -> None:
+    strategy = request.get("capacityProviderStrategy") or []
+    if len(strategy) > STRATEGY_MAX_PROVIDERS:
+        raise InvalidParameterException(
+            f"A capacity provider strategy can contain a maximum of {STRATEGY_MAX_PROVIDERS} "
+            "capacity providers."
+        )
+    if not strategy:
+        return
+    cluster = backend._get_cluster(request.get("cluster") or "default")
+    associated = set(cluster.capacity_providers or ())
+    if any(item.get("capacityProvider") not in associated for item in strategy):
+        raise InvalidParameterException(PROVIDER_NOT_ASSOCIATED)
 
 
 def _check_fargate_size(backend: Any, request: Mapping[str, Any]) -> None:

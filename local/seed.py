@@ -40,7 +40,13 @@ def seed(
     template (plus `overlays`, see ``template.load``) resolved against them. ``clients(service)``
     returns a boto3 client bound to moto."""
     ecs, ec2, s3, logs, sqs, events = (clients(s) for s in ("ecs", "ec2", "s3", "logs", "sqs", "events"))
-    cluster_arn = ecs.create_cluster(clusterName=f"{stack}-cluster")["cluster"]["clusterArn"]
+    doc = load(overlays=overlays)
+    (cluster,) = [r for r in doc["Resources"].values() if r["Type"] == "AWS::ECS::Cluster"]
+    cluster_arn = ecs.create_cluster(
+        clusterName=f"{stack}-cluster",
+        # The template's associations: RunTask refuses a capacity provider the cluster has not.
+        capacityProviders=list(cluster["Properties"].get("CapacityProviders", [])),
+    )["cluster"]["clusterArn"]
     subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
     group = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"]
     bucket = f"{stack}-results"
@@ -51,7 +57,6 @@ def seed(
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    doc = load(overlays=overlays)
     # Functions are named by their logical id in the local cloud.
     functions = {k: v for k, v in doc["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
     aliases = {

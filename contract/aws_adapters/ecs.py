@@ -105,6 +105,19 @@ def _throttling_in_disguise(answer: ErrorAnswer) -> bool:
     return "rate exceeded" in text or "errorcode: throttling" in text
 
 
+# RunTask's words for a task Fargate cannot place now, which a later attempt (or on-demand capacity
+# after Spot's) can: "Capacity is unavailable at this time. Please try again later or in a different
+# availability zone" (AWS re:Post, ecs-fargate-runtask-capacity), and the account's concurrent
+# Fargate quota, counted apart for on-demand and Spot ("You've reached the limit on the number of
+# tasks you can run concurrently", or of vCPUs). Looked for in failures[] and in an error's message
+# alike: which form ECS uses for each with a capacity provider strategy we could not pin down.
+_NO_CAPACITY_WORDS = ("capacity is unavailable", "reached the limit on the number of")
+
+
+def _no_capacity(text: str) -> bool:
+    return any(words in text.lower() for words in _NO_CAPACITY_WORDS)
+
+
 @dataclass
 class EcsGateway:
     ecs_client: Any
@@ -141,6 +154,12 @@ class EcsGateway:
                 )
         except ClientError as e:  # what is left no retry can change: a bad parameter, access, a conflict
             answer = ErrorAnswer.of(e.response)
+            if _no_capacity(answer.message):  # ... but capacity comes back, and Spot's apart
+                return TaskFailed(
+                    ErrorType.CAPACITY_UNAVAILABLE,
+                    f"RunTask started no task ({answer.code}): {answer.message}",
+                    retryable=True,
+                )
             return TaskFailed(
                 ErrorType.TASK_START_REJECTED,
                 f"RunTask rejected the request ({answer.code}): {answer.message}",

@@ -192,6 +192,38 @@ def test_run_task_refusals_are_a_terminal_task_start_rejected(ecs, code):
     assert '"retryable":false' in failure["ErrorData"]
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Capacity is unavailable at this time. Please try again later or in a different availability zone",
+        "You've reached the limit on the number of tasks you can run concurrently",
+        "You've reached the limit on the number of vCPUs you can run concurrently",
+    ],
+)
+@pytest.mark.parametrize("code", ["ClientException", "InvalidParameterException"])
+def test_run_task_refusing_for_capacity_or_a_fargate_quota_is_a_retryable_capacity_unavailable(
+    ecs, code, message
+):
+    # Capacity comes back, and Spot's quota is counted apart from on-demand's: never terminal.
+    client, stub = ecs
+    stub.add_client_error("run_task", code, message, 400)
+    failure = run(client)["failure"]
+    assert failure["ErrorType"] == "CapacityUnavailable"
+    assert failure["ErrorMessage"] == f"RunTask started no task ({code}): {message}"
+    assert '"retryable":true' in failure["ErrorData"]
+
+
+def test_run_task_failures_for_capacity_are_a_retryable_capacity_unavailable(ecs):
+    client, stub = ecs
+    reason = (
+        "Capacity is unavailable at this time. Please try again later or in a different availability zone"
+    )
+    stub.add_response("run_task", {"tasks": [], "failures": [{"reason": reason}]})
+    failure = run(client)["failure"]
+    assert failure["ErrorType"] == "CapacityUnavailable"
+    assert '"retryable":true' in failure["ErrorData"]
+
+
 def test_stop_task_reason_is_cut_to_the_ecs_limit(ecs):
     client, stub = ecs
     stub.add_response("stop_task", {}, {"cluster": CONFIG.cluster_arn, "task": "arn:t", "reason": "r" * 255})

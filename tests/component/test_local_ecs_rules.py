@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from local.ecs_rules import EcsRules, EcsRulesConfig
+from local.ecs_rules import PROVIDER_NOT_ASSOCIATED, EcsRules, EcsRulesConfig
 from local.rates import TokenRate
 from testkit.local_ecs import Clock, LocalEcs, local_ecs
 
@@ -94,10 +94,32 @@ def test_run_task_with_the_same_client_token_and_another_request_is_a_conflict(e
 
 def test_a_client_token_is_per_cluster(ecs: LocalEcs) -> None:
     client = ecs.client("ecs")
-    other = client.create_cluster(clusterName="other")["cluster"]["clusterArn"]
+    other = client.create_cluster(clusterName="other", capacityProviders=["FARGATE_SPOT"])["cluster"][
+        "clusterArn"
+    ]
     first = client.run_task(**ecs.run_task_request(clientToken="token-1"))["tasks"][0]["taskArn"]
     second = client.run_task(**ecs.run_task_request(clientToken="token-1", cluster=other))["tasks"][0]
     assert second["taskArn"] != first and second["clusterArn"] == other
+
+
+def test_run_task_refuses_a_capacity_provider_the_cluster_is_not_associated_with(ecs: LocalEcs) -> None:
+    client = ecs.client("ecs")
+    bare = client.create_cluster(clusterName="bare")["cluster"]["clusterArn"]
+    error = error_of(client.run_task, **ecs.run_task_request(cluster=bare))["Error"]
+    assert (error["Code"], error["Message"]) == (INVALID, PROVIDER_NOT_ASSOCIATED)
+    assert client.list_tasks(cluster=bare)["taskArns"] == []
+    # The stack's cluster has both Fargate providers (the template's Cluster.CapacityProviders)
+    on_demand = [{"capacityProvider": "FARGATE", "weight": 1}]
+    started = client.run_task(**ecs.run_task_request(capacityProviderStrategy=on_demand))["tasks"]
+    assert [t["capacityProviderName"] for t in started] == ["FARGATE"]
+
+
+def test_run_task_refuses_a_launch_type_with_a_capacity_provider_strategy(ecs: LocalEcs) -> None:
+    # RunTaskRequest.capacityProviderStrategy: "If a capacityProviderStrategy is specified, the
+    # launchType parameter must be omitted." (moto's own check)
+    client = ecs.client("ecs")
+    error = error_of(client.run_task, **ecs.run_task_request(launchType="FARGATE"))["Error"]
+    assert error["Code"] == INVALID
 
 
 def test_a_client_token_lives_24_hours(ecs: LocalEcs, clock: Clock) -> None:

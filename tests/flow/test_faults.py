@@ -28,16 +28,27 @@ def job(label: str, seconds: int = 1) -> dict[str, Any]:
 
 
 def ledger(cloud: Cloud, arn: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The history and the tasks, after checking that nothing was lost or doubled."""
+    """The history and the tasks, after checking that nothing was lost or doubled: every callback
+    handed to a task is closed exactly once. The callback of an attempt whose RunTask started no
+    task was handed to nobody: nothing can complete it, and the execution goes on without it."""
     history = cloud.history(arn)
-    created = [e["Name"] for e in history if e["EventType"] == "CallbackStarted"]
-    closed = [e["Name"] for e in history if e["EventType"] in CLOSED]
-    assert len(set(created)) == len(created) and sorted(closed) == sorted(created), (created, closed)
-    recorded = [
-        StartTaskResult.from_dict(json.loads(e["StepSucceededDetails"]["Result"]["Payload"])).outcome
+    starts = {
+        e["Name"]: StartTaskResult.from_dict(
+            json.loads(e["StepSucceededDetails"]["Result"]["Payload"])
+        ).outcome
         for e in history
         if e["EventType"] == "StepSucceeded" and Operation.START_TASK.names(e["Name"])
-    ]
+    }
+    unused = {
+        name.replace(Operation.START_TASK.value, Operation.TASK_COMPLETION.value)
+        for name, outcome in starts.items()
+        if not isinstance(outcome, str)
+    }
+    created = [e["Name"] for e in history if e["EventType"] == "CallbackStarted"]
+    closed = [e["Name"] for e in history if e["EventType"] in CLOSED]
+    handed = [name for name in created if name not in unused]
+    assert len(set(created)) == len(created) and sorted(closed) == sorted(handed), (created, closed)
+    recorded = list(starts.values())
     tasks = cloud.tasks_of(arn)
     assert sorted(t["taskArn"] for t in tasks) == sorted(a for a in recorded if isinstance(a, str))
     return history, tasks
@@ -151,17 +162,42 @@ def test_a_task_that_never_starts_fails_without_a_retry(cloud: Cloud) -> None:
     assert cloud.relay_actions(task["taskArn"]) == [RelayAction.FAILED]
 
 
-def test_no_capacity_at_start_is_retried_and_the_second_task_succeeds(cloud: Cloud) -> None:
+def capacities(tasks: list[dict[str, Any]]) -> list[str]:
+    """Where each task ran, in the order they started."""
+    return [t["capacityProviderName"] for t in sorted(tasks, key=lambda t: t["createdAt"])]
+
+
+def test_no_spot_capacity_at_start_moves_to_on_demand_and_the_second_task_succeeds(cloud: Cloud) -> None:
     payload, name = job("no-capacity"), execution_name("no-capacity")
     cloud.arm("no-capacity", name)
     arn = cloud.start(payload, name)
     result = result_of(cloud.wait(arn))
     history, tasks = ledger(cloud, arn)
     assert result.attempts == 2 and len(tasks) == 2
-    assert entry("WaitSucceeded", Operation.BACKOFF) in kinds(history)
+    # The first task, on Spot, failed to start for capacity; the second ran on on-demand Fargate,
+    # started at once: the pool that failed is not the one asked next.
+    assert capacities(tasks) == ["FARGATE_SPOT", "FARGATE"]
+    assert entry("WaitSucceeded", Operation.BACKOFF) not in kinds(history)
 
 
-def test_a_spot_interruption_is_retried_and_the_second_task_succeeds(cloud: Cloud) -> None:
+def test_spot_refusing_run_task_for_capacity_moves_to_on_demand_at_once(cloud: Cloud) -> None:
+    payload, name = job("spot-refused"), execution_name("spot-refused")
+    cloud.arm("spot-no-capacity", name)
+    arn = cloud.start(payload, name)
+    result = result_of(cloud.wait(arn))
+    history, (task,) = ledger(cloud, arn)  # RunTask on Spot started no task: one task in all
+    assert result.attempts == 2 and task["capacityProviderName"] == "FARGATE"
+    assert result.completion.usage is not None and result.completion.usage.capacity_provider == "FARGATE"
+    first_start = next(
+        e for e in history if e["EventType"] == "StepSucceeded" and e["Name"] == Operation.START_TASK.named(1)
+    )
+    failure = StartTaskResult.from_dict(json.loads(first_start["StepSucceededDetails"]["Result"]["Payload"]))
+    assert getattr(failure.outcome, "error_type", None) == "CapacityUnavailable"
+    assert entry("CallbackTimedOut", Operation.TASK_COMPLETION) not in kinds(history)
+    assert entry("WaitSucceeded", Operation.BACKOFF) not in kinds(history)
+
+
+def test_a_spot_interruption_moves_to_on_demand_and_the_second_task_succeeds(cloud: Cloud) -> None:
     payload, name = job("spot", seconds=2), execution_name("spot")
     cloud.arm("spot-interruption", name)
     arn = cloud.start(payload, name)
@@ -170,6 +206,7 @@ def test_a_spot_interruption_is_retried_and_the_second_task_succeeds(cloud: Clou
     interrupted = [t for t in tasks if t["stopCode"] == "SpotInterruption"]
     assert result.attempts == 2 and len(tasks) == 2 and len(interrupted) == 1
     assert result.completion.task_arn != interrupted[0]["taskArn"]
+    assert capacities(tasks) == ["FARGATE_SPOT", "FARGATE"]
     assert entry("CallbackFailed", Operation.TASK_COMPLETION) in kinds(history)
     assert entry("CallbackSucceeded", Operation.TASK_COMPLETION, 2) in kinds(history)
     assert result.completion.result["processedMessage"] == payload["message"].upper()
