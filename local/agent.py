@@ -102,6 +102,7 @@ class TaskAgent:
         self.emit_patience = emit_patience
         self.running: dict[str, RunningTask] = {}
         self.seen: set[str] = set()
+        self.stuck: set[str] = set()  # tasks left in PROVISIONING by the fault stuck-provisioning
         self.journal = Journal(state_dir / "tasks.jsonl")
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -129,8 +130,9 @@ class TaskAgent:
             task: Any = moto_stop_task(cluster_str, task_str, reason)  # moto: STOPPED at once
             with self._lock:
                 running = task.task_arn in self.running
-                never_started = task.task_arn not in self.seen
+                never_started = task.task_arn not in self.seen or task.task_arn in self.stuck
                 self.seen.add(task.task_arn)
+                self.stuck.discard(task.task_arn)
             if running:  # ECS keeps it going until its containers exit (SIGTERM, then SIGKILL)
                 task.last_status = "DEACTIVATING"
             elif never_started:  # stopped before its worker was launched: ECS still reports it
@@ -197,6 +199,9 @@ class TaskAgent:
             if self.faults.fire(kind, started_by):
                 self._fail_to_start(arn, reason, fault=kind)
                 return
+        if self.faults.fire("stuck-provisioning", started_by):
+            self._leave_provisioning(arn)
+            return
         task_id = arn.rsplit("/", 1)[1]
         workdir = self.state_dir / "tasks" / task_id
         workdir.mkdir(parents=True, exist_ok=True)
@@ -241,6 +246,18 @@ class TaskAgent:
             task.interrupted = task.stop_requested = True  # Fargate reclaims it: SIGTERM, then SIGKILL
             moto_task.desired_status = "STOPPED"
             threading.Thread(target=self._terminate, args=(task,), daemon=True).start()
+
+    def _leave_provisioning(self, arn: str) -> None:
+        """The task never gets its capacity: PROVISIONING until StopTask stops it (stop_task above)."""
+        moto_task = self._moto_task(arn)
+        moto_task.created_at = _utcnow()
+        moto_task.last_status = "PROVISIONING"
+        moto_task.containers[0].exitCode = None
+        moto_task.containers[0].last_status = "PENDING"
+        with self._lock:
+            self.stuck.add(arn)
+        self._journal(arn, "PROVISIONING", fault="stuck-provisioning")
+        self._emit(arn)
 
     def _fail_to_start(self, arn: str, reason: str, fault: str | None = None) -> None:
         """The task stops before its container starts: no exit code, stopCode TaskFailedToStart."""

@@ -13,7 +13,8 @@ registry at the point where the real service would fail:
 - the ECS stand-in (``agent.py``): ``never-start`` stops the task before its container starts
   (TaskFailedToStart, CannotPullContainerError: terminal), ``no-capacity`` does the same with a
   capacity reason (retryable), ``spot-interruption`` interrupts the running worker (SIGTERM,
-  stopCode SpotInterruption: retryable);
+  stopCode SpotInterruption: retryable), ``stuck-provisioning`` leaves the task in PROVISIONING
+  until StopTask (the start timeout's case);
 - the ECS API rules (``ecs_rules.py``): ``spot-no-capacity`` answers a RunTask on Fargate Spot with
   no task and the capacity failure in failures[] (the orchestrator moves to on-demand Fargate).
 """
@@ -36,6 +37,7 @@ KINDS = {
     "no-capacity": "the task stops before its container starts (no Fargate capacity: retryable)",
     "spot-interruption": "the running task is interrupted (SIGTERM, stopCode SpotInterruption)",
     "spot-no-capacity": "RunTask on Fargate Spot starts no task: Spot has no capacity (failures[])",
+    "stuck-provisioning": "the task stays in PROVISIONING, never starting, until it is stopped",
 }
 DUPLICATES = 3
 

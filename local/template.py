@@ -95,6 +95,10 @@ class Resolver:
             }
         )
         for key, spec in doc.get("Parameters", {}).items():
+            # A Ref to a Number parameter is its value as a string in CloudFormation (as in `!Equals
+            # [!Ref N, "0"]`), whatever YAML made of the default.
+            if spec.get("Type") == "Number" and isinstance(self.params[key], int | float):
+                self.params[key] = str(self.params[key])
             if spec.get("Type") == "CommaDelimitedList" and isinstance(self.params[key], str):
                 self.params[key] = [p for p in self.params[key].split(",") if p] or [""]
 

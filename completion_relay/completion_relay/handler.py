@@ -30,6 +30,7 @@ _METRIC_BY_ACTION = {
     RelayAction.ALREADY_CLOSED: "DuplicateCompletions",
     RelayAction.REJECTED: "CompletionsRejected",
     RelayAction.CANCELLED: "TasksCancelled",
+    RelayAction.STARTED: "TasksStarted",
     RelayAction.IGNORED: "IgnoredEvents",
 }
 _COMPLETED = frozenset({RelayAction.SUCCEEDED, RelayAction.FAILED})

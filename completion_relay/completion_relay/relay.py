@@ -1,6 +1,8 @@
 """The relay's two jobs, one per EventBridge rule.
 
-- "ECS Task State Change" (STOPPED): complete the task's durable callback, at most once.
+- "ECS Task State Change" (STOPPED): complete the task's durable callback, at most once. With a
+  start timeout, RUNNING too: complete the task's start callback, which the orchestrator waits on
+  first (and on STOPPED, the start callback of a task that stopped before it ever ran).
 - "Durable Execution Status Change" (STOPPED, TIMED_OUT, FAILED): stop the ECS tasks the ended
   execution still runs, since no code of the execution runs any more to do it (cancellation).
 
@@ -31,7 +33,7 @@ from ecs_contract.names import (
     redact,
     started_by,
 )
-from ecs_contract.outcome import Ignored, TaskFailed
+from ecs_contract.outcome import Ignored, TaskFailed, encode_callback_result
 from ecs_contract.task import MalformedTask, Task, parse_task
 
 # An execution in one of these states runs no more code: its tasks would run on, unwatched.
@@ -53,6 +55,7 @@ class RelayAction(StrEnum):
     ALREADY_CLOSED = "already-closed"  # a duplicate event, or the callback timed out first
     REJECTED = "rejected"  # the callback API refused the completion for good (not retried)
     CANCELLED = "cancelled"  # an ended execution's tasks were stopped
+    STARTED = "started"  # the task reached RUNNING: its start callback was completed
     IGNORED = "ignored"  # not an event of ours, or nothing to do
 
 
@@ -104,17 +107,40 @@ def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResu
         reason = "task carries no callback id" if callback_id is None else "callback id is malformed"
         return RelayResult(RelayAction.IGNORED, reason, task.task_arn)
 
+    if task.last_status != "STOPPED":
+        return _tell_started(task, gateways)
     outcome = decide(task)
     common = {"task_arn": task.task_arn, "callback": redact(callback_id), "stopped_at": task.stopped_at}
     if isinstance(outcome, Ignored):
         return RelayResult(RelayAction.IGNORED, outcome.reason, **common)
     if isinstance(outcome, TaskFailed):
         send_failure = partial(gateways.callbacks.fail, callback_id, outcome.callback_error())
-        return _deliver(send_failure, RelayAction.FAILED, error_type=outcome.error_type.value, **common)
-    # Raises ResultAccessDenied on an S3 403: retried, then dead-lettered, never a success without it.
-    completion = success_completion(outcome, task, gateways.results, config.results_bucket)
-    send_success = partial(gateways.callbacks.succeed, callback_id, completion.payload)
-    return _deliver(send_success, RelayAction.SUCCEEDED, reason=completion.reason, **common)
+        done = _deliver(send_failure, RelayAction.FAILED, error_type=outcome.error_type.value, **common)
+    else:
+        # Raises ResultAccessDenied on an S3 403: retried, then dead-lettered, never a success without it.
+        completion = success_completion(outcome, task, gateways.results, config.results_bucket)
+        send_success = partial(gateways.callbacks.succeed, callback_id, completion.payload)
+        done = _deliver(send_success, RelayAction.SUCCEEDED, reason=completion.reason, **common)
+    if not task.started:
+        # Stopped before it ran (no RUNNING event will come): the orchestrator waits on the start
+        # callback first. After the completion, so that the one resume finds both.
+        _tell_started(task, gateways)
+    return done
+
+
+def _tell_started(task: Task, gateways: Gateways) -> RelayResult:
+    """Complete the task's start callback (a task run with a start timeout): it has RUNNING, or
+    has stopped without ever running. The document says which, for the history."""
+    start_callback = task.start_callback_id
+    if start_callback is None or not is_callback_id(start_callback):
+        return RelayResult(
+            RelayAction.IGNORED, f"task is {task.last_status}; it has no start callback", task.task_arn
+        )
+    if not task.started and task.last_status != "STOPPED":
+        return RelayResult(RelayAction.IGNORED, f"task is {task.last_status}, not started", task.task_arn)
+    document = {"taskArn": task.task_arn, "lastStatus": task.last_status, "startedAt": task.started_at}
+    send = partial(gateways.callbacks.succeed, start_callback, encode_callback_result(document))
+    return _deliver(send, RelayAction.STARTED, task_arn=task.task_arn, callback=redact(start_callback))
 
 
 def _why_not_ours(task: Task, config: RelayConfig) -> str | None:
@@ -125,8 +151,8 @@ def _why_not_ours(task: Task, config: RelayConfig) -> str | None:
         return "task of another cluster"
     if not has_marker(task.started_by, config.started_by_marker):
         return "task not started by us (startedBy marker)"
-    if task.last_status != "STOPPED":
-        return f"task is {task.last_status}, not STOPPED"
+    if task.last_status not in ("RUNNING", "STOPPED"):
+        return f"task is {task.last_status}, not RUNNING or STOPPED"
     return None
 
 

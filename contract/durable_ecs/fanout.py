@@ -43,6 +43,16 @@ OPERATIONS_PER_TASK = 2
 MAX_TASKS = (DURABLE_OPERATIONS_MAX - 1) // OPERATIONS_PER_TASK
 
 
+def operations_per_task(settings: EcsSettings) -> int:
+    """With a start timeout, each task has a second callback (the relay completes it on RUNNING)."""
+    return OPERATIONS_PER_TASK + (1 if settings.start_timeout_seconds else 0)
+
+
+def max_tasks(settings: EcsSettings) -> int:
+    """MAX_TASKS (1,499), or 999 with a start timeout."""
+    return (DURABLE_OPERATIONS_MAX - 1) // operations_per_task(settings)
+
+
 class ItemStatus(Enum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
@@ -133,14 +143,15 @@ def run_tasks(
             f"max_concurrency is 1 to {MAX_CONCURRENCY} (a thread each; Lambda allows 1,024 an "
             f"execution environment), got {max_concurrency}"
         )
-    if len(requests) > MAX_TASKS:
-        raise InvalidInput(
-            f"a fan-out of {len(requests)} tasks needs {OPERATIONS_PER_TASK * len(requests) + 1} durable "
-            f"operations or more, and Lambda allows {DURABLE_OPERATIONS_MAX} an execution (a quota that "
-            "cannot be raised): split the requests across executions, e.g. a child durable function "
-            "per batch of about 1,000"
-        )
     settings = EcsSettings.from_env() if settings is None else settings
+    if len(requests) > max_tasks(settings):
+        needed = operations_per_task(settings) * len(requests) + 1
+        raise InvalidInput(
+            f"a fan-out of {len(requests)} tasks needs {needed} durable operations or more, and Lambda "
+            f"allows {DURABLE_OPERATIONS_MAX} an execution (a quota that cannot be raised): split the "
+            "requests across executions, e.g. a child durable function per batch of about 1,000"
+            + (" (500 with a start timeout)" if settings.start_timeout_seconds else "")
+        )
 
     def item(branch: DurableContext, request: TaskRequest, index: int, _: Sequence[TaskRequest]) -> Any:
         return run_task(branch, f"{name} {index}", request, settings, gateways, index=index).to_dict()

@@ -46,6 +46,8 @@ class EcsSettings:
     # them, and IAM must let the function run each (template.yaml, RunWorkerTasks).
     allowed_task_definitions: TaskDefinitionAllowList
     capacity: CapacityStrategy
+    # A task not RUNNING this long after its start is stopped, a retryable TaskFailedToStart; 0: off.
+    start_timeout_seconds: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EcsSettings:
@@ -67,6 +69,7 @@ REQUIRED = (
     "STARTED_BY_MARKER",
     ALLOWED_TASK_DEFINITIONS_ENV,
     "CAPACITY",
+    "START_TIMEOUT_SECONDS",
 )
 
 
@@ -102,6 +105,7 @@ def read_settings(env: Mapping[str, str], required: tuple[str, ...]) -> dict[str
         "retry_max_delay_seconds": retry_max_delay,
         "allowed_task_definitions": TaskDefinitionAllowList.parse(env[ALLOWED_TASK_DEFINITIONS_ENV]),
         "capacity": capacity,
+        "start_timeout_seconds": _int(env, "START_TIMEOUT_SECONDS", minimum=0),
     }
 
 

@@ -72,10 +72,17 @@ from ecs_contract.documents import (
     StartTaskResult,
     TaskState,
 )
-from ecs_contract.names import TASK_ATTEMPT_ENV, TASK_INDEX_ENV, redact, started_by
+from ecs_contract.names import (
+    CALLBACK_ID_MAX,
+    START_CALLBACK_ID_ENV,
+    TASK_ATTEMPT_ENV,
+    TASK_INDEX_ENV,
+    redact,
+    started_by,
+)
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
 from ecs_contract.overrides import InvalidOverrides, TaskOverrides
-from ecs_contract.task import parse_task
+from ecs_contract.task import RUNNING_OR_LATER, parse_task
 from ecs_contract.usage import CapacityProvider
 
 # Only transient AWS errors are worth asking again inside a step: the adapters raise them as
@@ -298,6 +305,8 @@ def _check_overrides(request: TaskRequest, settings: EcsSettings, index: int | N
     if request.overrides is None:
         return
     last_attempt = _task_env(settings.max_attempts, index)
+    if settings.start_timeout_seconds:  # the longest start callback id the task may be given
+        last_attempt[START_CALLBACK_ID_ENV] = "A" * CALLBACK_ID_MAX
     try:
         ecs_tasks.check_overrides_at_the_door(settings, request.overrides, request.job_json(), last_attempt)
     except InvalidOverrides as e:
@@ -338,10 +347,26 @@ class _Task:
         ctx, config = self.ctx, self.config
         callback = ctx.create_callback(
             name=Operation.TASK_COMPLETION.named(attempt, self.name),
+            # With a start timeout the run keeps its whole timeout however long the start took
+            # (at most the start timeout: a task not started by then is stopped).
             config=CallbackConfig(
-                timeout=Duration.from_seconds(config.task_timeout_seconds), serdes=JsonSerDes()
+                timeout=Duration.from_seconds(config.task_timeout_seconds + config.start_timeout_seconds),
+                serdes=JsonSerDes(),
             ),
         )
+        started_callback = (
+            ctx.create_callback(
+                name=Operation.TASK_STARTED.named(attempt, self.name),
+                config=CallbackConfig(
+                    timeout=Duration.from_seconds(config.start_timeout_seconds), serdes=JsonSerDes()
+                ),
+            )
+            if config.start_timeout_seconds
+            else None
+        )
+        task_env = self.task_env(attempt)
+        if started_callback is not None:
+            task_env[START_CALLBACK_ID_ENV] = started_callback.callback_id
         try:
             started = ctx.step(
                 start_task(
@@ -351,7 +376,7 @@ class _Task:
                     request.job_json(),
                     self.execution_arn,
                     _sized(request.overrides, plan.size),
-                    self.task_env(attempt),
+                    task_env,
                     plan.capacity,
                 ),
                 name=Operation.START_TASK.named(attempt, self.name),
@@ -365,6 +390,10 @@ class _Task:
             return started.outcome
         task_arn = started.outcome
 
+        if started_callback is not None:
+            not_started = self.wait_for_start(started_callback, task_arn, attempt)
+            if not_started is not None:
+                return not_started
         if self.index is not None:
             _wait_in_the_map(callback)
         try:
@@ -374,6 +403,63 @@ class _Task:
         except CallbackExternalError as e:
             return TaskFailed.from_callback_error(e.message, e.data)
         return _succeeded(completion, task_arn, CompletedBy.EVENT, attempt)
+
+    def wait_for_start(
+        self, started: Callback, task_arn: str, attempt: int
+    ) -> TaskResult | TaskFailed | None:
+        """Until the relay says the task reached RUNNING (or stopped before): None to go on waiting for
+        its completion; else the attempt's end, when the start timeout passed first."""
+        if self.index is not None:
+            _wait_in_the_map(started)
+        try:
+            started.result()  # suspends until the task's RUNNING (or STOPPED) event
+            return None
+        except CallbackTimeoutError:
+            return self.after_start_timeout(task_arn, attempt)
+        except CallbackExternalError:  # not the relay's (it only succeeds it): the completion decides
+            return None
+
+    def after_start_timeout(self, task_arn: str, attempt: int) -> TaskResult | TaskFailed | None:
+        """Not started within the start timeout, by its events: what does ECS say? Started (the
+        RUNNING event was lost or late): go on waiting. Stopped: its outcome. Still starting: stop
+        it, a retryable TaskFailedToStart (a new task may find capacity where this one did not)."""
+        ctx, config = self.ctx, self.config
+        message = f"task did not start within {config.start_timeout_seconds} s"
+        try:
+            seen = ctx.step(
+                reconcile_task(self.gateways, config, task_arn),
+                name=Operation.RECONCILE_START.named(attempt, self.name),
+                config=RECONCILE_STEP_CONFIG,
+            )
+        except StepError as e:
+            return _aws_kept_failing(e, message, task_arn)
+        if isinstance(seen.outcome, TaskFailed):
+            return seen.outcome
+        if isinstance(seen.outcome, CallbackSuccess):
+            return ExecutionResult(seen.outcome, CompletedBy.RECONCILE, attempt)
+        if seen.state is TaskState.RUNNING and seen.last_status in RUNNING_OR_LATER:
+            return None
+        if seen.state is TaskState.UNKNOWN:
+            return TaskFailed(
+                ErrorType.TASK_FAILED_TO_START,
+                f"{message}; ECS no longer knows it ({task_arn})",
+                retryable=True,
+                task_arn=task_arn,
+            )
+        try:
+            ctx.step(
+                stop_task(self.gateways.tasks, config, task_arn, message),
+                name=Operation.STOP_UNSTARTED_TASK.named(attempt, self.name),
+                config=AWS_STEP_CONFIG,
+            )
+        except StepError as e:
+            return _aws_kept_failing(e, message, task_arn)
+        return TaskFailed(
+            ErrorType.TASK_FAILED_TO_START,
+            f"{message} (still {seen.last_status}); it was stopped ({task_arn})",
+            retryable=True,
+            task_arn=task_arn,
+        )
 
     def after_timeout(self, task_arn: str, attempt: int) -> TaskResult | TaskFailed:
         """No completion within the task timeout: take the task's own word if it already stopped."""

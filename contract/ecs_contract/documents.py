@@ -38,6 +38,10 @@ class Operation(StrEnum):
     RECONCILE_TASK = "reconcile-task"  # step: DescribeTasks, only after a callback timeout
     STOP_TIMED_OUT_TASK = "stop-timed-out-task"  # step: StopTask, after the reconcile found it running
     BACKOFF = "backoff"  # wait before the next attempt
+    # Only with a start timeout (StartTimeoutSeconds > 0):
+    TASK_STARTED = "task-started"  # the callback the relay completes when the task reaches RUNNING
+    RECONCILE_START = "reconcile-start"  # step: DescribeTasks, after the start callback timed out
+    STOP_UNSTARTED_TASK = "stop-unstarted-task"  # step: StopTask, the task never reached RUNNING
 
     def named(self, attempt: int, task: str = DEFAULT_TASK_NAME) -> str:
         """ "start-task #1" for the task named DEFAULT_TASK_NAME (the shipped orchestrator's one task,

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 # Container environment overrides set by the orchestrator on the worker container.
 CALLBACK_ID_ENV = "CALLBACK_ID"  # read by the relay from the task's overrides; the worker ignores it
+# The callback the relay completes when the task reaches RUNNING (only with a start timeout,
+# durable_ecs.run_task): read from the task's overrides too; the worker ignores it.
+START_CALLBACK_ID_ENV = "START_CALLBACK_ID"
 JOB_INPUT_ENV = "JOB_INPUT"  # the job input as JSON
 RESULT_URI_ENV = "RESULT_S3_URI"  # s3://bucket/key where the worker writes its result JSON
 # Like AWS Batch's AWS_BATCH_JOB_ATTEMPT and AWS_BATCH_JOB_ARRAY_INDEX: the task's attempt (1, 2,

@@ -28,6 +28,7 @@ from ecs_contract.names import (
     CALLBACK_ID_MAX,
     JOB_INPUT_ENV,
     RESULT_URI_ENV,
+    START_CALLBACK_ID_ENV,
     TASK_ATTEMPT_ENV,
     TASK_INDEX_ENV,
     WORKER_CONTAINER_NAME,
@@ -75,6 +76,7 @@ EPHEMERAL_STORAGE_MIN_GIB, EPHEMERAL_STORAGE_MAX_GIB = 21, 200
 # The environment variables the orchestrator sets on the worker, and why a job may not set them.
 RESERVED_ENV: Mapping[str, str] = {
     CALLBACK_ID_ENV: "the relay reads the task's callback id from it",
+    START_CALLBACK_ID_ENV: "the relay reads the callback it completes when the task starts from it",
     JOB_INPUT_ENV: "the job input travels in it; put the value in the job input instead",
     RESULT_URI_ENV: "it names where the worker writes its result",
     JOB_CHOICE_ENV: "it chooses which job the worker runs",

@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ecs_contract.names import CALLBACK_ID_ENV, WORKER_CONTAINER_NAME
+from ecs_contract.names import CALLBACK_ID_ENV, START_CALLBACK_ID_ENV, WORKER_CONTAINER_NAME
 from ecs_contract.usage import TaskUsage
+
+# A task's lastStatus from RUNNING on (AmazonECS developerguide, task-lifecycle.html: PROVISIONING,
+# PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED): it has started.
+RUNNING_OR_LATER = frozenset({"RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING"})
 
 
 class MalformedTask(ValueError):
@@ -70,6 +74,15 @@ class Task:
     @property
     def callback_id(self) -> str | None:
         return self.env(CALLBACK_ID_ENV)
+
+    @property
+    def start_callback_id(self) -> str | None:
+        return self.env(START_CALLBACK_ID_ENV)
+
+    @property
+    def started(self) -> bool:
+        """Did it reach RUNNING? ECS stamps startedAt then (botocore ECS model, Task.startedAt)."""
+        return self.started_at is not None or self.last_status in RUNNING_OR_LATER
 
 
 def parse_task(raw: object) -> Task:

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from aws_adapters.ecs import EcsGateway
@@ -275,7 +275,8 @@ def test_a_completion_the_service_refuses_is_recorded_as_rejected_not_retried(aw
 @pytest.mark.parametrize(
     ("sample", "reason"),
     [
-        (event("ecs/running"), "RUNNING, not STOPPED"),
+        (event("ecs/running"), "RUNNING; it has no start callback"),
+        (event(lastStatus="PENDING"), "PENDING, not RUNNING or STOPPED"),
         (event(clusterArn="arn:aws:ecs:us-west-2:111122223333:cluster/Other"), "another cluster"),
         (event(startedBy="someone-else/123"), "startedBy marker"),
         (event(startedBy=None), "startedBy marker"),
@@ -520,3 +521,59 @@ def test_execution_events_that_ask_for_nothing_stop_nothing(cluster_with_tasks, 
     outcome = relay_event(event("lambda/execution-stopped", **changes), config, gateways)
     assert outcome.action is RelayAction.IGNORED and reason in outcome.reason
     assert {desired(ecs, config.cluster_arn, arn) for arn in tasks.values()} == {"RUNNING"}
+
+
+START_CALLBACK_ID = "St4rtCallbackIdOpaqueExample0123456789+/AbCdEfGhIjKlMnOpQrSt=="
+
+
+def with_start_callback(sample: dict) -> dict:
+    """The event of a task run with a start timeout: its overrides carry the start callback too."""
+    (worker,) = sample["detail"]["overrides"]["containerOverrides"]
+    worker["environment"].append({"name": "START_CALLBACK_ID", "value": START_CALLBACK_ID})
+    return sample
+
+
+def expect_started(stub: Stubber, detail: dict) -> None:
+    document = {
+        "taskArn": detail["taskArn"],
+        "lastStatus": detail["lastStatus"],
+        "startedAt": detail.get("startedAt"),
+    }
+    stub.add_response(
+        "send_durable_execution_callback_success",
+        {},
+        {"CallbackId": START_CALLBACK_ID, "Result": json.dumps(document, separators=(",", ":")).encode()},
+    )
+
+
+def test_a_running_task_with_a_start_timeout_has_its_start_callback_completed(aws):
+    gateways, stub, _ = aws
+    sample = with_start_callback(event("ecs/running"))
+    expect_started(stub, sample["detail"])
+    outcome = relay_event(sample, CONFIG, gateways)
+    assert (outcome.action, outcome.task_arn) == (RelayAction.STARTED, sample["detail"]["taskArn"])
+    assert START_CALLBACK_ID not in json.dumps(outcome.as_dict())
+
+
+def test_a_task_that_stopped_before_it_ran_completes_its_callback_then_its_start_callback(aws):
+    # No RUNNING event will come for it: the orchestrator, waiting on the start callback, must wake.
+    gateways, stub, _ = aws
+    sample = with_start_callback(event("ecs/stopped-failed-to-start"))
+    assert sample["detail"].get("startedAt") is None
+    stub.add_response(
+        "send_durable_execution_callback_failure", {}, {"CallbackId": CALLBACK_ID, "Error": ANY}
+    )
+    expect_started(stub, sample["detail"])  # after the completion: one resume finds both
+    outcome = relay_event(sample, CONFIG, gateways)
+    assert (outcome.action, outcome.error_type) == (RelayAction.FAILED, "TaskFailedToStart")
+
+
+def test_a_task_that_ran_does_not_have_its_start_callback_completed_again_when_it_stops(aws):
+    gateways, stub, s3 = aws
+    s3.put_object(Bucket=BUCKET, Key=RESULT_KEY, Body=b'{"processedMessage": "HI"}')
+    sample = with_start_callback(event())
+    stub.add_response(
+        "send_durable_execution_callback_success", {}, {"CallbackId": CALLBACK_ID, "Result": ANY}
+    )
+    assert relay_event(sample, CONFIG, gateways).action is RelayAction.SUCCEEDED
+    # (the stub would fail on a second call: its queue holds one response)

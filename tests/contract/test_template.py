@@ -36,23 +36,44 @@ CLUSTER = load_event("ecs/stopped-success")["detail"]["clusterArn"]
 DURABLE = sorted(name for name, f in FUNCTIONS.items() if "DurableConfig" in f["Properties"])
 
 
-def resolve(value: Any) -> Any:
-    """Stand-in values for intrinsics: parameter defaults for Ref, the sample cluster, placeholders."""
+def _if(arg: Any, given: Mapping[str, str]) -> Any:
+    condition, yes, no = arg
+    return resolve(yes if resolve(template()["Conditions"][condition], given) else no, given)
+
+
+def _equals(arg: Any, given: Mapping[str, str]) -> bool:
+    left, right = resolve(arg, given)
+    return bool(left == right)
+
+
+CONDITION_FUNCTIONS = {
+    "Fn::If": _if,
+    "Fn::Equals": _equals,
+    "Fn::Not": lambda arg, given: not resolve(arg[0], given),
+}
+
+
+def resolve(value: Any, given: Mapping[str, str] | None = None) -> Any:
+    """Stand-in values for intrinsics: parameter defaults (or `given` values) for Ref, conditions
+    evaluated from them, the sample cluster, placeholders."""
+    given = given or {}
     if isinstance(value, Mapping) and len(value) == 1:
         ((key, arg),) = value.items()
         params = template()["Parameters"]
         if key == "Ref" and arg in params:
-            return str(params[arg].get("Default", ""))
+            return given.get(arg, str(params[arg].get("Default", "")))
         if key == "Fn::GetAtt" and arg[0] == "Cluster":
             return CLUSTER
         if key == "Fn::Sub" and isinstance(arg, str):
-            return re.sub(r"\$\{([^}.]+)\}", lambda m: resolve({"Ref": m.group(1)}), arg)
+            return re.sub(r"\$\{([^}.]+)\}", lambda m: resolve({"Ref": m.group(1)}, given), arg)
+        if key in CONDITION_FUNCTIONS:
+            return CONDITION_FUNCTIONS[key](arg, given)
         if key.startswith("Fn::") or key == "Ref":
             return f"resolved-{key}"
     if isinstance(value, Mapping):
-        return {k: resolve(v) for k, v in value.items()}
+        return {k: resolve(v, given) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve(v) for v in value]
+        return [resolve(v, given) for v in value]
     return value
 
 
@@ -127,10 +148,17 @@ def test_every_object_key_of_the_template_is_the_code_s_results_prefix():
 # ------------------------------------------------------------------ the EventBridge rule
 
 
-def rule_pattern() -> EventPattern:
+def rule_pattern(**given: str) -> EventPattern:
     rule = FUNCTIONS["CompletionRelay"]["Properties"]["Events"]["TaskStopped"]
     assert rule["Type"] == "EventBridgeRule"
-    return EventPattern(None, resolve(rule["Properties"]["Pattern"]))
+    return EventPattern(None, resolve(rule["Properties"]["Pattern"], given))
+
+
+def test_the_rule_matches_running_tasks_only_with_a_start_timeout():
+    # RUNNING events invoke the relay only when it has a start callback to complete.
+    assert not rule_pattern().matches_event(load_event("ecs/running"))
+    assert rule_pattern(StartTimeoutSeconds="300").matches_event(load_event("ecs/running"))
+    assert rule_pattern(StartTimeoutSeconds="300").matches_event(load_event("ecs/stopped-success"))
 
 
 def ours(name: str, **changes: Any) -> dict[str, Any]:

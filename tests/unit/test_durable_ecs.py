@@ -9,7 +9,7 @@ import pytest
 from aws_durable_execution_sdk_python import ChildContextError, DurableContext
 
 import durable_ecs
-from durable_ecs import InvalidInput, fanout, run_tasks
+from durable_ecs import EcsSettings, InvalidInput, fanout, run_tasks
 from durable_ecs import errors as lib_errors
 from durable_ecs.task import MAX_NAME_CHARS, TaskRequest, _check_name
 from ecs_contract.documents import DEFAULT_TASK_NAME, ExecutionResult, Operation
@@ -17,6 +17,7 @@ from ecs_contract.outcome import ErrorType, TaskFailed
 from orchestrator import errors as orchestrator_errors
 from orchestrator.config import OrchestratorConfig
 from testkit.paths import ROOT
+from testkit.template import template_environment
 
 
 def test_the_public_api_is_what_users_import():
@@ -87,11 +88,19 @@ def test_a_branch_s_wrapped_error_is_typed_again_and_no_other_error_is():
     assert durable_ecs.task_error_of(ChildContextError("x")) is None
 
 
-def test_a_fan_out_that_could_never_fit_lambda_s_operations_quota_is_refused_at_the_door():
-    too_many = [TaskRequest(job={"message": "x"})] * (fanout.MAX_TASKS + 1)
+@pytest.mark.parametrize(
+    ("start_timeout", "most", "needed"),
+    [("0", 1499, 3001), ("300", 999, 3001)],  # a start timeout adds a callback a task
+)
+def test_a_fan_out_that_could_never_fit_lambda_s_operations_quota_is_refused_at_the_door(
+    start_timeout, most, needed
+):
+    settings = EcsSettings.from_env(template_environment("Pipeline", START_TIMEOUT_SECONDS=start_timeout))
+    assert fanout.max_tasks(settings) == most
+    too_many = [TaskRequest(job={"message": "x"})] * (most + 1)
     with pytest.raises(InvalidInput) as refused:
-        run_tasks(cast(DurableContext, None), "part", too_many, max_concurrency=10)
-    assert str(refused.value).startswith("a fan-out of 1500 tasks needs 3001 durable operations or more")
+        run_tasks(cast(DurableContext, None), "part", too_many, max_concurrency=10, settings=settings)
+    assert str(refused.value).startswith(f"a fan-out of {most + 1} tasks needs {needed} durable operations")
     assert "split the requests across executions" in str(refused.value)
 
 
