@@ -12,6 +12,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ecs.models import ecs_backends
 
 from local.ecs_rules import EcsRules, install
+from testkit.template import template
 
 BUCKET = "results-bucket"  # the results bucket of an in-moto world (the component tests create it)
 
@@ -28,7 +29,9 @@ class WorkerCluster:
 
 
 def worker_cluster(ecs: Any, ec2: Any, name: str = "bench") -> WorkerCluster:
-    arn = ecs.create_cluster(clusterName=name)["cluster"]["clusterArn"]
+    # The capacity providers the template associates: RunTask names one for every task.
+    providers = template()["Resources"]["Cluster"]["Properties"]["CapacityProviders"]
+    arn = ecs.create_cluster(clusterName=name, capacityProviders=list(providers))["cluster"]["clusterArn"]
     ecs.register_task_definition(
         family="worker",
         requiresCompatibilities=["FARGATE"],

@@ -425,18 +425,9 @@ class _Task:
         it, a retryable TaskFailedToStart (a new task may find capacity where this one did not)."""
         ctx, config = self.ctx, self.config
         message = f"task did not start within {config.start_timeout_seconds} s"
-        try:
-            seen = ctx.step(
-                reconcile_task(self.gateways, config, task_arn),
-                name=Operation.RECONCILE_START.named(attempt, self.name),
-                config=RECONCILE_STEP_CONFIG,
-            )
-        except StepError as e:
-            return _aws_kept_failing(e, message, task_arn)
-        if isinstance(seen.outcome, TaskFailed):
-            return seen.outcome
-        if isinstance(seen.outcome, CallbackSuccess):
-            return ExecutionResult(seen.outcome, CompletedBy.RECONCILE, attempt)
+        seen = self.reconcile(Operation.RECONCILE_START, task_arn, attempt, message)
+        if not isinstance(seen, ReconcileResult):
+            return seen
         if seen.state is TaskState.RUNNING and seen.last_status in RUNNING_OR_LATER:
             return None
         if seen.state is TaskState.UNKNOWN:
@@ -461,14 +452,14 @@ class _Task:
             task_arn=task_arn,
         )
 
-    def after_timeout(self, task_arn: str, attempt: int) -> TaskResult | TaskFailed:
-        """No completion within the task timeout: take the task's own word if it already stopped."""
-        ctx, config = self.ctx, self.config
-        message = f"task did not finish within {config.task_timeout_seconds} s"
+    def reconcile(
+        self, operation: Operation, task_arn: str, attempt: int, message: str
+    ) -> ReconcileResult | TaskResult | TaskFailed:
+        """What ECS says of the task (a step): the task's outcome if it stopped, else what it found."""
         try:
-            seen = ctx.step(
-                reconcile_task(self.gateways, config, task_arn),
-                name=Operation.RECONCILE_TASK.named(attempt, self.name),
+            seen = self.ctx.step(
+                reconcile_task(self.gateways, self.config, task_arn),
+                name=operation.named(attempt, self.name),
                 config=RECONCILE_STEP_CONFIG,
             )
         except StepError as e:
@@ -477,6 +468,15 @@ class _Task:
             return seen.outcome
         if isinstance(seen.outcome, CallbackSuccess):
             return ExecutionResult(seen.outcome, CompletedBy.RECONCILE, attempt)
+        return seen
+
+    def after_timeout(self, task_arn: str, attempt: int) -> TaskResult | TaskFailed:
+        """No completion within the task timeout: take the task's own word if it already stopped."""
+        ctx, config = self.ctx, self.config
+        message = f"task did not finish within {config.task_timeout_seconds} s"
+        seen = self.reconcile(Operation.RECONCILE_TASK, task_arn, attempt, message)
+        if not isinstance(seen, ReconcileResult):
+            return seen
         if seen.state is TaskState.UNKNOWN:
             return TaskFailed(
                 ErrorType.TASK_TIMED_OUT, f"{message}; ECS no longer knows it ({task_arn})", task_arn=task_arn
