@@ -237,8 +237,8 @@ class World(MotoEcsRelay):
             with DurableFunctionTestRunner(handler=handler_of(aws), poll_interval=0.02) as runner:
                 yield cls.around(aws, runner)
 
-    def start(self, payload: Any) -> str:
-        return self.runner.run_async(input=json.dumps(payload), execution_timeout=60)
+    def start(self, payload: Any, execution_timeout: int = 60) -> str:
+        return self.runner.run_async(input=json.dumps(payload), execution_timeout=execution_timeout)
 
     def started_task(self, number: int = 1) -> dict[str, Any]:
         """The `number`th task RunTask started (in order), once it exists."""

@@ -547,4 +547,4 @@ def _final_error(failure: TaskFailed, attempt: int, max_attempts: int) -> TaskEr
     if attempt > 1 or failure.retryable:
         suffix = f" (attempt {attempt} of {max_attempts})"
         failure = replace(failure, message=failure.message + suffix)
-    return error_for(failure)
+    return error_for(failure, failure.details(attempt, max_attempts))

@@ -160,6 +160,15 @@ def test_a_task_that_never_starts_fails_without_a_retry(cloud: Cloud) -> None:
     _, (task,) = ledger(cloud, arn)
     assert (task["stopCode"], task["containers"][0].get("exitCode")) == ("TaskFailedToStart", None)
     assert cloud.relay_actions(task["taskArn"]) == [RelayAction.FAILED]
+    # The caller reads the failure's facts from GetDurableExecution, not only from the message
+    details = json.loads(execution["Error"]["ErrorData"])
+    assert (details["error_type"], details["task_arn"], details["stop_code"]) == (
+        "TaskFailedToStart",
+        task["taskArn"],
+        "TaskFailedToStart",
+    )
+    assert (details["attempt"], details["max_attempts"], details["retryable"]) == (1, 3, False)
+    assert details["remedy"].startswith("check that the image exists")
 
 
 def capacities(tasks: list[dict[str, Any]]) -> list[str]:
