@@ -82,6 +82,7 @@ from ecs_contract.names import (
 )
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
 from ecs_contract.overrides import InvalidOverrides, TaskOverrides
+from ecs_contract.tags import InvalidTags, check_tags, task_tags
 from ecs_contract.task import RUNNING_OR_LATER, parse_task
 from ecs_contract.usage import CapacityProvider
 
@@ -155,6 +156,9 @@ class TaskRequest:
 
     job: Mapping[str, Any]
     overrides: TaskOverrides | None = None
+    # The task's own tags, added to the ones every task gets (ecs_contract.tags: its execution,
+    # name and attempt); checked at the door.
+    tags: Mapping[str, str] | None = None
 
     def job_json(self) -> str:
         return json.dumps(self.job, separators=(",", ":"), sort_keys=True)
@@ -189,6 +193,7 @@ def start_task(
     overrides: TaskOverrides | None = None,
     task_env: dict[str, str] | None = None,
     capacity: CapacityProvider = CapacityProvider.FARGATE,
+    tags: dict[str, str] | None = None,
 ) -> StartTaskResult:
     start = ecs_tasks.run_task(
         tasks,
@@ -199,6 +204,7 @@ def start_task(
         overrides=overrides or ecs_tasks.NO_OVERRIDES,
         task_env=task_env,
         capacity=capacity,
+        tags=tags,
     )
     if not isinstance(start.outcome, TaskFailed):
         metrics.add_metric(name="TasksStarted", unit=MetricUnit.Count, value=1)
@@ -301,7 +307,11 @@ def _check_name(name: str) -> None:
 
 
 def _check_overrides(request: TaskRequest, settings: EcsSettings, index: int | None) -> None:
-    """At the door, before any step: a refused override fails the call and starts no task."""
+    """At the door, before any step: a refused override or tag fails the call and starts no task."""
+    try:
+        check_tags(request.tags or {})
+    except InvalidTags as e:
+        raise InvalidInput(f"invalid tags: {e}") from e
     if request.overrides is None:
         return
     last_attempt = _task_env(settings.max_attempts, index)
@@ -378,6 +388,7 @@ class _Task:
                     _sized(request.overrides, plan.size),
                     task_env,
                     plan.capacity,
+                    task_tags(self.execution_arn, self.name, attempt, request.tags or {}),
                 ),
                 name=Operation.START_TASK.named(attempt, self.name),
                 config=START_STEP_CONFIG,
