@@ -301,14 +301,17 @@ def _check_name(name: str) -> None:
 
 
 def _check_overrides(request: TaskRequest, settings: EcsSettings, index: int | None) -> None:
-    """At the door, before any step: a refused override fails the call and starts no task."""
-    if request.overrides is None:
+    """At the door, before any step: a refused override fails the call and starts no task. With
+    the size a later attempt may get after an OutOfMemory, so that one cannot be refused either."""
+    grows = settings.memory_retry.enabled and settings.max_attempts > 1
+    overrides = _sized(request.overrides, settings.memory_retry.largest_size() if grows else None)
+    if overrides is None:
         return
     last_attempt = _task_env(settings.max_attempts, index)
     if settings.start_timeout_seconds:  # the longest start callback id the task may be given
         last_attempt[START_CALLBACK_ID_ENV] = "A" * CALLBACK_ID_MAX
     try:
-        ecs_tasks.check_overrides_at_the_door(settings, request.overrides, request.job_json(), last_attempt)
+        ecs_tasks.check_overrides_at_the_door(settings, overrides, request.job_json(), last_attempt)
     except InvalidOverrides as e:
         raise InvalidInput(f"invalid overrides: {e}") from e
 
