@@ -11,10 +11,13 @@ from decimal import Decimal
 import pytest
 
 from durable_ecs.attempts import AttemptPlan, RetryCause, TaskSize, next_attempt
+from durable_ecs.errors import InvalidInput
 from durable_ecs.settings import ConfigError
+from durable_ecs.task import TaskRequest, _check_overrides
 from ecs_contract.decide import decide
+from ecs_contract.limits import OVERRIDES_MAX_CHARS
 from ecs_contract.outcome import ErrorType, TaskFailed
-from ecs_contract.overrides import FARGATE_TASK_SIZES, check_task_size
+from ecs_contract.overrides import FARGATE_TASK_SIZES, TaskOverrides, check_task_size
 from ecs_contract.retry_rules import (
     MAX_PATTERN_CHARS,
     Glob,
@@ -330,3 +333,25 @@ def test_every_step_of_every_ladder_is_a_fargate_pair_within_the_ceiling_and_kee
 def test_the_door_checks_the_longest_size_a_retry_can_ask_for():
     assert MemoryRetry(Decimal(2), 122880).largest_size() == TaskSize(16384, 122880)
     assert MemoryRetry(Decimal(2), 16384).largest_size() == TaskSize(2048, 16384)
+
+
+def test_the_door_refuses_overrides_that_would_fit_only_without_the_size_a_retry_adds():
+    """A later attempt's size overrides count against RunTask's 8,192 chars too: checked at the door."""
+    no_growth, growth = settings(factor="1"), settings()
+
+    def refused(config: OrchestratorConfig, chars: int) -> bool:
+        request = TaskRequest({"job": 1}, TaskOverrides(environment=(("BIG", "x" * chars),)))
+        try:
+            _check_overrides(request, config, None)
+        except InvalidInput:
+            return True
+        return False
+
+    low, high = 0, OVERRIDES_MAX_CHARS  # the longest value that fits without a size: low
+    while low + 1 < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if refused(no_growth, middle) else (middle, high)
+    assert not refused(no_growth, low) and refused(no_growth, low + 1)
+    assert refused(growth, low)  # the retry's size would not fit: refused before any task starts
+    assert not refused(growth, low - len(',"cpu":"2048","memory":"16384","memory":16384'))
+    assert not refused(replace(growth, max_attempts=1), low)  # no retry, no size added
