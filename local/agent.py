@@ -252,13 +252,17 @@ class TaskAgent:
             process.kill()
             process.wait()
             raise
+        self._fault_while_running(task, moto_task, started_by)
+
+    def _fault_while_running(self, task: RunningTask, moto_task: Any, started_by: str | None) -> None:
+        """The faults that end a task whose worker runs: a Spot interruption, an OOM kill."""
         if self.faults.fire("spot-interruption", started_by):
             task.interrupted = task.stop_requested = True  # Fargate reclaims it: SIGTERM, then SIGKILL
             moto_task.desired_status = "STOPPED"
             threading.Thread(target=self._terminate, args=(task,), daemon=True).start()
         elif self.faults.fire("oom-kill", started_by):
             task.oom_killed = True  # the kernel gives no warning: SIGKILL, nothing to catch
-            process.kill()
+            task.process.kill()
 
     def _leave_provisioning(self, arn: str) -> None:
         """The task never gets its capacity: PROVISIONING until StopTask stops it (stop_task above)."""

@@ -282,7 +282,7 @@ class Template:
                 continue
             problem = _constraint_broken(spec, str(value))
             if problem:
-                failed.append(f"{name}={value!r}: {spec.get('ConstraintDescription') or problem}")
+                failed.append(f"{name}={value}: {spec.get('ConstraintDescription') or problem}")
         if failed:
             raise TemplateError("template parameters refused:\n  " + "\n  ".join(failed))
         if "RetryRules" in self.r.params:

@@ -142,9 +142,9 @@ def test_parameter_combinations_that_cannot_work_are_refused_with_what_to_change
     ("parameters", "refused_by"),
     [
         ({"MemoryRetryFactor": 0.5}, "MemoryRetryFactor=0.5: must be at least 1"),
-        ({"MemoryRetryMaxMiB": "lots"}, "MemoryRetryMaxMiB='lots': must be a number"),
-        ({"Capacity": "Spot"}, "Capacity='Spot': must be one of SpotWithFallback, OnDemand"),
-        ({"StartedByMarker": "a b"}, "StartedByMarker='a b': must match pattern"),
+        ({"MemoryRetryMaxMiB": "lots"}, "MemoryRetryMaxMiB=lots: must be a number"),
+        ({"Capacity": "Spot"}, "Capacity=Spot: must be one of SpotWithFallback, OnDemand"),
+        ({"StartedByMarker": "a b"}, "StartedByMarker=a b: must match pattern"),
         ({"WorkerImageUri": "repo:latest"}, "must be empty or name the image by its digest"),
         # CloudFormation cannot read JSON: `up` refuses a bad rule with the functions' own message.
         ({"RetryRules": '[{"onExitCode": "1"}]'}, 'RetryRules refused: RETRY_RULES rule 1 needs "action"'),
