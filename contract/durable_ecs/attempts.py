@@ -28,7 +28,16 @@ from ecs_contract.retry_rules import RuleAction
 from ecs_contract.task_size import TaskSize
 from ecs_contract.usage import CapacityProvider
 
-__all__ = ["AttemptPlan", "Retry", "RetryCause", "TaskSize", "first_plan", "next_attempt", "spot_failed"]
+__all__ = [
+    "AttemptPlan",
+    "Retry",
+    "RetryCause",
+    "TaskSize",
+    "exit_rule",
+    "first_plan",
+    "next_attempt",
+    "spot_failed",
+]
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,13 @@ def next_attempt(failure: TaskFailed, plan: AttemptPlan, settings: EcsSettings) 
     if failure.retryable:
         return Retry(plan, True, RetryCause.RETRYABLE)
     return None
+
+
+def exit_rule(failure: TaskFailed, settings: EcsSettings) -> int | None:
+    """The number of the retry rule that made this failure final (EXIT), for its message; None when
+    no rule did."""
+    ruled = None if _may_still_run(failure) else settings.retry_rules.action_for(failure)
+    return ruled[0] if ruled and ruled[1] is RuleAction.EXIT else None
 
 
 def _may_still_run(failure: TaskFailed) -> bool:

@@ -55,7 +55,7 @@ from aws_adapters.ecs import EcsGateway
 from aws_adapters.errors import AWS_UNAVAILABLE_TYPE, AwsThrottled, AwsUnavailable, apart_when_throttled
 from aws_adapters.s3 import ResultGateway
 from durable_ecs import ecs_tasks
-from durable_ecs.attempts import AttemptPlan, TaskSize, first_plan, next_attempt
+from durable_ecs.attempts import AttemptPlan, TaskSize, exit_rule, first_plan, next_attempt
 from durable_ecs.backoff import backoff_seconds
 from durable_ecs.checkpoints import DocumentSerDes
 from durable_ecs.errors import InvalidInput, TaskError, error_for
@@ -282,7 +282,7 @@ def run_task(
             return outcome
         retry = next_attempt(outcome, plan, settings)
         if retry is None or attempt == settings.max_attempts:
-            raise _final_error(outcome, attempt, settings.max_attempts)
+            raise _final_error(outcome, attempt, settings.max_attempts, exit_rule(outcome, settings))
         if retry.backoff:
             delay = backoff_seconds(
                 _jitter_key(execution_arn, name),
@@ -546,8 +546,12 @@ def _succeeded(
     return ExecutionResult(CallbackSuccess.from_dict(completion, task_arn), completed_by, attempt)
 
 
-def _final_error(failure: TaskFailed, attempt: int, max_attempts: int) -> TaskError:
-    if attempt > 1 or failure.retryable:
-        suffix = f" (attempt {attempt} of {max_attempts})"
-        failure = replace(failure, message=failure.message + suffix)
+def _final_error(
+    failure: TaskFailed, attempt: int, max_attempts: int, exit_rule: int | None = None
+) -> TaskError:
+    notes = [f"attempt {attempt} of {max_attempts}"] if attempt > 1 or failure.retryable else []
+    if exit_rule is not None:  # the user's rule, not the outcome table, made it final: say which
+        notes.append(f"retry rule {exit_rule}: EXIT")
+    if notes:
+        failure = replace(failure, message=f"{failure.message} ({'; '.join(notes)})")
     return error_for(failure)

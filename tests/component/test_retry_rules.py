@@ -34,6 +34,7 @@ def test_an_exit_rule_ends_a_retryable_outcome_on_its_first_attempt(world, monke
     # Then the execution fails with the outcome, and no second task starts
     assert result.status is InvocationStatus.FAILED
     assert result.error.type == "orchestrator.errors.TaskInterrupted"
+    assert result.error.message.endswith("(attempt 1 of 3; retry rule 1: EXIT)")  # says who ended it
     assert len(world.run_task_calls) == 1
     assert [op.name for op in result.operations] == [
         Operation.TASK_COMPLETION.named(1),

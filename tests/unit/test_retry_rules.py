@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from durable_ecs.attempts import AttemptPlan, RetryCause, TaskSize, next_attempt
+from durable_ecs.attempts import AttemptPlan, RetryCause, TaskSize, exit_rule, next_attempt
 from durable_ecs.errors import InvalidInput
 from durable_ecs.settings import ConfigError
 from durable_ecs.task import TaskRequest, _check_overrides
@@ -227,8 +227,12 @@ def test_without_rules_today_s_behaviour_stays():
 
 
 def test_an_exit_rule_ends_a_retryable_outcome_even_on_spot():
-    config = settings([{"onErrorType": "TaskInterrupted", "action": "EXIT"}])
+    config = settings(
+        [{"onExitCode": "1", "action": "RETRY"}, {"onErrorType": "TaskInterrupted", "action": "EXIT"}]
+    )
     assert next_attempt(INTERRUPTED, SPOT, config) is None
+    assert exit_rule(INTERRUPTED, config) == 2  # named in the error's message
+    assert exit_rule(WORKER_75, config) is None  # final by the table, not by a rule
 
 
 def test_a_retry_rule_retries_a_worker_s_exit_code_after_the_backoff():
