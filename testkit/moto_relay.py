@@ -163,13 +163,14 @@ class MotoEcsRelay:
         stop_code: str = ESSENTIAL_CONTAINER_EXITED,
         reason: str | None = None,
         result: Any = None,
+        stopped_reason: str = STOPPED_REASON,
     ) -> RelayResult:
         """Play the worker and ECS: store the result, then deliver the STOPPED event to the relay."""
         if result is not None:
             self.store_result(task, result)
         detail = json.loads(json.dumps(task, default=str))
         detail.update(
-            lastStatus="STOPPED", desiredStatus="STOPPED", stopCode=stop_code, stoppedReason=STOPPED_REASON
+            lastStatus="STOPPED", desiredStatus="STOPPED", stopCode=stop_code, stoppedReason=stopped_reason
         )
         container: dict[str, Any] = {"name": WORKER_CONTAINER_NAME, "lastStatus": "STOPPED"}
         if exit_code is not None:
@@ -258,8 +259,15 @@ class World(MotoEcsRelay):
         stop_code: str = ESSENTIAL_CONTAINER_EXITED,
         reason: str | None = None,
         result: Any = None,
+        stopped_reason: str = STOPPED_REASON,
     ) -> RelayResult:
         """The task stops and its STOPPED event reaches the relay, which completes the runner's callback."""
         return self.relay_stopped(
-            task, self.callbacks, exit_code=exit_code, stop_code=stop_code, reason=reason, result=result
+            task,
+            self.callbacks,
+            exit_code=exit_code,
+            stop_code=stop_code,
+            reason=reason,
+            result=result,
+            stopped_reason=stopped_reason,
         )

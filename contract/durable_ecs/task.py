@@ -55,7 +55,7 @@ from aws_adapters.ecs import EcsGateway
 from aws_adapters.errors import AWS_UNAVAILABLE_TYPE, AwsThrottled, AwsUnavailable, apart_when_throttled
 from aws_adapters.s3 import ResultGateway
 from durable_ecs import ecs_tasks
-from durable_ecs.attempts import AttemptPlan, TaskSize, first_plan, next_attempt
+from durable_ecs.attempts import AttemptPlan, TaskSize, exit_rule, first_plan, next_attempt
 from durable_ecs.backoff import backoff_seconds
 from durable_ecs.checkpoints import DocumentSerDes
 from durable_ecs.errors import InvalidInput, TaskError, error_for
@@ -288,7 +288,7 @@ def run_task(
             return outcome
         retry = next_attempt(outcome, plan, settings)
         if retry is None or attempt == settings.max_attempts:
-            raise _final_error(outcome, attempt, settings.max_attempts)
+            raise _final_error(outcome, attempt, settings.max_attempts, exit_rule(outcome, settings))
         if retry.backoff:
             delay = backoff_seconds(
                 _jitter_key(execution_arn, name),
@@ -307,18 +307,21 @@ def _check_name(name: str) -> None:
 
 
 def _check_overrides(request: TaskRequest, settings: EcsSettings, index: int | None) -> None:
-    """At the door, before any step: a refused override or tag fails the call and starts no task."""
+    """At the door, before any step: a refused override or tag fails the call and starts no task.
+    With the size a later attempt may get after an OutOfMemory, so that one cannot be refused either."""
     try:
         check_tags(request.tags or {})
     except InvalidTags as e:
         raise InvalidInput(f"invalid tags: {e}") from e
-    if request.overrides is None:
+    grows = settings.memory_retry.enabled and settings.max_attempts > 1
+    overrides = _sized(request.overrides, settings.memory_retry.largest_size() if grows else None)
+    if overrides is None:
         return
     last_attempt = _task_env(settings.max_attempts, index)
     if settings.start_timeout_seconds:  # the longest start callback id the task may be given
         last_attempt[START_CALLBACK_ID_ENV] = "A" * CALLBACK_ID_MAX
     try:
-        ecs_tasks.check_overrides_at_the_door(settings, request.overrides, request.job_json(), last_attempt)
+        ecs_tasks.check_overrides_at_the_door(settings, overrides, request.job_json(), last_attempt)
     except InvalidOverrides as e:
         raise InvalidInput(f"invalid overrides: {e}") from e
 
@@ -554,8 +557,12 @@ def _succeeded(
     return ExecutionResult(CallbackSuccess.from_dict(completion, task_arn), completed_by, attempt)
 
 
-def _final_error(failure: TaskFailed, attempt: int, max_attempts: int) -> TaskError:
-    if attempt > 1 or failure.retryable:
-        suffix = f" (attempt {attempt} of {max_attempts})"
-        failure = replace(failure, message=failure.message + suffix)
+def _final_error(
+    failure: TaskFailed, attempt: int, max_attempts: int, exit_rule: int | None = None
+) -> TaskError:
+    notes = [f"attempt {attempt} of {max_attempts}"] if attempt > 1 or failure.retryable else []
+    if exit_rule is not None:  # the user's rule, not the outcome table, made it final: say which
+        notes.append(f"retry rule {exit_rule}: EXIT")
+    if notes:
+        failure = replace(failure, message=f"{failure.message} ({'; '.join(notes)})")
     return error_for(failure, failure.details(attempt, max_attempts))

@@ -84,12 +84,18 @@ class TaskFailed:
     stop_code: str | None = None
     reason: str | None = None
     usage: TaskUsage | None = None  # what the task used (None: no task, or not known)
+    # The task's stoppedReason and its worker container's reason apart (`reason` is whichever
+    # explains the outcome): the retry rules match each (ecs_contract.retry_rules).
+    stopped_reason: str | None = None
+    container_reason: str | None = None
 
     def callback_error(self) -> dict[str, str]:
         """The Error object of SendDurableExecutionCallbackFailure."""
         data = asdict(self)
         data["error_type"] = self.error_type.value
         data["reason"] = clip(self.reason)
+        data["stopped_reason"] = clip(self.stopped_reason)
+        data["container_reason"] = clip(self.container_reason)
         data["usage"] = self.usage.to_dict() if self.usage else None
         data["remedy"] = self.error_type.remedy
         return {

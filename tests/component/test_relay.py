@@ -203,6 +203,9 @@ def test_nonzero_exit_sends_a_typed_failure(aws):
                             "pullStartedAt": "2020-01-23T17:57:52.103Z",
                             "stoppedAt": "2020-01-23T17:59:41.234Z",
                         },
+                        # Apart, for the retry rules' onStatusReason and onReason.
+                        "stopped_reason": "Essential container in task exited",
+                        "container_reason": None,
                         "remedy": ErrorType.WORKER_FAILED.remedy,
                     },
                     separators=(",", ":"),
