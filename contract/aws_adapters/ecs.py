@@ -115,6 +115,19 @@ def _throttling_in_disguise(answer: ErrorAnswer) -> bool:
 _NO_CAPACITY_WORDS = ("capacity is unavailable", "reached the limit on the number of")
 
 
+def _already_started(answer: ErrorAnswer, response: Mapping[str, Any]) -> str | None:
+    """The task a retried RunTask already started, when ECS answers ConflictException: "The
+    provided clientToken is already in use with a different RunTask request. The resourceIds are the
+    existing task ARNs which are already associated with the clientToken" (botocore ECS model,
+    ConflictException). Our token is derived from the attempt's callback id: any task it names is
+    this attempt's, started by an earlier try of the same step whose request differed (another
+    invocation's trace context, or a deploy in between)."""
+    if answer.code != "ConflictException":
+        return None
+    ids = response.get("resourceIds")
+    return str(ids[0]) if isinstance(ids, list) and ids else None
+
+
 def _no_capacity(text: str) -> bool:
     return any(words in text.lower() for words in _NO_CAPACITY_WORDS)
 
@@ -165,6 +178,9 @@ class EcsGateway:
                 )
         except ClientError as e:  # what is left no retry can change: a bad parameter, access, a conflict
             answer = ErrorAnswer.of(e.response)
+            started = _already_started(answer, e.response)
+            if started is not None:
+                return started
             if _no_capacity(answer.message):  # ... but capacity comes back, and Spot's apart
                 return TaskFailed(
                     ErrorType.CAPACITY_UNAVAILABLE,

@@ -84,6 +84,8 @@ from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
 from ecs_contract.overrides import InvalidOverrides, TaskOverrides
 from ecs_contract.tags import InvalidTags, check_tags, task_tags
 from ecs_contract.task import RUNNING_OR_LATER, parse_task
+from ecs_contract.trace import LONGEST_ENV as TRACE_ENV_AT_MOST
+from ecs_contract.trace import XRAY_ENV, TraceContext
 from ecs_contract.usage import CapacityProvider
 
 # Only transient AWS errors are worth asking again inside a step: the adapters raise them as
@@ -195,6 +197,10 @@ def start_task(
     capacity: CapacityProvider = CapacityProvider.FARGATE,
     tags: dict[str, str] | None = None,
 ) -> StartTaskResult:
+    # The invocation's trace, read here (a step: the environment is I/O); if a retry of this step
+    # runs in another invocation with another trace, RunTask's ConflictException hands back the
+    # task the first one started (aws_adapters.ecs).
+    trace = TraceContext.of_invocation(os.environ.get(XRAY_ENV), execution_arn, callback_id)
     start = ecs_tasks.run_task(
         tasks,
         config,
@@ -202,7 +208,7 @@ def start_task(
         job_json=job_json,
         started_by=started_by(config.started_by_marker, execution_arn),
         overrides=overrides or ecs_tasks.NO_OVERRIDES,
-        task_env=task_env,
+        task_env={**(task_env or {}), **trace.to_env()},
         capacity=capacity,
         tags=tags,
     )
@@ -212,7 +218,12 @@ def start_task(
             metrics.add_metric(name="TasksStartedOnSpot", unit=MetricUnit.Count, value=1)
         step.logger.info(
             "task started",
-            extra={"task_arn": start.outcome, "callback": redact(callback_id), "capacity": capacity.value},
+            extra={
+                "task_arn": start.outcome,
+                "callback": redact(callback_id),
+                "capacity": capacity.value,
+                "trace_id": trace.xray_trace_id,
+            },
         )
     return start
 
@@ -320,6 +331,7 @@ def _check_overrides(request: TaskRequest, settings: EcsSettings, index: int | N
     last_attempt = _task_env(settings.max_attempts, index)
     if settings.start_timeout_seconds:  # the longest start callback id the task may be given
         last_attempt[START_CALLBACK_ID_ENV] = "A" * CALLBACK_ID_MAX
+    last_attempt.update(TRACE_ENV_AT_MOST)
     try:
         ecs_tasks.check_overrides_at_the_door(settings, overrides, request.job_json(), last_attempt)
     except InvalidOverrides as e:

@@ -13,6 +13,7 @@ from completion_relay.relay import RelayAction
 from ecs_contract.documents import CallbackSuccess, ExecutionResult, Operation, StartTaskResult
 from ecs_contract.names import client_token
 from ecs_contract.outcome import encode_callback_result
+from ecs_contract.trace import TraceContext
 from testkit.moto_world import BUCKET
 from testkit.paths import load_event
 from testkit.poll import poll
@@ -214,8 +215,14 @@ def test_a_job_s_overrides_reach_run_task_and_leave_the_job_input(world):
         "JOB_INPUT",
         "RESULT_S3_URI",
         "TASK_ATTEMPT",
+        "_X_AMZN_TRACE_ID",
+        "TRACEPARENT",
         "LOG_LEVEL",
     ]
+    # The orchestrator's trace context: without X-Ray (tests), the one derived from the execution
+    assert TraceContext.of_env(world.worker_env(task)) == TraceContext.of_invocation(
+        None, arn, world.worker_env(task)["CALLBACK_ID"]
+    )
     # And the worker's job is the job without its overrides (they are the orchestrator's business)
     assert json.loads(world.worker_env(task)["JOB_INPUT"]) == {
         k: v for k, v in job.items() if k != "overrides"
