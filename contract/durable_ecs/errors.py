@@ -111,14 +111,15 @@ def task_error_of(error: DurableOperationError) -> TaskError | None:
     return None if cls is None else cls(error.message or name, data=error.data)
 
 
-class FanOutFailed(Exception):
+class FanOutFailed(DurableOperationError):
     """More tasks of a `run_tasks` fan-out failed than it tolerates.
 
     Not a TaskError (no ErrorType of its own: the failures it counts have theirs, in `result`).
     Its message gives the summary and the first failures; `result` is the `FanOutResult` as it
-    stood (items the SDK never ran or never finished are NOT_FINISHED).
+    stood (items the SDK never ran or never finished are NOT_FINISHED); `data`, the execution's
+    ErrorData, the summary and the first failures with their own details, as JSON.
     """
 
-    def __init__(self, message: str, result: object = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, result: object = None, data: str | None = None) -> None:
+        super().__init__(message, data=data)
         self.result = result

@@ -175,6 +175,13 @@ def test_two_failures_of_five_past_a_tolerance_of_one_fail_the_execution_with_fa
     assert message.startswith("word: 2 of 5 tasks failed (1 tolerated;")
     assert "word 0: WorkerFailed: " in message and "word 1: WorkerFailed: " in message
     assert len(fan_out.run_task_calls) == 3  # the batch started no task after it failed
+    # The caller reads the summary and each failure's own details as JSON (ErrorData)
+    data = json.loads(result.error.data or "")
+    summary = data["summary"]
+    assert (summary["failed"], summary["total"], summary["succeeded"] + summary["notFinished"]) == (2, 5, 3)
+    details = [json.loads(f["error"]["data"]) for f in data["failures"]]
+    assert sorted(d["exit_code"] for d in details) == [1, 1]
+    assert {d["error_type"] for d in details} == {"WorkerFailed"}
 
 
 def test_a_retried_task_reads_its_second_attempt_and_the_same_index(fan_out: World, monkeypatch):
