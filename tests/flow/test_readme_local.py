@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from ecs_contract.documents import Operation
+from local.scenarios import SCENARIOS
 from testkit.local_cloud import group_members
 from testkit.paths import ROOT
 
@@ -67,7 +68,7 @@ def test_the_readme_cli_commands_run_as_written(tmp_path):
     assert "durable runner running" in done.stdout  # status
     assert "execution SUCCEEDED" in done.stdout  # follow, then execution
     assert "durable runner: start -> {'durableRunner': True}" in done.stdout
-    assert "6 scenario(s) on local" in done.stdout  # the orchestrator's five and the pipeline
+    assert f"{len(SCENARIOS)} scenario(s) on local" in done.stdout  # every payload of events/invoke
     assert done.stdout.rstrip().endswith("local cloud stopped")
 
 
