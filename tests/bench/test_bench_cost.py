@@ -6,33 +6,20 @@ the prices, and that the page's section is what the command writes.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from bench import cost
+from testkit.bench import run_bench
 from testkit.paths import ROOT
 
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
     out = tmp_path_factory.mktemp("bench-cost")
-    page = out / "BENCHMARKS.md"
-    shutil.copy(ROOT / "BENCHMARKS.md", page)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "cost", "--out", str(out), "--markdown", str(page)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return json.loads((out / "results.json").read_text())["cost"], page.read_text()
+    results = run_bench(out, "cost", timeout=120)
+    return results["cost"], (out / "BENCHMARKS.md").read_text()
 
 
 def section(page: str) -> str:
