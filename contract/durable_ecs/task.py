@@ -148,7 +148,8 @@ MAX_NAME_CHARS = 200
 
 TaskResult = ExecutionResult
 """What a task that succeeded returns: its completion (taskArn, exit code, the worker's result
-object, timings), how it came (the relay's event or a reconcile) and after how many attempts."""
+object, timings), how it came (the relay's event or a reconcile), after how many attempts, and the
+estimated cost of each attempt (`ecs_contract.cost`)."""
 
 
 @dataclass(frozen=True)

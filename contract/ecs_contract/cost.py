@@ -204,6 +204,7 @@ class Spent:
 ATTEMPT = Spent(durable_operations=2)  # its callback and its start step
 # A task that started ends in two invocations: the relay's, on its STOPPED event (even when the
 # callback already closed), and the orchestrator's resume, on the callback's completion or timeout.
+# In a fan-out (run_tasks) one resume may serve several items: there, an upper bound.
 TASK_STOPPED = Spent(invocations=2)
 STEP = Spent(durable_operations=1)  # a reconcile step, a stop step (after either timeout)
 # With a start timeout (StartTimeoutSeconds): a second callback; the relay completes it on the

@@ -12,7 +12,7 @@ import pytest
 from aws_durable_execution_sdk_python.execution import InvocationStatus
 from botocore.stub import Stubber
 
-from ecs_contract.cost import RECONCILED_ATTEMPT, RELAYED_ATTEMPT, estimate
+from ecs_contract.cost import RECONCILED_ATTEMPT, RELAYED_ATTEMPT, TASK_COST_METRIC, estimate
 from ecs_contract.documents import CallbackSuccess, CompletedBy, ExecutionResult, Operation
 from ecs_contract.outcome import encode_callback_result
 from testkit.paths import load_event
@@ -79,7 +79,7 @@ def test_an_attempt_that_started_no_task_spends_its_operations_and_its_backoff_b
 
 
 @pytest.mark.parametrize("task_timeout", [2])
-def test_an_attempt_completed_by_reconcile_spends_its_reconcile_step(world):
+def test_an_attempt_completed_by_reconcile_spends_its_reconcile_step(world, capsys):
     # Given a task whose STOPPED event is lost: the callback times out and the reconcile finds it
     arn = world.start({"message": "event lost", "processingTime": 1})
     world.finish_without_event(world.started_task(), exit_code=0, result={"recovered": True})
@@ -92,3 +92,7 @@ def test_an_attempt_completed_by_reconcile_spends_its_reconcile_step(world):
     assert body.completed_by is CompletedBy.RECONCILE
     assert (attempt.durable_operations, attempt.invocations) == (3, 2) == (len(result.operations), 2)
     assert attempt == estimate(body.completion.usage, RECONCILED_ATTEMPT)
+    # And the reconcile step counted the task's cost, the relay having delivered nothing
+    emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    counted = [v for doc in emf for v in doc.get(TASK_COST_METRIC, [])]
+    assert counted == [attempt.total_usd]
