@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, fanout, onlocal, ops, relay_warm, report, size
+from bench import coldstart, cost, fanout, onlocal, ops, relay_warm, report, size
 from local.template import ROOT
 
 RESULTS = ROOT / "bench" / "results"
@@ -120,6 +120,11 @@ def run_fan_out(s: Sizes, _: Path) -> dict[str, Any]:
     return {**measured, "state_dir": str(state_dir)}
 
 
+def run_cost(_: Sizes, __: Path) -> dict[str, Any]:
+    """Arithmetic on the published prices: the same figures at every size (--smoke too)."""
+    return cost.measure()
+
+
 def run_size(s: Sizes, _: Path) -> dict[str, Any]:
     return size.measure() if s.build else {"skipped": "not at this size (--smoke)"}
 
@@ -131,6 +136,7 @@ PARTS: dict[str, Callable[[Sizes, Path], dict[str, Any]]] = {
     "local": run_local,
     "fanout": run_fan_out,
     "size": run_size,
+    "cost": run_cost,
 }
 
 

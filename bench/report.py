@@ -203,6 +203,8 @@ def markdown(r: dict[str, Any], price: float) -> str:
         lines += _fan_out_section(r["fanout"])
     if "size" in r:
         lines += _size_section(r)
+    if "cost" in r:
+        lines += _cost_section(r["cost"])
     lines.append(END)
     return "\n".join(lines)
 
@@ -391,6 +393,41 @@ def _size_section(r: dict[str, Any]) -> list[str]:
             top = ", ".join(f"{e['name']} {e['mb']:.1f} MB ({e['share']:.0%})" for e in pkg["largest"][:4])
             lines.append(f"| {name} | {pkg['unzipped_mb']:.1f} | {pkg['zipped_mb']:.1f} | {top} |")
         lines.append("")
+    return lines
+
+
+def _cost_section(c: dict[str, Any]) -> list[str]:
+    jobs, hours = c["jobs"], c["job_seconds"] / 3600
+    lines = [
+        f"### 8. Cost of {jobs:,} jobs of {hours:g} h (`python -m bench cost`)",
+        "",
+        f"USD, us-east-1, for {jobs:,} jobs of {c['cpu'] / 1024:g} vCPU and {c['memory'] / 1024:g} GB; "
+        "each row's assumptions in its last column, the prices below it.",
+        "",
+        "| | Fargate | durable operations (USD) | invocations (USD) | state transitions (USD) | total | a job "
+        "| assumptions |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in c["rows"]:
+        lines.append(
+            f"| {row['name']} | {row['fargate_usd']:.2f} "
+            f"| {row['durable_operations']:,.0f} ({row['durable_operations_usd']:.3f}) "
+            f"| {row['invocations']:,.0f} ({row['invocations_usd']:.3f}) "
+            f"| {row['state_transitions']:,.0f} ({row['state_transitions_usd']:.3f}) "
+            f"| **{row['total_usd']:.2f}** | {row['usd_per_job']:.5f} | {row['assumptions']} |"
+        )
+    lines += [
+        "",
+        f"Spot with fallback costs what on-demand does when {c['break_even_interruption_rate']:.0%} of "
+        f"Spot tasks are interrupted (Fargate alone; the table assumes {c['interruption_rate']:.0%}).",
+        "",
+        "| price | USD | per | read on | on AWS's page |",
+        "|---|---|---|---|---|",
+    ]
+    for name, p in c["prices"].items():
+        seen = "yes" if p["verified"] else "no: third-party copies (see `ecs_contract/cost.py`)"
+        lines.append(f"| {name} | {p['amountUsd']:g} | {p['per']:,} {p['unit']} | {p['readOn']} | {seen} |")
+    lines.append("")
     return lines
 
 

@@ -321,7 +321,7 @@ class EcsRules:
             return ActionResult({"tasks": [], "failures": [{"reason": CAPACITY_UNAVAILABLE}]})
         token = request.get("clientToken")
         if token is None:
-            return moto()
+            return _sized(response.ecs_backend, request, moto())
         backend = response.ecs_backend
         key = (backend._get_cluster(request.get("cluster") or "default").name, token)
         now = self.clock()
@@ -341,7 +341,7 @@ class EcsRules:
                     "The specified client token has already been used in a different RunTask request.", arns
                 )
             return ActionResult({"tasks": issued.tasks, "failures": []})
-        result = moto()
+        result = _sized(backend, request, moto())
         self._tokens[key] = _Issued(same, list(result.result["tasks"]), now)
         return result
 
@@ -473,6 +473,25 @@ def _check_fargate_size(backend: Any, request: Mapping[str, Any]) -> None:
     check_task_size(
         str(overrides.get("cpu") or definition.cpu), str(overrides.get("memory") or definition.memory)
     )
+
+
+def _sized(backend: Any, request: Mapping[str, Any], result: Any) -> Any:
+    """The tasks RunTask started, with their size: Task.cpu and Task.memory (botocore ECS model,
+    Task: "as expressed in a task definition", required for Fargate), which TaskOverride.cpu and
+    .memory replace. moto's Task has neither; Fargate bills by them (ecs_contract.cost)."""
+    overrides = request.get("overrides") or {}
+    try:
+        definition = backend.describe_task_definition(str(request.get("taskDefinition", "")))
+    except TaskDefinitionNotFoundException:
+        return result
+    for task in result.result["tasks"]:
+        task.cpu = _size(overrides.get("cpu") or definition.cpu)
+        task.memory = _size(overrides.get("memory") or definition.memory)
+    return result
+
+
+def _size(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _find(table: Mapping[str, Any], ident: str) -> Any:

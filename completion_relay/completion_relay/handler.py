@@ -23,6 +23,7 @@ from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway
 from completion_relay.observability import annotate, logger, metrics, traced
 from completion_relay.relay import Gateways, RelayAction, RelayResult, relay_event
+from ecs_contract.cost import TASK_COST_METRIC
 
 _METRIC_BY_ACTION = {
     RelayAction.SUCCEEDED: "TasksSucceeded",
@@ -76,6 +77,11 @@ def record(outcome: RelayResult) -> None:
         lag = _seconds_since(outcome.stopped_at)
         if lag is not None:
             metrics.add_metric(name="CompletionLag", unit=MetricUnit.Milliseconds, value=lag * 1000)
+    if outcome.cost_usd is not None and outcome.action in _COMPLETED:
+        # Once per task: only a delivered completion counts (a duplicate event is ALREADY_CLOSED; a
+        # task whose callback timed out is counted by the orchestrator's reconcile step). No
+        # currency among Powertools' units: NoUnit, the currency in the metric's name.
+        metrics.add_metric(name=TASK_COST_METRIC, unit=MetricUnit.NoUnit, value=outcome.cost_usd)
 
 
 def _seconds_since(timestamp: str) -> float | None:

@@ -24,6 +24,7 @@ from aws_adapters.ecs import EcsGateway
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway, CallbackRejected, Delivery
 from ecs_contract.completion import ResultReader, success_completion
+from ecs_contract.cost import RELAYED_ATTEMPT, estimate
 from ecs_contract.decide import decide
 from ecs_contract.names import (
     EXECUTION_STATUS_CHANGE,
@@ -69,6 +70,9 @@ class RelayResult:
     callback: str | None = None  # redacted, for logs
     stopped_at: str | None = None
     trace_id: str | None = None  # the orchestrator's trace the task was given (X-Ray form)
+    # The task's estimated cost (ecs_contract.cost): counted by the handler when the completion is
+    # delivered, which happens once per task (a duplicate event finds the callback closed).
+    cost_usd: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         fields = {k: v for k, v in self.__dict__.items() if v not in (None, "")}
@@ -113,7 +117,7 @@ def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResu
         return _tell_started(task, gateways)
     outcome = decide(task)
     trace = TraceContext.of_env(task.environment_of())
-    common = {
+    common: dict[str, Any] = {
         "task_arn": task.task_arn,
         "callback": redact(callback_id),
         "stopped_at": task.stopped_at,
@@ -121,6 +125,7 @@ def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResu
     }
     if isinstance(outcome, Ignored):
         return RelayResult(RelayAction.IGNORED, outcome.reason, **common)
+    common["cost_usd"] = estimate(task.usage, RELAYED_ATTEMPT).total_usd
     if isinstance(outcome, TaskFailed):
         send_failure = partial(gateways.callbacks.fail, callback_id, outcome.callback_error())
         done = _deliver(send_failure, RelayAction.FAILED, error_type=outcome.error_type.value, **common)

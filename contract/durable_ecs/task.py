@@ -25,7 +25,7 @@ import math
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -60,6 +60,7 @@ from durable_ecs.backoff import backoff_seconds
 from durable_ecs.checkpoints import DocumentSerDes
 from durable_ecs.errors import InvalidInput, TaskError, error_for
 from durable_ecs.settings import EcsSettings
+from ecs_contract import cost
 from ecs_contract.completion import ResultAccessDenied, ResultReader, success_completion
 from ecs_contract.decide import decide
 from ecs_contract.documents import (
@@ -86,7 +87,7 @@ from ecs_contract.tags import InvalidTags, check_tags, task_tags
 from ecs_contract.task import RUNNING_OR_LATER, parse_task
 from ecs_contract.trace import LONGEST_ENV as TRACE_ENV_AT_MOST
 from ecs_contract.trace import XRAY_ENV, TraceContext
-from ecs_contract.usage import CapacityProvider
+from ecs_contract.usage import CapacityProvider, TaskUsage
 
 # Only transient AWS errors are worth asking again inside a step: the adapters raise them as
 # AwsUnavailable (by error code and HTTP status), and nothing else is retried. RunTask is
@@ -147,7 +148,8 @@ MAX_NAME_CHARS = 200
 
 TaskResult = ExecutionResult
 """What a task that succeeded returns: its completion (taskArn, exit code, the worker's result
-object, timings), how it came (the relay's event or a reconcile) and after how many attempts."""
+object, timings), how it came (the relay's event or a reconcile), after how many attempts, and the
+estimated cost of each attempt (`ecs_contract.cost`)."""
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,7 @@ def start_task(
 
 @durable_step
 def reconcile_task(
-    step: StepContext, gateways: Gateways, config: EcsSettings, task_arn: str
+    step: StepContext, gateways: Gateways, config: EcsSettings, task_arn: str, count_cost: bool = True
 ) -> ReconcileResult:
     """After a callback timeout: what became of the task? Its STOPPED event may have been lost.
 
@@ -246,6 +248,9 @@ def reconcile_task(
     if isinstance(outcome, Ignored):
         return ReconcileResult.running(task.last_status)
     metrics.add_metric(name="CompletionsReconciled", unit=MetricUnit.Count, value=1)
+    if count_cost:  # once: the relay counts only the completions it delivers, and this one timed out
+        spent = cost.estimate(task.usage, cost.RECONCILED_ATTEMPT)
+        metrics.add_metric(name=cost.TASK_COST_METRIC, unit=MetricUnit.NoUnit, value=spent.total_usd)
     step.logger.warning("completion event missing; task reconciled", extra={"task_arn": task_arn})
     if isinstance(outcome, TaskFailed):
         return ReconcileResult.stopped(outcome)
@@ -293,10 +298,12 @@ def run_task(
     execution_arn = ctx.execution_context.durable_execution_arn
     task = _Task(ctx, name, settings, gateways, execution_arn, index)
     plan = first_plan(settings)
+    usages: list[TaskUsage | None] = []
     for attempt in range(1, settings.max_attempts + 1):
         outcome = task.attempt(request, attempt, plan)
+        usages.append(outcome.usage if isinstance(outcome, TaskFailed) else outcome.completion.usage)
         if not isinstance(outcome, TaskFailed):
-            return outcome
+            return replace(outcome, costs=task.costs(usages))
         retry = next_attempt(outcome, plan, settings)
         if retry is None or attempt == settings.max_attempts:
             raise _final_error(outcome, attempt, settings.max_attempts, exit_rule(outcome, settings))
@@ -307,6 +314,7 @@ def run_task(
                 settings.retry_delay_seconds,
                 settings.retry_max_delay_seconds,
             )
+            task.spend(attempt, cost.BACKOFF)
             ctx.wait(Duration.from_seconds(delay), name=Operation.BACKOFF.named(attempt, name))
         plan = retry.plan
     raise AssertionError("unreachable: the last attempt returns or raises")
@@ -363,13 +371,27 @@ class _Task:
     gateways: Gateways
     execution_arn: str
     index: int | None = None
+    # What each attempt spent, counted as its operations are called (rebuilt on every replay, as
+    # the history path is walked again): `ecs_contract.cost` prices it in the success document.
+    spent: dict[int, cost.Spent] = field(default_factory=dict)
 
     def task_env(self, attempt: int) -> dict[str, str]:
         return _task_env(attempt, self.index)
 
+    def spend(self, attempt: int, spent: cost.Spent) -> None:
+        self.spent[attempt] = self.spent.get(attempt, cost.Spent()) + spent
+
+    def costs(self, usages: list[TaskUsage | None]) -> tuple[cost.AttemptCost, ...]:
+        """Every attempt's estimate, in order, from its task's usage and what it spent."""
+        return tuple(
+            cost.estimate(usage, self.spent.get(attempt, cost.Spent()))
+            for attempt, usage in enumerate(usages, start=1)
+        )
+
     def attempt(self, request: TaskRequest, attempt: int, plan: AttemptPlan) -> TaskResult | TaskFailed:
         """One task, run as `plan` says: its outcome (a TaskFailed) or its success."""
         ctx, config = self.ctx, self.config
+        self.spend(attempt, cost.ATTEMPT)
         callback = ctx.create_callback(
             name=Operation.TASK_COMPLETION.named(attempt, self.name),
             # With a start timeout the run keeps its whole timeout however long the start took
@@ -392,6 +414,7 @@ class _Task:
         task_env = self.task_env(attempt)
         if started_callback is not None:
             task_env[START_CALLBACK_ID_ENV] = started_callback.callback_id
+            self.spend(attempt, cost.START_CALLBACK)
         try:
             started = ctx.step(
                 start_task(
@@ -415,6 +438,7 @@ class _Task:
         if isinstance(started.outcome, TaskFailed):
             return started.outcome
         task_arn = started.outcome
+        self.spend(attempt, cost.TASK_STOPPED)
 
         if started_callback is not None:
             not_started = self.wait_for_start(started_callback, task_arn, attempt)
@@ -439,8 +463,10 @@ class _Task:
             _wait_in_the_map(started)
         try:
             started.result()  # suspends until the task's RUNNING (or STOPPED) event
+            self.spend(attempt, cost.TASK_RUNNING)
             return None
         except CallbackTimeoutError:
+            self.spend(attempt, cost.START_TIMED_OUT)
             return self.after_start_timeout(task_arn, attempt)
         except CallbackExternalError:  # not the relay's (it only succeeds it): the completion decides
             return None
@@ -463,6 +489,7 @@ class _Task:
                 retryable=True,
                 task_arn=task_arn,
             )
+        self.spend(attempt, cost.STEP)
         try:
             ctx.step(
                 stop_task(self.gateways.tasks, config, task_arn, message),
@@ -482,9 +509,13 @@ class _Task:
         self, operation: Operation, task_arn: str, attempt: int, message: str
     ) -> ReconcileResult | TaskResult | TaskFailed:
         """What ECS says of the task (a step): the task's outcome if it stopped, else what it found."""
+        self.spend(attempt, cost.STEP)
+        # The task's cost is counted here only when its completion callback timed out: else the
+        # callback is still open, and the relay counts the task when its STOPPED event comes.
+        count_cost = operation is Operation.RECONCILE_TASK
         try:
             seen = self.ctx.step(
-                reconcile_task(self.gateways, self.config, task_arn),
+                reconcile_task(self.gateways, self.config, task_arn, count_cost),
                 name=operation.named(attempt, self.name),
                 config=RECONCILE_STEP_CONFIG,
             )
@@ -507,6 +538,7 @@ class _Task:
             return TaskFailed(
                 ErrorType.TASK_TIMED_OUT, f"{message}; ECS no longer knows it ({task_arn})", task_arn=task_arn
             )
+        self.spend(attempt, cost.STEP)
         try:
             stopped = ctx.step(
                 stop_task(self.gateways.tasks, config, task_arn, message),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ecs_contract.cost import AttemptCost, total_usd
 from ecs_contract.outcome import TaskFailed, TaskSucceeded
 from ecs_contract.usage import TaskUsage
 
@@ -205,12 +206,14 @@ EXECUTION_SUCCEEDED = "SUCCEEDED"
 
 @dataclass(frozen=True)
 class ExecutionResult:
-    """What a succeeded execution returns: the task's completion, how it came, after how many tries."""
+    """What a succeeded execution returns: the task's completion, how it came, after how many tries,
+    and what each try cost (`ecs_contract.cost`: an estimate, one per attempt, in order)."""
 
     completion: CallbackSuccess
     completed_by: CompletedBy
     attempts: int
     status: str = EXECUTION_SUCCEEDED
+    costs: tuple[AttemptCost, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         c = self.completion
@@ -225,13 +228,23 @@ class ExecutionResult:
             "completedBy": self.completed_by.value,
             "attempts": self.attempts,
             "usage": c.usage.to_dict() if c.usage else None,
+            "cost": {
+                "totalUsd": total_usd(self.costs),
+                "attempts": [cost.to_dict() for cost in self.costs],
+            },
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ExecutionResult:
+        cost = data.get("cost")
+        attempts = cost.get("attempts") if isinstance(cost, Mapping) else None
         return cls(
             completion=CallbackSuccess.from_dict(data),
             completed_by=CompletedBy(data["completedBy"]),
             attempts=int(data["attempts"]),
             status=str(data["status"]),
+            # A result of a version without costs (a fan-out's item checkpointed before) reads as none.
+            costs=tuple(AttemptCost.from_dict(a) for a in attempts if isinstance(a, Mapping))
+            if isinstance(attempts, list)
+            else (),
         )

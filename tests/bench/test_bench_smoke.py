@@ -7,16 +7,12 @@ every task ran gets its callback. Figures come from ``make bench`` (BENCHMARKS.m
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from testkit.paths import ROOT
+from testkit.bench import run_bench
 
 pytestmark = pytest.mark.flow  # starts a local cloud
 
@@ -24,18 +20,7 @@ pytestmark = pytest.mark.flow  # starts a local cloud
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("bench")
-    page = out / "BENCHMARKS.md"
-    shutil.copy(ROOT / "BENCHMARKS.md", page)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "all", "--smoke", "--out", str(out), "--markdown", str(page)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return json.loads((out / "results.json").read_text()), out
+    return run_bench(out, "all", "--smoke"), out
 
 
 def test_ours_costs_a_constant_handful_of_operations_and_polling_grows_with_the_task(smoke):

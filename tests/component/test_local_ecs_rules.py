@@ -373,3 +373,24 @@ def test_run_task_rate_is_a_parameter(ecs: LocalEcs, clock: Clock) -> None:
     for _ in range(20):
         client.run_task(**ecs.run_task_request())
     assert error_of(client.run_task, **ecs.run_task_request())["Error"]["Code"] == "ThrottlingException"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "size"),
+    [
+        (None, ("256", "512")),  # the task definition's pair (template: WorkerCpu, WorkerMemory)
+        ({"containerOverrides": [], "cpu": "512", "memory": "2048"}, ("512", "2048")),
+        ({"containerOverrides": [], "memory": "1024"}, ("256", "1024")),  # the definition's CPU
+    ],
+)
+def test_a_task_says_its_size_as_fargate_runs_it(
+    ecs: LocalEcs, overrides: Any, size: tuple[str, str]
+) -> None:
+    # Task.cpu and Task.memory (botocore ECS model, Task): "as expressed in a task definition",
+    # required for Fargate; RunTask's TaskOverride.cpu / .memory replace them. What the task is
+    # billed for (ecs_contract.cost), and what the relay reads from the STOPPED event.
+    client = ecs.client("ecs")
+    [started] = client.run_task(**ecs.run_task_request(overrides=overrides))["tasks"]
+    [described] = client.describe_tasks(cluster=ecs.cluster, tasks=[started["taskArn"]])["tasks"]
+    assert (started.get("cpu"), started.get("memory")) == size
+    assert (described.get("cpu"), described.get("memory")) == size

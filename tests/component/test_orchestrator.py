@@ -107,7 +107,10 @@ def test_worker_failure_fails_the_execution_with_worker_failed(world):
         ({"exit_code": None}, "NoExitCode"),
     ],
 )
-def test_each_failed_outcome_fails_the_execution_with_its_type(world, stop, error_type):
+def test_each_failed_outcome_fails_the_execution_with_its_type(world, stop, error_type, monkeypatch):
+    # An OutOfMemory final at once: no retry with more memory (the local ECS reports the task's size,
+    # as Fargate does, so the default factor 2 would start a larger task)
+    monkeypatch.setenv("MEMORY_RETRY_FACTOR", "1")
     arn = world.start(SUCCESS)
     world.stop(world.started_task(), **stop)
     result = world.runner.wait_for_result(arn, timeout=30)

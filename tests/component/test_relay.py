@@ -19,10 +19,12 @@ from completion_relay import handler as relay_handler
 from completion_relay.gateways import CallbackGateway, CallbackNotDelivered
 from completion_relay.relay import Gateways, RelayAction, relay_event
 from ecs_contract.completion import ResultAccessDenied
+from ecs_contract.cost import RELAYED_ATTEMPT, TASK_COST_METRIC, estimate
 from ecs_contract.documents import CallbackSuccess
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
 from ecs_contract.names import redact, started_by
 from ecs_contract.outcome import ErrorType
+from ecs_contract.task import parse_task
 from ecs_contract.usage import TaskUsage
 from testkit.lambda_context import FakeLambdaContext
 from testkit.moto_world import moto_worker_cluster
@@ -582,3 +584,30 @@ def test_a_task_that_ran_does_not_have_its_start_callback_completed_again_when_i
     )
     assert relay_event(sample, CONFIG, gateways).action is RelayAction.SUCCEEDED
     # (the stub would fail on a second call: its queue holds one response)
+
+
+@pytest.mark.parametrize(("code", "delivered"), [(None, True), ("CallbackTimeoutException", False)])
+def test_handler_counts_the_estimated_cost_of_a_task_once_when_it_delivers_its_completion(
+    aws, monkeypatch, capsys, code, delivered
+):
+    gateways, stub, _ = aws
+    monkeypatch.setattr(relay_handler, "handler", relay_handler.build_handler(lambda: gateways))
+    for name, value in relay_environment().items():
+        monkeypatch.setenv(name, value)
+    if code is None:
+        stub.add_response("send_durable_execution_callback_failure", {})
+    else:  # a duplicate event, or a callback that timed out (the reconcile step counts that task)
+        stub.add_client_error("send_durable_execution_callback_failure", code, "closed", 400)
+    sample = event("ecs/stopped-nonzero-exit")
+
+    relay_handler.handler(sample, FakeLambdaContext())
+
+    emf = json.loads(next(line for line in capsys.readouterr().out.splitlines() if '"_aws"' in line))
+    expected = estimate(parse_task(sample["detail"]).usage, RELAYED_ATTEMPT).total_usd
+    assert expected > 0
+    if delivered:
+        assert emf[TASK_COST_METRIC] == [expected]
+        [metrics] = emf["_aws"]["CloudWatchMetrics"]
+        assert {"Name": TASK_COST_METRIC, "Unit": "None"} in metrics["Metrics"]
+    else:
+        assert TASK_COST_METRIC not in emf

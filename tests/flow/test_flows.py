@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from completion_relay.relay import RelayAction
+from ecs_contract.cost import RELAYED_ATTEMPT, estimate
 from ecs_contract.documents import ExecutionResult, Operation
 from ecs_contract.names import TASK_STATE_CHANGE
 from ecs_contract.trace import TraceContext
@@ -64,6 +65,11 @@ def test_success_returns_the_workers_result(cloud: Cloud) -> None:
         lambda: trace.xray_trace_id in cloud.relay_trace_ids(task_arn),
         what="the relay's log line of the task",
     )
+    # And what it cost: one attempt, on Spot (the default), billed Fargate's one-minute minimum, as
+    # the relay counted it
+    [spent] = ExecutionResult.from_dict(json.loads(execution["Result"])).costs
+    assert (spent.capacity_provider, spent.billed_seconds) == ("FARGATE_SPOT", 60)
+    assert spent == estimate(result.usage, RELAYED_ATTEMPT) and spent.fargate_usd > 0
 
 
 def test_sample_failure_fails_with_worker_failed_and_the_exit_code(cloud: Cloud) -> None:

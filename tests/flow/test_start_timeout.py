@@ -39,6 +39,11 @@ def closed_once(history: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     return created, closed
 
 
+def operations(history: list[dict[str, Any]]) -> set[str]:
+    """The durable operations of the history, the execution's own aside."""
+    return {e["Name"] for e in history if e.get("Name") and not e["EventType"].startswith("Execution")}
+
+
 def test_the_relay_tells_the_orchestrator_the_task_started(cloud: Cloud) -> None:
     arn = cloud.start({"message": "started", "processingTime": 1})
     execution = cloud.wait(arn)
@@ -57,6 +62,11 @@ def test_the_relay_tells_the_orchestrator_the_task_started(cloud: Cloud) -> None
         lambda: len(a := cloud.relay_actions(result.completion.task_arn or "")) == 2 and a, what="2"
     )
     assert actions == sorted([RelayAction.STARTED, RelayAction.SUCCEEDED])
+    # What it cost: its two callbacks and its start step; the relay's and the resume's invocations
+    # on RUNNING, then on STOPPED
+    [spent] = result.costs
+    assert (spent.durable_operations, spent.invocations) == (3, 4) and spent.fargate_usd > 0
+    assert spent.durable_operations == len(operations(history))
 
 
 def test_a_task_stuck_in_provisioning_is_stopped_at_the_start_timeout_and_retried(cloud: Cloud) -> None:
@@ -81,3 +91,8 @@ def test_a_task_stuck_in_provisioning_is_stopped_at_the_start_timeout_and_retrie
     assert (first["capacityProviderName"], second["capacityProviderName"]) == ("FARGATE_SPOT", "FARGATE")
     assert result.completion.task_arn == second["taskArn"]
     assert entry("WaitSucceeded", Operation.BACKOFF) not in kinds(history)
+    # What each attempt cost: the stuck one, its two callbacks, start, reconcile-start and stop steps,
+    # and no Fargate (it never pulled its image); the second, as a task that started
+    spent = [(c.durable_operations, c.invocations, c.fargate_usd > 0) for c in result.costs]
+    assert spent == [(5, 3, False), (3, 4, True)]
+    assert sum(c.durable_operations for c in result.costs) == len(operations(history))

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 
+from ecs_contract.cost import AttemptCost
 from ecs_contract.documents import (
     CallbackSuccess,
     CompletedBy,
@@ -33,6 +34,41 @@ USAGE_WIRE = {
     "capacityProvider": "FARGATE_SPOT",
     "pullStartedAt": "2026-01-02T03:03:55Z",
     "stoppedAt": "2026-01-02T03:05:05Z",
+}
+# A Spot attempt interrupted, then the on-demand one that succeeded (figures given, not computed
+# here: tests/unit/test_cost.py checks the arithmetic).
+COSTS = (
+    AttemptCost("FARGATE_SPOT", 70, 70.0, 280.0, 0.000339, 2, 0.000016, 3, 0.000001),
+    AttemptCost("FARGATE", 60, 60.0, 240.0, 0.000971, 2, 0.000016, 2, 0.000001),
+)
+COSTS_WIRE = {
+    "totalUsd": 0.001344,
+    "attempts": [
+        {
+            "capacityProvider": "FARGATE_SPOT",
+            "billedSeconds": 70,
+            "vcpuSeconds": 70.0,
+            "gbSeconds": 280.0,
+            "fargateUsd": 0.000339,
+            "durableOperations": 2,
+            "durableOperationsUsd": 0.000016,
+            "invocations": 3,
+            "invocationsUsd": 0.000001,
+            "totalUsd": 0.000356,
+        },
+        {
+            "capacityProvider": "FARGATE",
+            "billedSeconds": 60,
+            "vcpuSeconds": 60.0,
+            "gbSeconds": 240.0,
+            "fargateUsd": 0.000971,
+            "durableOperations": 2,
+            "durableOperationsUsd": 0.000016,
+            "invocations": 2,
+            "invocationsUsd": 0.000001,
+            "totalUsd": 0.000988,
+        },
+    ],
 }
 SUCCESS = CallbackSuccess(ARN, 0, "2026-01-02T03:04:05Z", "2026-01-02T03:05:05Z", {"ok": True}, None, USAGE)
 SUCCESS_WIRE = {
@@ -85,6 +121,23 @@ def test_operation_names_are_the_ones_deployed_histories_hold():
                 "completedBy": "reconcile",
                 "attempts": 2,
                 "usage": USAGE_WIRE,
+                "cost": {"totalUsd": 0.0, "attempts": []},
+            },
+        ),
+        (
+            ExecutionResult(SUCCESS, CompletedBy.EVENT, attempts=2, costs=COSTS),
+            {
+                "status": "SUCCEEDED",
+                "taskArn": ARN,
+                "exitCode": 0,
+                "result": {"ok": True},
+                "resultLocation": None,
+                "startedAt": "2026-01-02T03:04:05Z",
+                "stoppedAt": "2026-01-02T03:05:05Z",
+                "completedBy": "event",
+                "attempts": 2,
+                "usage": USAGE_WIRE,
+                "cost": COSTS_WIRE,
             },
         ),
     ],
