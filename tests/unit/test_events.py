@@ -41,6 +41,7 @@ INVOKE_PAYLOADS = {
     "invoke/invalid-input": False,
     "invoke/overrides": True,
     "invoke/invalid-overrides": False,  # a role override: refused at the door
+    "invoke/tagged": True,
 }
 # The sample Pipeline's payloads (python -m local invoke --function Pipeline ...).
 PIPELINE_PAYLOADS = {"invoke/pipeline": True}
