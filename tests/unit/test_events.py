@@ -11,7 +11,7 @@ from ecs_contract.names import EXECUTION_STATUS_CHANGE, TASK_STATE_CHANGE
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed, TaskSucceeded
 from ecs_contract.task import parse_task
 from orchestrator.errors import InvalidInput
-from orchestrator.job import OVERRIDES_KEY, parse_job
+from orchestrator.job import OVERRIDES_KEY, TAGS_KEY, parse_job
 from pipeline.handler import (
     COMBINED_MAX_CHARS,
     combined_message,
@@ -85,9 +85,10 @@ def test_ecs_sample_parses_and_decides_as_named(name, expected):
 def test_invoke_payload_validates_as_named(name, valid):
     payload = load_event(name)
     if valid:
-        # The worker's job is the payload without its overrides (the orchestrator's, for ECS).
+        # The worker's job is the payload without its overrides and tags (the orchestrator's, for ECS).
         job = parse_job(payload, task_timeout_seconds=3600, rules=demo_rules)
-        assert job.payload == {k: v for k, v in payload.items() if k != OVERRIDES_KEY}
+        assert job.payload == {k: v for k, v in payload.items() if k not in (OVERRIDES_KEY, TAGS_KEY)}
+        assert job.tags == payload.get(TAGS_KEY)
     else:
         with pytest.raises(InvalidInput):
             parse_job(payload, task_timeout_seconds=3600, rules=demo_rules)
