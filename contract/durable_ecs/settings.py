@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from ecs_contract.logs import LOG_TAIL_LINES_ENV, WORKER_LOG_GROUP_ENV, parse_tail_lines
 from ecs_contract.names import validate_marker
 from ecs_contract.overrides import ALLOWED_TASK_DEFINITIONS_ENV, TaskDefinitionAllowList
 
@@ -48,6 +49,9 @@ class EcsSettings:
     capacity: CapacityStrategy
     # A task not RUNNING this long after its start is stopped, a retryable TaskFailedToStart; 0: off.
     start_timeout_seconds: int
+    worker_log_group: str  # the workers' CloudWatch Logs group (template: WorkerLogGroup)
+    # A failed task's last log lines the reconcile step reads into its failure; 0: none.
+    log_tail_lines: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EcsSettings:
@@ -70,6 +74,8 @@ REQUIRED = (
     ALLOWED_TASK_DEFINITIONS_ENV,
     "CAPACITY",
     "START_TIMEOUT_SECONDS",
+    WORKER_LOG_GROUP_ENV,
+    LOG_TAIL_LINES_ENV,
 )
 
 
@@ -88,6 +94,7 @@ def read_settings(env: Mapping[str, str], required: tuple[str, ...]) -> dict[str
     retry_max_delay = _int(env, "RETRY_MAX_DELAY_SECONDS", minimum=retry_delay)
     try:
         marker = validate_marker(env["STARTED_BY_MARKER"])
+        tail_lines = parse_tail_lines(env[LOG_TAIL_LINES_ENV])
     except ValueError as e:
         raise ConfigError(str(e)) from e
     capacity = _choice(env, "CAPACITY", CapacityStrategy)
@@ -106,6 +113,8 @@ def read_settings(env: Mapping[str, str], required: tuple[str, ...]) -> dict[str
         "allowed_task_definitions": TaskDefinitionAllowList.parse(env[ALLOWED_TASK_DEFINITIONS_ENV]),
         "capacity": capacity,
         "start_timeout_seconds": _int(env, "START_TIMEOUT_SECONDS", minimum=0),
+        "worker_log_group": env[WORKER_LOG_GROUP_ENV],
+        "log_tail_lines": tail_lines,
     }
 
 

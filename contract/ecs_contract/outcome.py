@@ -9,11 +9,21 @@ types. Both sides use the functions here, so they cannot drift.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
-from ecs_contract.limits import clip
+from ecs_contract.limits import (
+    CALLBACK_ERROR_MAX_BYTES,
+    ERROR_MESSAGE_MAX_CHARS,
+    MESSAGE_TAIL_LINE_CHARS,
+    MESSAGE_TAIL_LINES,
+    LimitExceeded,
+    clip,
+    fit_tail,
+)
+from ecs_contract.logs import LogLocation
 from ecs_contract.usage import TaskUsage
 
 
@@ -57,6 +67,21 @@ class TaskFailed:
     stop_code: str | None = None
     reason: str | None = None
     usage: TaskUsage | None = None  # what the task used (None: no task, or not known)
+    log: LogLocation | None = None  # the worker's log stream (None: no task)
+    log_tail: tuple[str, ...] = ()  # its last lines, oldest first, within LOG_TAIL_MAX_BYTES
+
+    def with_log(self, log: LogLocation, tail: Iterable[str] = ()) -> TaskFailed:
+        """This failure with the task's log stream and its last lines (cut to fit the limits)."""
+        return replace(self, log=log, log_tail=fit_tail(tail))
+
+    def error_message(self) -> str:
+        """The message, then the newest few log lines, each clipped: readable in a console."""
+        message = clip(self.message) or ""
+        if self.log_tail:
+            shown = self.log_tail[-MESSAGE_TAIL_LINES:]
+            lines = "\n".join(f"  {clip(line, MESSAGE_TAIL_LINE_CHARS)}" for line in shown)
+            message = f"{message}\nlast {len(shown)} line(s) of the worker's log:\n{lines}"
+        return clip(message, ERROR_MESSAGE_MAX_CHARS) or ""
 
     def callback_error(self) -> dict[str, str]:
         """The Error object of SendDurableExecutionCallbackFailure."""
@@ -64,11 +89,17 @@ class TaskFailed:
         data["error_type"] = self.error_type.value
         data["reason"] = clip(self.reason)
         data["usage"] = self.usage.to_dict() if self.usage else None
-        return {
+        data["log"] = self.log.to_dict() if self.log else None
+        data["log_tail"] = list(fit_tail(self.log_tail))
+        error = {
             "ErrorType": self.error_type.value,
-            "ErrorMessage": clip(self.message) or "",
+            "ErrorMessage": self.error_message(),
             "ErrorData": json.dumps(data, separators=(",", ":")),
         }
+        size = sum(len(value.encode()) for value in error.values())
+        if size > CALLBACK_ERROR_MAX_BYTES:  # unreachable within the clips above: never sent
+            raise LimitExceeded(f"a callback failure of {size} bytes; at most {CALLBACK_ERROR_MAX_BYTES}")
+        return error
 
     @classmethod
     def from_callback_error(cls, message: str | None, data: str | None) -> TaskFailed:
@@ -81,6 +112,8 @@ class TaskFailed:
                 known = {k: v for k, v in sent.items() if k in _FAILURE_FIELDS}
                 known["error_type"] = ErrorType(sent["error_type"])
                 known["usage"] = TaskUsage.from_dict(sent.get("usage"))
+                known["log"] = LogLocation.from_dict(sent.get("log"))
+                known["log_tail"] = tuple(str(line) for line in sent.get("log_tail") or ())
                 return cls(**known)
         except (ValueError, KeyError, TypeError):
             pass

@@ -21,6 +21,7 @@ from completion_relay.relay import Gateways, RelayAction, relay_event
 from ecs_contract.completion import ResultAccessDenied
 from ecs_contract.documents import CallbackSuccess
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
+from ecs_contract.logs import worker_log
 from ecs_contract.names import redact, started_by
 from ecs_contract.usage import TaskUsage
 from testkit.lambda_context import FakeLambdaContext
@@ -90,6 +91,7 @@ def success_document(result=None, location=None) -> dict:
             pull_started_at=detail["pullStartedAt"],
             stopped_at=detail["stoppedAt"],
         ),
+        log=worker_log(CONFIG.worker_log_group, detail["taskArn"]),  # named, never read, on success
     ).to_dict()
 
 
@@ -202,6 +204,8 @@ def test_nonzero_exit_sends_a_typed_failure(aws):
                             "pullStartedAt": "2020-01-23T17:57:52.103Z",
                             "stoppedAt": "2020-01-23T17:59:41.234Z",
                         },
+                        "log": worker_log(CONFIG.worker_log_group, SAMPLE["detail"]["taskArn"]).to_dict(),
+                        "log_tail": [],  # (moto has no such stream: tests/component/test_log_tail.py)
                     },
                     separators=(",", ":"),
                 ),

@@ -20,6 +20,7 @@ from ecs_contract.documents import (
     StartTaskResult,
     TaskState,
 )
+from ecs_contract.logs import LogLocation
 from ecs_contract.outcome import ErrorType, TaskFailed, TaskSucceeded
 from ecs_contract.usage import TaskUsage
 
@@ -33,7 +34,16 @@ USAGE_WIRE = {
     "pullStartedAt": "2026-01-02T03:03:55Z",
     "stoppedAt": "2026-01-02T03:05:05Z",
 }
-SUCCESS = CallbackSuccess(ARN, 0, "2026-01-02T03:04:05Z", "2026-01-02T03:05:05Z", {"ok": True}, None, USAGE)
+LOG = LogLocation.of_task("/stack/worker", ARN, "us-east-1")
+LOG_WIRE = {
+    "group": "/stack/worker",
+    "stream": "worker/worker/t1",
+    "console": "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/"
+    "log-group/$252Fstack$252Fworker/log-events/worker$252Fworker$252Ft1",
+}
+SUCCESS = CallbackSuccess(
+    ARN, 0, "2026-01-02T03:04:05Z", "2026-01-02T03:05:05Z", {"ok": True}, None, USAGE, LOG
+)
 SUCCESS_WIRE = {
     "taskArn": ARN,
     "exitCode": 0,
@@ -42,6 +52,7 @@ SUCCESS_WIRE = {
     "result": {"ok": True},
     "resultLocation": None,
     "usage": USAGE_WIRE,
+    "log": LOG_WIRE,
 }
 
 
@@ -84,6 +95,7 @@ def test_operation_names_are_the_ones_deployed_histories_hold():
                 "completedBy": "reconcile",
                 "attempts": 2,
                 "usage": USAGE_WIRE,
+                "log": LOG_WIRE,
             },
         ),
     ],
@@ -106,7 +118,7 @@ def test_a_completion_sent_by_hand_reads_missing_keys_as_unknown():
 
 def test_the_success_document_carries_the_outcome_of_decide():
     outcome = TaskSucceeded(ARN, 0, "2026-01-02T03:04:05Z", "2026-01-02T03:05:05Z", USAGE)
-    assert CallbackSuccess.of(outcome, {"ok": True}) == SUCCESS
+    assert CallbackSuccess.of(outcome, {"ok": True}, log=LOG) == SUCCESS
     assert ReconcileResult.stopped(SUCCESS).state is TaskState.STOPPED
 
 
@@ -118,3 +130,19 @@ def test_a_failure_reads_back_with_its_usage_and_without_fields_it_does_not_know
     assert json.loads(error["ErrorData"])["usage"] == USAGE_WIRE
     newer = {**json.loads(error["ErrorData"]), "a_field_of_a_newer_relay": [1, 2]}
     assert TaskFailed.from_callback_error(error["ErrorMessage"], json.dumps(newer)) == failure
+
+
+def test_a_failure_carries_its_log_and_tail_in_its_data_and_the_newest_lines_in_its_message():
+    failure = TaskFailed(ErrorType.WORKER_FAILED, "worker exited with code 1", task_arn=ARN, exit_code=1)
+    failure = failure.with_log(LOG, [f"line {i}" for i in range(8)])
+    error = failure.callback_error()
+    data = json.loads(error["ErrorData"])
+    assert data["log"] == LOG_WIRE
+    assert data["log_tail"] == [f"line {i}" for i in range(8)]
+    assert error["ErrorMessage"] == (
+        "worker exited with code 1\nlast 5 line(s) of the worker's log:\n"
+        "  line 3\n  line 4\n  line 5\n  line 6\n  line 7"
+    )
+    assert TaskFailed.from_callback_error(error["ErrorMessage"], error["ErrorData"]) == failure
+    # Without a tail the message is the failure's own, as before.
+    assert TaskFailed(ErrorType.WORKER_FAILED, "exited").callback_error()["ErrorMessage"] == "exited"
