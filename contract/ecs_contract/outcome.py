@@ -67,7 +67,7 @@ class TaskFailed:
     stop_code: str | None = None
     reason: str | None = None
     usage: TaskUsage | None = None  # what the task used (None: no task, or not known)
-    log: LogLocation | None = None  # the worker's log stream (None: no task)
+    log: LogLocation | None = None  # the worker's log stream (None: no task, or it never started)
     log_tail: tuple[str, ...] = ()  # its last lines, oldest first, within LOG_TAIL_MAX_BYTES
 
     def with_log(self, log: LogLocation, tail: Iterable[str] = ()) -> TaskFailed:
