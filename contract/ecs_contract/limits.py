@@ -16,8 +16,11 @@ REASON_MAX_CHARS = 1024
 # SendDurableExecutionCallbackFailureRequest.Error): "The combined size of all error fields is
 # limited to 1 MB"; ErrorMessage, ErrorType and ErrorData have no limit of their own there. The
 # failure is also checkpointed by the start and reconcile steps (a checkpoint: 256 KB, the durable
-# SDK's CHECKPOINT_SIZE_LIMIT_BYTES), so a failure stays far below both: the log tail could grow it.
+# SDK's CHECKPOINT_SIZE_LIMIT_BYTES), so a failure stays within FAILURE_MAX_BYTES, below both: a
+# real one (clipped texts, the tail's bytes) comes to some 25 KB at most; only garbage (an ARN of
+# 300,000 characters, which ECS never sends) is more, and is sent without its log, texts clipped.
 CALLBACK_ERROR_MAX_BYTES = 1024 * 1024
+FAILURE_MAX_BYTES = 64 * 1024
 # The worker's last log lines in ErrorData: each line at most this long, and the lines kept (the
 # newest) at most this many bytes of JSON (a CloudWatch Logs event may be 256 KB, and a tail
 # 10,000 of them).

@@ -17,6 +17,7 @@ from typing import Any
 from ecs_contract.limits import (
     CALLBACK_ERROR_MAX_BYTES,
     ERROR_MESSAGE_MAX_CHARS,
+    FAILURE_MAX_BYTES,
     MESSAGE_TAIL_LINE_CHARS,
     MESSAGE_TAIL_LINES,
     LimitExceeded,
@@ -84,22 +85,39 @@ class TaskFailed:
         return clip(message, ERROR_MESSAGE_MAX_CHARS) or ""
 
     def callback_error(self) -> dict[str, str]:
-        """The Error object of SendDurableExecutionCallbackFailure."""
+        """The Error object of SendDurableExecutionCallbackFailure, within FAILURE_MAX_BYTES: a
+        failure of garbage sizes (a malformed event's) goes without its log, its texts clipped,
+        rather than not at all."""
+        error = self._error_object()
+        if _size(error) > FAILURE_MAX_BYTES:
+            clipped = replace(
+                self,
+                message=clip(self.message) or "",
+                log=None,
+                log_tail=(),
+                task_arn=clip(self.task_arn),
+                stop_code=clip(self.stop_code),
+                usage=None,
+            )
+            error = clipped._error_object()
+        if _size(error) > CALLBACK_ERROR_MAX_BYTES:  # unreachable: every text above is clipped
+            raise LimitExceeded(
+                f"a callback failure of {_size(error)} bytes; at most {CALLBACK_ERROR_MAX_BYTES}"
+            )
+        return error
+
+    def _error_object(self) -> dict[str, str]:
         data = asdict(self)
         data["error_type"] = self.error_type.value
         data["reason"] = clip(self.reason)
         data["usage"] = self.usage.to_dict() if self.usage else None
         data["log"] = self.log.to_dict() if self.log else None
         data["log_tail"] = list(fit_tail(self.log_tail))
-        error = {
+        return {
             "ErrorType": self.error_type.value,
             "ErrorMessage": self.error_message(),
             "ErrorData": json.dumps(data, separators=(",", ":")),
         }
-        size = sum(len(value.encode()) for value in error.values())
-        if size > CALLBACK_ERROR_MAX_BYTES:  # unreachable within the clips above: never sent
-            raise LimitExceeded(f"a callback failure of {size} bytes; at most {CALLBACK_ERROR_MAX_BYTES}")
-        return error
 
     @classmethod
     def from_callback_error(cls, message: str | None, data: str | None) -> TaskFailed:
@@ -121,6 +139,11 @@ class TaskFailed:
 
 
 _FAILURE_FIELDS = frozenset(f.name for f in fields(TaskFailed))
+
+
+def _size(error: dict[str, str]) -> int:
+    """The Error object's size as the callback API counts it: its fields' bytes."""
+    return sum(len(value.encode()) for value in error.values())
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import pytest
 from ecs_contract.limits import (
     CALLBACK_ERROR_MAX_BYTES,
     ERROR_MESSAGE_MAX_CHARS,
+    FAILURE_MAX_BYTES,
     LOG_LINE_MAX_CHARS,
     LOG_TAIL_MAX_BYTES,
     MESSAGE_TAIL_LINE_CHARS,
@@ -236,3 +237,15 @@ def test_the_worst_tail_keeps_the_callback_failure_within_its_limits():
     assert first == "m" * (REASON_MAX_CHARS - 3) + "..."
     assert header == f"last {MESSAGE_TAIL_LINES} line(s) of the worker's log:"
     assert shown == ["  " + "x" * (MESSAGE_TAIL_LINE_CHARS - 3) + "..."] * MESSAGE_TAIL_LINES
+
+
+def test_a_failure_of_garbage_sizes_is_still_sent_within_the_limits_without_its_log():
+    # ECS never sends an ARN of 300,000 characters; a malformed event may (the relay's property
+    # tests draw them), and its failure must still reach the callback, never raise.
+    arn = "arn:aws:ecs:us-east-1:1:task/c/" + "\u00e9" * 300_000
+    failure = TaskFailed(ErrorType.WORKER_FAILED, "exited", task_arn=arn, stop_code="s" * 300_000)
+    error = failure.with_log(LogLocation.of_task("/g", arn, "us-east-1"), ["a line"]).callback_error()
+    assert sum(len(value.encode()) for value in error.values()) <= FAILURE_MAX_BYTES
+    data = json.loads(error["ErrorData"])
+    assert (data["log"], data["log_tail"], error["ErrorMessage"]) == (None, [], "exited")
+    assert data["task_arn"].startswith("arn:aws:ecs:us-east-1:1:task/c/") and data["task_arn"].endswith("...")
