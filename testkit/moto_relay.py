@@ -23,6 +23,7 @@ from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT
 from moto.ecs.models import ecs_backends
 
 from aws_adapters.ecs import EcsGateway
+from aws_adapters.logs import LogGateway
 from aws_adapters.s3 import ResultGateway
 from completion_relay.gateways import Delivery
 from completion_relay.relay import Gateways as RelayGateways
@@ -131,7 +132,8 @@ class MotoEcsRelay:
 
     def gateways(self) -> Gateways:
         """The durable function's gateways to this world's ECS and S3 (its own clients)."""
-        return Gateways(EcsGateway(self.orchestrator_ecs), ResultGateway(self.orchestrator_s3))
+        logs = LogGateway(boto3.client("logs"))
+        return Gateways(EcsGateway(self.orchestrator_ecs), ResultGateway(self.orchestrator_s3), logs)
 
     def orchestrator_handler(self) -> Callable[[Any, Any], Any]:
         gateways = self.gateways()
@@ -184,7 +186,12 @@ class MotoEcsRelay:
             "id": "evt-1",
             "detail": detail,
         }
-        gateways = RelayGateways(callbacks, EcsGateway(self.ecs), ResultGateway(self.s3))  # type: ignore[arg-type]
+        gateways = RelayGateways(
+            callbacks,  # type: ignore[arg-type]
+            EcsGateway(self.ecs),
+            ResultGateway(self.s3),
+            LogGateway(boto3.client("logs")),
+        )
         config = relay_config(cluster_arn=self.cluster_arn, results_bucket=self.bucket)
         return relay_event(event, config, gateways)
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ecs_contract.completion import owns_result
+from ecs_contract.logs import LOG_TAIL_LINES_ENV, WORKER_LOG_GROUP_ENV, parse_tail_lines
 from ecs_contract.names import validate_marker
 
 
@@ -25,6 +26,8 @@ class RelayConfig:
     # their executions' tasks are ever stopped.
     durable_function_arns: tuple[str, ...]
     started_by_marker: str
+    worker_log_group: str  # the workers' CloudWatch Logs group (template: WorkerLogGroup)
+    log_tail_lines: int  # a failed task's last log lines to read into its failure; 0: none
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RelayConfig:
@@ -34,6 +37,7 @@ class RelayConfig:
             raise ConfigError(f"missing environment variables: {', '.join(missing)}")
         try:
             marker = validate_marker(env["STARTED_BY_MARKER"])
+            tail_lines = parse_tail_lines(env[LOG_TAIL_LINES_ENV])
         except ValueError as e:
             raise ConfigError(str(e)) from e
         return cls(
@@ -43,6 +47,8 @@ class RelayConfig:
                 a.strip() for a in env["DURABLE_FUNCTION_ARNS"].split(",") if a.strip()
             ),
             started_by_marker=marker,
+            worker_log_group=env[WORKER_LOG_GROUP_ENV],
+            log_tail_lines=tail_lines,
         )
 
     def is_durable_function(self, function_arn: str) -> bool:
@@ -56,4 +62,11 @@ class RelayConfig:
         return owns_result(uri, self.results_bucket)
 
 
-_REQUIRED = ("CLUSTER_ARN", "RESULTS_BUCKET", "DURABLE_FUNCTION_ARNS", "STARTED_BY_MARKER")
+_REQUIRED = (
+    "CLUSTER_ARN",
+    "RESULTS_BUCKET",
+    "DURABLE_FUNCTION_ARNS",
+    "STARTED_BY_MARKER",
+    WORKER_LOG_GROUP_ENV,
+    LOG_TAIL_LINES_ENV,
+)

@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aws_adapters.ecs import EcsGateway
+from aws_adapters.logs import LogGateway
 from aws_adapters.s3 import ResultGateway
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway
@@ -44,6 +45,7 @@ def aws_gateways() -> Gateways:
         callbacks=CallbackGateway(boto3.client("lambda")),
         tasks=EcsGateway(boto3.client("ecs")),
         results=ResultGateway(boto3.client("s3")),
+        logs=LogGateway(boto3.client("logs")),
     )
 
 
@@ -65,7 +67,9 @@ handler = build_handler(aws_gateways)
 
 def record(outcome: RelayResult) -> None:
     # A refused completion leaves the execution waiting for its timeout's reconcile: worth a look.
-    log = logger.warning if outcome.action is RelayAction.REJECTED else logger.info
+    # So is a failure sent without its log tail (the read was denied or throttled): the reason is in
+    # the record's `log_tail_unread`.
+    log = logger.warning if outcome.action is RelayAction.REJECTED or outcome.log_tail_unread else logger.info
     # The message is for people; tests, benchmarks and queries read the `action` field.
     log(f"relay: {outcome.action.value}", extra=outcome.as_dict())
     metrics.add_metric(name=_METRIC_BY_ACTION[outcome.action], unit=MetricUnit.Count, value=1)

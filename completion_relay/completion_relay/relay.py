@@ -21,11 +21,13 @@ from functools import partial
 from typing import Any
 
 from aws_adapters.ecs import EcsGateway
+from aws_adapters.logs import failure_with_log
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway, CallbackRejected, Delivery
 from ecs_contract.completion import ResultReader, success_completion
 from ecs_contract.cost import RELAYED_ATTEMPT, estimate
 from ecs_contract.decide import decide
+from ecs_contract.logs import NO_LOGS, LogReader, worker_log
 from ecs_contract.names import (
     EXECUTION_STATUS_CHANGE,
     TASK_STATE_CHANGE,
@@ -47,6 +49,7 @@ class Gateways:
     callbacks: CallbackGateway
     tasks: EcsGateway
     results: ResultReader
+    logs: LogReader = NO_LOGS  # the worker's log, read once per failed task (aws_adapters.logs)
 
 
 class RelayAction(StrEnum):
@@ -73,6 +76,8 @@ class RelayResult:
     # The task's estimated cost (ecs_contract.cost): counted by the handler when the completion is
     # delivered, which happens once per task (a duplicate event finds the callback closed).
     cost_usd: float | None = None
+    # Why a failed task's log tail is not in its failure (the read was denied, throttled...).
+    log_tail_unread: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         fields = {k: v for k, v in self.__dict__.items() if v not in (None, "")}
@@ -127,11 +132,22 @@ def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResu
         return RelayResult(RelayAction.IGNORED, outcome.reason, **common)
     common["cost_usd"] = estimate(task.usage, RELAYED_ATTEMPT).total_usd
     if isinstance(outcome, TaskFailed):
+        # One GetLogEvents per failed task, never a poll; a failed read never holds the completion.
+        outcome, tail = failure_with_log(
+            outcome, task, config.worker_log_group, config.log_tail_lines, gateways.logs
+        )
         send_failure = partial(gateways.callbacks.fail, callback_id, outcome.callback_error())
-        done = _deliver(send_failure, RelayAction.FAILED, error_type=outcome.error_type.value, **common)
+        done = _deliver(
+            send_failure,
+            RelayAction.FAILED,
+            error_type=outcome.error_type.value,
+            log_tail_unread=tail.unread,
+            **common,
+        )
     else:
         # Raises ResultAccessDenied on an S3 403: retried, then dead-lettered, never a success without it.
-        completion = success_completion(outcome, task, gateways.results, config.results_bucket)
+        log = worker_log(config.worker_log_group, task.task_arn)
+        completion = success_completion(outcome, task, gateways.results, config.results_bucket, log)
         send_success = partial(gateways.callbacks.succeed, callback_id, completion.payload)
         done = _deliver(send_success, RelayAction.SUCCEEDED, reason=completion.reason, **common)
     if not task.started:

@@ -86,7 +86,8 @@ def error_for(failure: TaskFailed, data: str | None = None) -> TaskError:
     """The exception to fail the execution with, for a failure decided by the contract; `data`
     its details (FailureDetails' JSON)."""
     cls = _BY_TYPE.get(failure.error_type, TaskError)
-    return cls(failure.message, retryable=failure.retryable, data=data)
+    # The message with the worker's newest log lines, when the failure has them (all in `data`).
+    return cls(failure.error_message(), retryable=failure.retryable, data=data)
 
 
 _BY_NAME: dict[str, type[TaskError]] = {cls.__name__: cls for cls in _BY_TYPE.values()}

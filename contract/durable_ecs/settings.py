@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from ecs_contract.logs import LOG_TAIL_LINES_ENV, WORKER_LOG_GROUP_ENV, parse_tail_lines
 from ecs_contract.names import validate_marker
 from ecs_contract.overrides import ALLOWED_TASK_DEFINITIONS_ENV, TaskDefinitionAllowList
 from ecs_contract.retry_rules import RETRY_RULES_ENV, InvalidRetryRules, RetryRules
@@ -57,6 +58,9 @@ class EcsSettings:
     start_timeout_seconds: int
     retry_rules: RetryRules  # the user's RETRY/EXIT rules, before the built-in classification
     memory_retry: MemoryRetry  # the next attempt's size after an OutOfMemory
+    worker_log_group: str  # the workers' CloudWatch Logs group (template: WorkerLogGroup)
+    # A failed task's last log lines the reconcile step reads into its failure; 0: none.
+    log_tail_lines: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EcsSettings:
@@ -82,6 +86,8 @@ REQUIRED = (
     RETRY_RULES_ENV,
     MEMORY_RETRY_FACTOR_ENV,
     MEMORY_RETRY_MAX_MIB_ENV,
+    WORKER_LOG_GROUP_ENV,
+    LOG_TAIL_LINES_ENV,
 )
 
 
@@ -100,6 +106,7 @@ def read_settings(env: Mapping[str, str], required: tuple[str, ...]) -> dict[str
     retry_max_delay = _int(env, "RETRY_MAX_DELAY_SECONDS", minimum=retry_delay)
     try:
         marker = validate_marker(env["STARTED_BY_MARKER"])
+        tail_lines = parse_tail_lines(env[LOG_TAIL_LINES_ENV])
     except ValueError as e:
         raise ConfigError(str(e)) from e
     capacity = _choice(env, "CAPACITY", CapacityStrategy)
@@ -128,6 +135,8 @@ def read_settings(env: Mapping[str, str], required: tuple[str, ...]) -> dict[str
         "start_timeout_seconds": _int(env, "START_TIMEOUT_SECONDS", minimum=0),
         "retry_rules": retry_rules,
         "memory_retry": memory_retry,
+        "worker_log_group": env[WORKER_LOG_GROUP_ENV],
+        "log_tail_lines": tail_lines,
     }
 
 

@@ -53,6 +53,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_adapters.clients import ClientOnFirstUse
 from aws_adapters.ecs import EcsGateway
 from aws_adapters.errors import AWS_UNAVAILABLE_TYPE, AwsThrottled, AwsUnavailable, apart_when_throttled
+from aws_adapters.logs import LogGateway, failure_with_log
 from aws_adapters.s3 import ResultGateway
 from durable_ecs import ecs_tasks
 from durable_ecs.attempts import AttemptPlan, TaskSize, exit_rule, first_plan, next_attempt
@@ -73,6 +74,7 @@ from ecs_contract.documents import (
     StartTaskResult,
     TaskState,
 )
+from ecs_contract.logs import NO_LOGS, LogReader, worker_log
 from ecs_contract.names import (
     CALLBACK_ID_MAX,
     START_CALLBACK_ID_ENV,
@@ -174,6 +176,7 @@ class Gateways:
 
     tasks: EcsGateway
     results: ResultReader
+    logs: LogReader = NO_LOGS  # the worker's log, read once by a reconcile that finds a failure
 
 
 @cache
@@ -183,6 +186,7 @@ def aws_gateways() -> Gateways:
     return Gateways(
         tasks=EcsGateway(ClientOnFirstUse("ecs")),
         results=ResultGateway(ClientOnFirstUse("s3")),
+        logs=LogGateway(ClientOnFirstUse("logs")),
     )
 
 
@@ -253,9 +257,17 @@ def reconcile_task(
         metrics.add_metric(name=cost.TASK_COST_METRIC, unit=MetricUnit.NoUnit, value=spent.total_usd)
     step.logger.warning("completion event missing; task reconciled", extra={"task_arn": task_arn})
     if isinstance(outcome, TaskFailed):
-        return ReconcileResult.stopped(outcome)
+        # Its last log lines, as the relay would have sent them: one GetLogEvents, in this step; a
+        # failed read is logged and the failure goes without them (never a retry of the step).
+        failure, tail = failure_with_log(
+            outcome, task, config.worker_log_group, config.log_tail_lines, gateways.logs
+        )
+        if tail.unread:
+            step.logger.warning("log tail not read", extra={"task_arn": task_arn, "reason": tail.unread})
+        return ReconcileResult.stopped(failure)
+    log = worker_log(config.worker_log_group, task_arn)
     try:  # throttling (SlowDown), 5xx: raised as AwsUnavailable by the reader, asked again
-        completion = success_completion(outcome, task, gateways.results, config.results_bucket)
+        completion = success_completion(outcome, task, gateways.results, config.results_bucket, log)
     except ResultAccessDenied as e:
         # A permission to fix, which no retry of this step or new task can: never a success
         # without the result, so the execution fails with a typed error naming what to grant.

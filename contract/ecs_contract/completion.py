@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from ecs_contract.documents import CallbackSuccess
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
+from ecs_contract.logs import LogLocation
 from ecs_contract.names import RESULT_URI_ENV, RESULTS_PREFIX
 from ecs_contract.outcome import TaskSucceeded, encode_callback_result
 from ecs_contract.task import Task
@@ -63,8 +64,11 @@ def owns_result(uri: str, bucket: str) -> bool:
     return uri.startswith(f"s3://{bucket}/{RESULTS_PREFIX}") and ".." not in uri
 
 
-def success_completion(outcome: TaskSucceeded, task: Task, results: ResultReader, bucket: str) -> Completion:
-    """The worker's result inline when it fits the callback limit, else its S3 location."""
+def success_completion(
+    outcome: TaskSucceeded, task: Task, results: ResultReader, bucket: str, log: LogLocation | None = None
+) -> Completion:
+    """The worker's result inline when it fits the callback limit, else its S3 location; and where
+    the worker's log is (`log`)."""
     uri = task.env(RESULT_URI_ENV)
     result, location, reason = None, None, "worker exited 0"
     if uri and owns_result(uri, bucket):
@@ -77,10 +81,10 @@ def success_completion(outcome: TaskSucceeded, task: Task, results: ResultReader
             location, reason = uri, f"result passed by location ({stored.size} bytes, or not JSON)"
     elif uri:
         reason = "result location outside the results prefix was not read"
-    document = CallbackSuccess.of(outcome, result, location)
+    document = CallbackSuccess.of(outcome, result, location, log)
     payload = encode_callback_result(document.to_dict())
     if len(payload) > CALLBACK_RESULT_MAX_BYTES:  # the result fit, but not with the envelope
-        document = CallbackSuccess.of(outcome, None, result_location=uri)
+        document = CallbackSuccess.of(outcome, None, result_location=uri, log=log)
         payload = encode_callback_result(document.to_dict())
         reason = f"result passed by location ({len(payload)} bytes with the envelope)"
     return Completion(document, payload, reason)

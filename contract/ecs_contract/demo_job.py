@@ -45,11 +45,11 @@ MESSAGE, PROCESSING_TIME, FAIL = "message", "processingTime", "fail"
 
 @dataclass(frozen=True)
 class DemoJob:
-    """The demo job processes ``message`` for ``processing_time`` seconds; it fails if ``fail`` is set."""
+    """The demo job processes ``message`` for ``processing_time`` seconds, then fails if ``fail`` is set."""
 
     message: str = ""
     processing_time: int = 0
-    fail: Any = None  # anything truthy: the job raises with it, the worker exits 1
+    fail: Any = None  # anything truthy: the job raises with it after processing, the worker exits 1
 
     @classmethod
     def from_dict(cls, job: Mapping[str, Any]) -> DemoJob:

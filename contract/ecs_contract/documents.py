@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from ecs_contract.cost import AttemptCost, total_usd
+from ecs_contract.logs import LogLocation
 from ecs_contract.outcome import TaskFailed, TaskSucceeded
 from ecs_contract.usage import TaskUsage
 
@@ -96,10 +97,15 @@ class CallbackSuccess:
     result: Any = None  # the worker's result, inline when it fits the callback's limit
     result_location: str | None = None  # else where it is (s3://...)
     usage: TaskUsage | None = None  # the task's size, capacity provider and billed times
+    log: LogLocation | None = None  # the worker's log stream: group, stream, console link
 
     @classmethod
     def of(
-        cls, outcome: TaskSucceeded, result: Any = None, result_location: str | None = None
+        cls,
+        outcome: TaskSucceeded,
+        result: Any = None,
+        result_location: str | None = None,
+        log: LogLocation | None = None,
     ) -> CallbackSuccess:
         return cls(
             task_arn=outcome.task_arn,
@@ -109,6 +115,7 @@ class CallbackSuccess:
             result=result,
             result_location=result_location,
             usage=outcome.usage,
+            log=log,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +128,7 @@ class CallbackSuccess:
             "result": self.result,
             "resultLocation": self.result_location,
             "usage": self.usage.to_dict() if self.usage else None,
+            "log": self.log.to_dict() if self.log else None,
         }
 
     @classmethod
@@ -138,6 +146,7 @@ class CallbackSuccess:
             result=data.get("result"),
             result_location=data.get("resultLocation"),
             usage=TaskUsage.from_dict(data.get("usage")),
+            log=LogLocation.from_dict(data.get("log")),
         )
 
 
@@ -232,6 +241,7 @@ class ExecutionResult:
                 "totalUsd": total_usd(self.costs),
                 "attempts": [cost.to_dict() for cost in self.costs],
             },
+            "log": c.log.to_dict() if c.log else None,
         }
 
     @classmethod

@@ -9,11 +9,22 @@ types. Both sides use the functions here, so they cannot drift.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
-from ecs_contract.limits import clip
+from ecs_contract.limits import (
+    CALLBACK_ERROR_MAX_BYTES,
+    ERROR_MESSAGE_MAX_CHARS,
+    FAILURE_MAX_BYTES,
+    MESSAGE_TAIL_LINE_CHARS,
+    MESSAGE_TAIL_LINES,
+    LimitExceeded,
+    clip,
+    fit_tail,
+)
+from ecs_contract.logs import LogLocation
 from ecs_contract.usage import TaskUsage
 
 
@@ -88,9 +99,45 @@ class TaskFailed:
     # explains the outcome): the retry rules match each (ecs_contract.retry_rules).
     stopped_reason: str | None = None
     container_reason: str | None = None
+    log: LogLocation | None = None  # the worker's log stream (None: no task, or it never started)
+    log_tail: tuple[str, ...] = ()  # its last lines, oldest first, within LOG_TAIL_MAX_BYTES
+
+    def with_log(self, log: LogLocation, tail: Iterable[str] = ()) -> TaskFailed:
+        """This failure with the task's log stream and its last lines (cut to fit the limits)."""
+        return replace(self, log=log, log_tail=fit_tail(tail))
+
+    def error_message(self) -> str:
+        """The message, then the newest few log lines, each clipped: readable in a console."""
+        message = clip(self.message) or ""
+        if self.log_tail:
+            shown = self.log_tail[-MESSAGE_TAIL_LINES:]
+            lines = "\n".join(f"  {clip(line, MESSAGE_TAIL_LINE_CHARS)}" for line in shown)
+            message = f"{message}\nlast {len(shown)} line(s) of the worker's log:\n{lines}"
+        return clip(message, ERROR_MESSAGE_MAX_CHARS) or ""
 
     def callback_error(self) -> dict[str, str]:
-        """The Error object of SendDurableExecutionCallbackFailure."""
+        """The Error object of SendDurableExecutionCallbackFailure, within FAILURE_MAX_BYTES: a
+        failure of garbage sizes (a malformed event's) goes without its log, its texts clipped,
+        rather than not at all."""
+        error = self._error_object()
+        if _size(error) > FAILURE_MAX_BYTES:
+            clipped = replace(
+                self,
+                message=clip(self.message) or "",
+                log=None,
+                log_tail=(),
+                task_arn=clip(self.task_arn),
+                stop_code=clip(self.stop_code),
+                usage=None,
+            )
+            error = clipped._error_object()
+        if _size(error) > CALLBACK_ERROR_MAX_BYTES:  # unreachable: every text above is clipped
+            raise LimitExceeded(
+                f"a callback failure of {_size(error)} bytes; at most {CALLBACK_ERROR_MAX_BYTES}"
+            )
+        return error
+
+    def _error_object(self) -> dict[str, str]:
         data = asdict(self)
         data["error_type"] = self.error_type.value
         data["reason"] = clip(self.reason)
@@ -98,9 +145,11 @@ class TaskFailed:
         data["container_reason"] = clip(self.container_reason)
         data["usage"] = self.usage.to_dict() if self.usage else None
         data["remedy"] = self.error_type.remedy
+        data["log"] = self.log.to_dict() if self.log else None
+        data["log_tail"] = list(fit_tail(self.log_tail))
         return {
             "ErrorType": self.error_type.value,
-            "ErrorMessage": clip(self.message) or "",
+            "ErrorMessage": self.error_message(),
             "ErrorData": json.dumps(data, separators=(",", ":")),
         }
 
@@ -120,6 +169,8 @@ class TaskFailed:
                 known = {k: v for k, v in sent.items() if k in _FAILURE_FIELDS}
                 known["error_type"] = ErrorType(sent["error_type"])
                 known["usage"] = TaskUsage.from_dict(sent.get("usage"))
+                known["log"] = LogLocation.from_dict(sent.get("log"))
+                known["log_tail"] = tuple(str(line) for line in sent.get("log_tail") or ())
                 return cls(**known)
         except (ValueError, KeyError, TypeError):
             pass
@@ -127,6 +178,11 @@ class TaskFailed:
 
 
 _FAILURE_FIELDS = frozenset(f.name for f in fields(TaskFailed))
+
+
+def _size(error: dict[str, str]) -> int:
+    """The Error object's size as the callback API counts it: its fields' bytes."""
+    return sum(len(value.encode()) for value in error.values())
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from ecs_contract.completion import ResultAccessDenied
 from ecs_contract.cost import RELAYED_ATTEMPT, TASK_COST_METRIC, estimate
 from ecs_contract.documents import CallbackSuccess
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
+from ecs_contract.logs import worker_log
 from ecs_contract.names import redact, started_by
 from ecs_contract.outcome import ErrorType
 from ecs_contract.task import parse_task
@@ -93,6 +94,7 @@ def success_document(result=None, location=None) -> dict:
             pull_started_at=detail["pullStartedAt"],
             stopped_at=detail["stoppedAt"],
         ),
+        log=worker_log(CONFIG.worker_log_group, detail["taskArn"]),  # named, never read, on success
     ).to_dict()
 
 
@@ -208,6 +210,8 @@ def test_nonzero_exit_sends_a_typed_failure(aws):
                         # Apart, for the retry rules' onStatusReason and onReason.
                         "stopped_reason": "Essential container in task exited",
                         "container_reason": None,
+                        "log": worker_log(CONFIG.worker_log_group, SAMPLE["detail"]["taskArn"]).to_dict(),
+                        "log_tail": [],  # (moto has no such stream: tests/component/test_log_tail.py)
                         "remedy": ErrorType.WORKER_FAILED.remedy,
                     },
                     separators=(",", ":"),

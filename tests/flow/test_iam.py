@@ -19,7 +19,9 @@ from typing import Any
 import boto3
 import pytest
 
+from ecs_contract.documents import Operation, ReconcileResult
 from ecs_contract.names import RESULT_URI_ENV, TASK_STATE_CHANGE
+from ecs_contract.outcome import TaskFailed
 from local import targets
 from testkit.local_cloud import Cloud, cli, execution_name, running_cloud
 from testkit.poll import poll
@@ -225,8 +227,58 @@ def writes_the_result(cloud: Cloud, drop: Drop) -> None:
     assert "exited with code 1" in execution["Error"]["ErrorMessage"]
 
 
-def failed_with_worker(cloud: Cloud, arn: str) -> dict[str, Any]:
-    execution = cloud.wait(arn)
+def reads_the_log_tail(cloud: Cloud, drop: Drop) -> None:
+    """Denied, the relay still completes the callback, without the tail, and logs why."""
+    drop()
+    arn = cloud.start({**job("log-tail"), "fail": "on purpose"})
+    failed_with_worker(cloud, arn)
+    task = the_task(cloud, arn, "STOPPED")
+    (failed,) = [e for e in cloud.history(arn) if e["EventType"] == "CallbackFailed"]
+    data = json.loads(failed["CallbackFailedDetails"]["Error"]["Payload"]["ErrorData"])
+    assert data["log_tail"] == [] and data["log"]["stream"] == cloud.target.worker_logs.stream(
+        task["taskArn"]
+    )
+
+    def unread() -> list[str]:
+        records = [
+            json.loads(line) for line in function_log(cloud, "CompletionRelay") if line.startswith("{")
+        ]
+        return [
+            r["log_tail_unread"]
+            for r in records
+            if r.get("task_arn") == task["taskArn"] and r.get("log_tail_unread")
+        ]
+
+    (why,) = poll(unread, 30, what="the relay to log why the tail is missing", interval=0.1)
+    assert refused(why, "logs:GetLogEvents"), why
+
+
+def reconciles_the_log_tail(cloud: Cloud, drop: Drop) -> None:
+    """Denied at reconcile, the failure is checkpointed without the tail, and the step logs why."""
+    drop()
+    payload, name = {**job("reconcile-tail"), "fail": "on purpose"}, execution_name("reconcile-tail")
+    cloud.arm("drop-stopped", name)
+    arn = cloud.start(payload, name)
+    task = the_task(cloud, arn, "STOPPED")
+    failed_with_worker(cloud, arn, timeout=TASK_TIMEOUT + 60)
+    (step,) = [
+        e
+        for e in cloud.history(arn)
+        if e["EventType"] == "StepSucceeded" and e.get("Name") == Operation.RECONCILE_TASK.named(1)
+    ]
+    found = ReconcileResult.from_dict(json.loads(step["StepSucceededDetails"]["Result"]["Payload"])).outcome
+    assert isinstance(found, TaskFailed) and found.log_tail == () and found.log is not None
+    lines = [json.loads(line) for line in function_log(cloud, "Orchestrator") if line.startswith("{")]
+    reasons = [r.get("reason", "") for r in lines if r.get("task_arn") == task["taskArn"]]
+    assert any(refused(reason, "logs:GetLogEvents") for reason in reasons), reasons
+
+
+def function_log(cloud: Cloud, function: str) -> list[str]:
+    return (cloud.state_dir / "logs" / f"{function}.log").read_text().splitlines()
+
+
+def failed_with_worker(cloud: Cloud, arn: str, timeout: float = 60) -> dict[str, Any]:
+    execution = cloud.wait(arn, timeout=timeout)
     assert execution["Status"] == "FAILED" and execution["Error"]["ErrorType"].endswith("WorkerFailed")
     return execution
 
@@ -246,6 +298,8 @@ FLOWS: dict[str, Callable[[Cloud, Drop], None]] = {
     "Orchestrator/WatchAndStopWorkerTasks": reconciles("ecs:DescribeTasks"),
     "Orchestrator/ReadWorkerResults": reconciles("s3:GetObject"),
     "Orchestrator/ListWorkerResults": reconciles("GetObject", result_missing=True),
+    "Orchestrator/ReadWorkerLogTail": reconciles_the_log_tail,
+    "CompletionRelay/ReadWorkerLogTail": reads_the_log_tail,
 }
 
 

@@ -28,7 +28,7 @@ from completion_relay.relay import ENDED_STATUSES, Gateways, RelayAction, RelayR
 from ecs_contract.completion import StoredResult
 from ecs_contract.decide import decide
 from ecs_contract.documents import CallbackSuccess
-from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES, REASON_MAX_CHARS
+from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES, FAILURE_MAX_BYTES, REASON_MAX_CHARS
 from ecs_contract.names import (
     CALLBACK_ID_ENV,
     EXECUTION_STATUS_CHANGE,
@@ -344,6 +344,8 @@ def assert_well_formed_completion(call: tuple[str, str, Any, Delivery]) -> None:
         assert payload["ErrorType"] in {e.value for e in ErrorType}
         assert len(payload["ErrorMessage"]) <= REASON_MAX_CHARS
         json.loads(payload["ErrorData"])
+        # Within the callback API's 1 MB for the whole Error, and a checkpoint's 256 KB: whatever came
+        assert sum(len(value.encode()) for value in payload.values()) <= FAILURE_MAX_BYTES
 
 
 # ------------------------------------------------------------------ properties: any input

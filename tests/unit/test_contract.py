@@ -10,7 +10,21 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ecs_contract.limits import OVERRIDES_MAX_CHARS, LimitExceeded, check_overrides
+from ecs_contract.limits import (
+    CALLBACK_ERROR_MAX_BYTES,
+    ERROR_MESSAGE_MAX_CHARS,
+    FAILURE_MAX_BYTES,
+    LOG_LINE_MAX_CHARS,
+    LOG_TAIL_MAX_BYTES,
+    MESSAGE_TAIL_LINE_CHARS,
+    MESSAGE_TAIL_LINES,
+    OVERRIDES_MAX_CHARS,
+    REASON_MAX_CHARS,
+    LimitExceeded,
+    check_overrides,
+    fit_tail,
+)
+from ecs_contract.logs import LogLocation
 from ecs_contract.names import (
     client_token,
     has_marker,
@@ -190,3 +204,48 @@ def test_long_reasons_are_clipped_in_the_callback_error():
     error = TaskFailed(ErrorType.WORKER_FAILED, "m" * 5000, reason="r" * 5000).callback_error()
     assert len(error["ErrorMessage"]) <= 1024
     assert len(json.loads(error["ErrorData"])["reason"]) <= 1024
+
+
+def test_a_log_tail_keeps_the_newest_lines_that_fit_each_clipped():
+    lines = [f"{i:04d} " + "x" * 2000 for i in range(100)]
+    tail = fit_tail(lines)
+    assert all(len(line) <= LOG_LINE_MAX_CHARS and line.endswith("...") for line in tail)
+    assert tail[-1].startswith("0099 ") and tail[0].startswith(f"{100 - len(tail):04d} ")  # the newest
+    assert sum(len(json.dumps(line)) + 1 for line in tail) <= LOG_TAIL_MAX_BYTES
+    assert fit_tail(["a", "b"]) == ("a", "b") and fit_tail([]) == ()
+
+
+def test_a_log_tail_is_bounded_by_its_json_bytes_not_its_characters():
+    # An emoji is one character and 12 bytes of JSON ("\ud83d\ude00"): counted as ErrorData holds it.
+    tail = fit_tail(["\U0001f600" * 1000] * 50)
+    assert sum(len(json.dumps(line)) + 1 for line in tail) <= LOG_TAIL_MAX_BYTES
+    assert 0 < len(tail) < 50
+
+
+def test_the_worst_tail_keeps_the_callback_failure_within_its_limits():
+    # GetLogEvents' most lines, each a CloudWatch Logs event's most (256 KB), in the costliest JSON
+    log = LogLocation.of_task("/g", "arn:aws:ecs:us-east-1:1:task/c/t", "us-east-1")
+    failure = TaskFailed(ErrorType.WORKER_FAILED, "m" * 5000, reason="r" * 5000)
+    for worst in (["\U0001f600" * (64 * 1024)] * 10_000, ["x" * (256 * 1024)] * 10_000):
+        error = failure.with_log(log, worst).callback_error()
+        size = sum(len(value.encode()) for value in error.values())
+        assert size <= CALLBACK_ERROR_MAX_BYTES  # the callback API's limit for the Error object
+        assert size <= 64 * 1024  # far below a checkpoint's 256 KB too (the start and reconcile steps)
+        assert len(error["ErrorMessage"]) <= ERROR_MESSAGE_MAX_CHARS
+    # The message: the failure's own (clipped), then the newest lines, each clipped
+    first, header, *shown = error["ErrorMessage"].splitlines()
+    assert first == "m" * (REASON_MAX_CHARS - 3) + "..."
+    assert header == f"last {MESSAGE_TAIL_LINES} line(s) of the worker's log:"
+    assert shown == ["  " + "x" * (MESSAGE_TAIL_LINE_CHARS - 3) + "..."] * MESSAGE_TAIL_LINES
+
+
+def test_a_failure_of_garbage_sizes_is_still_sent_within_the_limits_without_its_log():
+    # ECS never sends an ARN of 300,000 characters; a malformed event may (the relay's property
+    # tests draw them), and its failure must still reach the callback, never raise.
+    arn = "arn:aws:ecs:us-east-1:1:task/c/" + "\u00e9" * 300_000
+    failure = TaskFailed(ErrorType.WORKER_FAILED, "exited", task_arn=arn, stop_code="s" * 300_000)
+    error = failure.with_log(LogLocation.of_task("/g", arn, "us-east-1"), ["a line"]).callback_error()
+    assert sum(len(value.encode()) for value in error.values()) <= FAILURE_MAX_BYTES
+    data = json.loads(error["ErrorData"])
+    assert (data["log"], data["log_tail"], error["ErrorMessage"]) == (None, [], "exited")
+    assert data["task_arn"].startswith("arn:aws:ecs:us-east-1:1:task/c/") and data["task_arn"].endswith("...")

@@ -22,6 +22,7 @@ from ecs_contract.documents import (
     StartTaskResult,
     TaskState,
 )
+from ecs_contract.logs import LogLocation
 from ecs_contract.outcome import ErrorType, TaskFailed, TaskSucceeded
 from ecs_contract.usage import TaskUsage
 
@@ -70,7 +71,16 @@ COSTS_WIRE = {
         },
     ],
 }
-SUCCESS = CallbackSuccess(ARN, 0, "2026-01-02T03:04:05Z", "2026-01-02T03:05:05Z", {"ok": True}, None, USAGE)
+LOG = LogLocation.of_task("/stack/worker", ARN, "us-east-1")
+LOG_WIRE = {
+    "group": "/stack/worker",
+    "stream": "worker/worker/t1",
+    "console": "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/"
+    "log-group/$252Fstack$252Fworker/log-events/worker$252Fworker$252Ft1",
+}
+SUCCESS = CallbackSuccess(
+    ARN, 0, "2026-01-02T03:04:05Z", "2026-01-02T03:05:05Z", {"ok": True}, None, USAGE, LOG
+)
 SUCCESS_WIRE = {
     "taskArn": ARN,
     "exitCode": 0,
@@ -79,6 +89,7 @@ SUCCESS_WIRE = {
     "result": {"ok": True},
     "resultLocation": None,
     "usage": USAGE_WIRE,
+    "log": LOG_WIRE,
 }
 
 
@@ -122,6 +133,7 @@ def test_operation_names_are_the_ones_deployed_histories_hold():
                 "attempts": 2,
                 "usage": USAGE_WIRE,
                 "cost": {"totalUsd": 0.0, "attempts": []},
+                "log": LOG_WIRE,
             },
         ),
         (
@@ -138,6 +150,7 @@ def test_operation_names_are_the_ones_deployed_histories_hold():
                 "attempts": 2,
                 "usage": USAGE_WIRE,
                 "cost": COSTS_WIRE,
+                "log": LOG_WIRE,
             },
         ),
     ],
@@ -160,7 +173,7 @@ def test_a_completion_sent_by_hand_reads_missing_keys_as_unknown():
 
 def test_the_success_document_carries_the_outcome_of_decide():
     outcome = TaskSucceeded(ARN, 0, "2026-01-02T03:04:05Z", "2026-01-02T03:05:05Z", USAGE)
-    assert CallbackSuccess.of(outcome, {"ok": True}) == SUCCESS
+    assert CallbackSuccess.of(outcome, {"ok": True}, log=LOG) == SUCCESS
     assert ReconcileResult.stopped(SUCCESS).state is TaskState.STOPPED
 
 
@@ -196,3 +209,19 @@ def test_a_failure_carries_the_task_s_and_the_container_s_reasons_apart_and_an_o
     assert TaskFailed.from_callback_error(error["ErrorMessage"], json.dumps(older)) == replace(
         failure, stopped_reason=None, container_reason=None
     )
+
+
+def test_a_failure_carries_its_log_and_tail_in_its_data_and_the_newest_lines_in_its_message():
+    failure = TaskFailed(ErrorType.WORKER_FAILED, "worker exited with code 1", task_arn=ARN, exit_code=1)
+    failure = failure.with_log(LOG, [f"line {i}" for i in range(8)])
+    error = failure.callback_error()
+    data = json.loads(error["ErrorData"])
+    assert data["log"] == LOG_WIRE
+    assert data["log_tail"] == [f"line {i}" for i in range(8)]
+    assert error["ErrorMessage"] == (
+        "worker exited with code 1\nlast 5 line(s) of the worker's log:\n"
+        "  line 3\n  line 4\n  line 5\n  line 6\n  line 7"
+    )
+    assert TaskFailed.from_callback_error(error["ErrorMessage"], error["ErrorData"]) == failure
+    # Without a tail the message is the failure's own, as before.
+    assert TaskFailed(ErrorType.WORKER_FAILED, "exited").callback_error()["ErrorMessage"] == "exited"

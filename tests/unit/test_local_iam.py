@@ -46,6 +46,7 @@ TASK_DEFINITION = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/t-worker:3"
 WORKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/t-worker-task"
 EXECUTION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/t-task-execution"
 QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:t-dead-letters"
+LOG_GROUP = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/t/worker"
 NAMES = Names(
     stack="t",
     region=REGION,
@@ -403,6 +404,19 @@ def test_sqs_and_logs_requests_name_the_queue_and_the_stream() -> None:
         assert_known_resource(request)
 
 
+def test_get_log_events_authorizes_on_the_stream_it_reads() -> None:
+    """The Service Authorization Reference lists GetLogEvents on the log-stream resource: a policy
+    naming the group's streams grants it, one naming only the group does not."""
+    stream = {"logStreamName": "worker/worker/1"}
+    for params in ({"logGroupName": "/t/worker"}, {"logGroupIdentifier": f"{LOG_GROUP}:*"}):
+        [read] = logs_requests("GetLogEvents", {**params, **stream}, PLACE)
+        assert read == Request("logs:GetLogEvents", f"{LOG_GROUP}:log-stream:worker/worker/1")
+        assert_known_resource(read)
+    [tail] = logs_requests("StartLiveTail", {"logGroupIdentifiers": [LOG_GROUP]}, PLACE)
+    assert tail == Request("logs:StartLiveTail", LOG_GROUP)
+    assert_known_resource(tail)
+
+
 def test_lambda_routes_come_from_the_botocore_model() -> None:
     gate = LambdaGate.__new__(LambdaGate)  # only its routes
     from local.authz import _lambda_routes
@@ -532,6 +546,14 @@ def test_each_function_and_the_worker_has_its_own_role_and_credentials(iam: Loca
         ("CompletionRelayRole", list_bucket("t-results", "results/x.json"), True),
         ("CompletionRelayRole", list_bucket("t-results", "elsewhere/x.json"), False),
         ("WorkerTaskRole", list_bucket("t-results", "results/x.json"), False),
+        # ReadWorkerLogTail: the worker log group's streams, for the relay and both durable functions
+        *(
+            (role, Request("logs:GetLogEvents", f"{LOG_GROUP}:log-stream:worker/worker/1"), True)
+            for role in ("OrchestratorRole", "PipelineRole", "CompletionRelayRole")
+        ),
+        ("CompletionRelayRole", Request("logs:GetLogEvents", f"{LOG_GROUP}x:log-stream:worker/w/1"), False),
+        ("CompletionRelayRole", Request("logs:FilterLogEvents", LOG_GROUP), False),
+        ("WorkerTaskRole", Request("logs:GetLogEvents", f"{LOG_GROUP}:log-stream:worker/worker/1"), False),
     ],
 )
 def test_the_template_roles_grant_what_they_say_and_nothing_else(

@@ -15,10 +15,9 @@ from ecs_contract.demo_job import DemoJob
 
 
 def run(job: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
-    """Process `message` for `processingTime` seconds, with about ten progress lines."""
+    """Process `message` for `processingTime` seconds, with about ten progress lines; then fail, if
+    `fail` says so (a failed task with lines in its log: the log tail in its failure)."""
     demo = DemoJob.from_dict(job)
-    if demo.fail:
-        raise RuntimeError(f"job asked to fail: {demo.fail}")
     started = time.monotonic()
     seconds = demo.processing_time
     every = max(1, seconds // 10)  # about ten progress lines, however long the job
@@ -26,5 +25,7 @@ def run(job: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
         if elapsed % every == 0:
             progress(f"processing {demo.message!r}: {elapsed}/{seconds} s")
         time.sleep(1)
+    if demo.fail:
+        raise RuntimeError(f"job asked to fail: {demo.fail}")
     progress(f"processed {demo.message!r} in {seconds} s")
     return demo.result(time.monotonic() - started)
