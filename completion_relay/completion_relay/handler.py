@@ -21,6 +21,7 @@ from aws_adapters.ecs import EcsGateway
 from aws_adapters.s3 import ResultGateway
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway
+from completion_relay.liveness import is_logs_payload, relay_progress
 from completion_relay.observability import logger, metrics, traced
 from completion_relay.relay import Gateways, RelayAction, RelayResult, relay_event
 
@@ -31,6 +32,7 @@ _METRIC_BY_ACTION = {
     RelayAction.REJECTED: "CompletionsRejected",
     RelayAction.CANCELLED: "TasksCancelled",
     RelayAction.STARTED: "TasksStarted",
+    RelayAction.HEARTBEAT: "Heartbeats",
     RelayAction.IGNORED: "IgnoredEvents",
 }
 _COMPLETED = frozenset({RelayAction.SUCCEEDED, RelayAction.FAILED})
@@ -52,7 +54,11 @@ def build_handler(gateways: Callable[[], Gateways]) -> Callable[[Any, Any], Any]
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         config = RelayConfig.from_env()
-        outcome = relay_event(event, config, gateways())
+        # The worker log group's subscription (progress lines), else an EventBridge event.
+        if is_logs_payload(event):
+            outcome = relay_progress(event, config, gateways())
+        else:
+            outcome = relay_event(event, config, gateways())
         record(outcome)
         return outcome.as_dict()
 

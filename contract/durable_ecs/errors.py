@@ -52,6 +52,10 @@ class TaskTimedOut(TaskError):
     error_type = ErrorType.TASK_TIMED_OUT
 
 
+class TaskHung(TaskError):
+    error_type = ErrorType.TASK_HUNG
+
+
 class CapacityUnavailable(TaskError):
     error_type = ErrorType.CAPACITY_UNAVAILABLE
 

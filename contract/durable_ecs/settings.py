@@ -48,6 +48,12 @@ class EcsSettings:
     capacity: CapacityStrategy
     # A task not RUNNING this long after its start is stopped, a retryable TaskFailedToStart; 0: off.
     start_timeout_seconds: int
+    # A running task whose worker reports no progress this long is stopped, a TaskHung; 0: off. The
+    # task's completion callback gets it as its heartbeat timeout (the relay heartbeats on progress).
+    liveness_timeout_seconds: int
+    # The workers' CloudWatch Logs group (template: WorkerLogGroup), where a hung task's last progress
+    # line is read.
+    worker_log_group: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EcsSettings:
@@ -70,6 +76,8 @@ REQUIRED = (
     ALLOWED_TASK_DEFINITIONS_ENV,
     "CAPACITY",
     "START_TIMEOUT_SECONDS",
+    "LIVENESS_TIMEOUT_SECONDS",
+    "WORKER_LOG_GROUP",
 )
 
 
@@ -106,6 +114,8 @@ def read_settings(env: Mapping[str, str], required: tuple[str, ...]) -> dict[str
         "allowed_task_definitions": TaskDefinitionAllowList.parse(env[ALLOWED_TASK_DEFINITIONS_ENV]),
         "capacity": capacity,
         "start_timeout_seconds": _int(env, "START_TIMEOUT_SECONDS", minimum=0),
+        "liveness_timeout_seconds": _int(env, "LIVENESS_TIMEOUT_SECONDS", minimum=0),
+        "worker_log_group": env["WORKER_LOG_GROUP"],
     }
 
 

@@ -25,6 +25,7 @@ class ErrorType(StrEnum):
     TASK_STOPPED = "TaskStopped"
     NO_EXIT_CODE = "NoExitCode"
     TASK_TIMED_OUT = "TaskTimedOut"
+    TASK_HUNG = "TaskHung"  # no progress within LivenessTimeoutSeconds: stopped (durable_ecs.task)
     CAPACITY_UNAVAILABLE = "CapacityUnavailable"  # RunTask answered failures[]
     TASK_START_REJECTED = "TaskStartRejected"  # RunTask raised ClientException / InvalidParameter
     ECS_UNAVAILABLE = "EcsUnavailable"  # an ECS call kept failing with throttling / 5xx / network
