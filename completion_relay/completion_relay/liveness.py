@@ -15,6 +15,7 @@ line heartbeats again. So this path never raises for AWS' errors: throttling, 5x
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +54,7 @@ def progress_of(event: Mapping[str, Any]) -> list[TaskProgress]:
         if decoded.message_type != DATA_MESSAGE:
             return []
         stream, events = decoded.log_stream, decoded.log_events
-    except (KeyError, TypeError, ValueError, OSError) as e:  # bad base64, gzip or JSON
+    except (KeyError, TypeError, ValueError, zlib.error) as e:  # bad base64, gzip or JSON
         raise ValueError(f"not a CloudWatch Logs payload: {type(e).__name__}") from e
     task_id = stream[len(STREAM_PREFIX) :] if stream.startswith(STREAM_PREFIX) else ""
     if not task_id or "/" in task_id:

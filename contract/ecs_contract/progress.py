@@ -53,7 +53,13 @@ class Progress:
     def of(cls, fraction: float, message: str = "", at: str | None = None) -> Progress:
         """A progress report, its message on one line and cut to MAX_MESSAGE_CHARS."""
         one_line = " ".join(str(message).split())
-        return cls(float(fraction), one_line[:MAX_MESSAGE_CHARS], at)
+        # float() would take True as 1 and "0.5" as 0.5: a bool or a string is a bug in the job.
+        number = (
+            fraction
+            if isinstance(fraction, bool) or not isinstance(fraction, int | float)
+            else float(fraction)
+        )
+        return cls(number, one_line[:MAX_MESSAGE_CHARS], at)
 
     def line(self) -> str:
         """The line the worker prints (one line: json.dumps escapes any newline)."""
