@@ -10,6 +10,7 @@ import pytest
 from ecs_contract.progress import FILTER_PATTERN, MAX_MESSAGE_CHARS, Progress, last_progress, parse_progress
 from local.subscriptions import FilterPattern, subscription_filters
 from local.template import Template, TemplateError, load
+from testkit.poll import poll
 from testkit.template import NAMES, template
 from worker.progress import DEFAULT_INTERVAL_SECONDS, ProgressReporter, interval_from
 
@@ -139,3 +140,48 @@ def test_a_subscription_to_a_function_without_the_logs_permission_is_refused():
     resources = {k: v for k, v in doc["Resources"].items() if v["Type"] != "AWS::Lambda::Permission"}
     with pytest.raises(TemplateError, match="PutSubscriptionFilter would be refused"):
         subscription_filters(Template(NAMES, {**doc, "Resources": resources}))
+
+
+def test_the_local_subscription_delivers_matching_lines_per_stream_in_the_relay_s_payload_shape(tmp_path):
+    from completion_relay.liveness import TaskProgress, progress_of
+    from local.subscriptions import Subscriptions
+
+    # Given the template's subscription and a Lambda client that records what it is asked
+    invoked: list[dict[str, object]] = []
+
+    class Lambda:
+        def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, object]:
+            invoked.append({"function": FunctionName, "event": json.loads(Payload)})
+            return {"Payload": type("Body", (), {"read": lambda self: b'{"action": "heartbeat"}'})()}
+
+    (subscription,) = subscription_filters(Template(NAMES, load()))
+    subscriptions = Subscriptions([subscription], Lambda(), tmp_path / "s.jsonl", "1")
+    # When two tasks print, progress and other lines mixed
+    for stream, line in [
+        ("worker/worker/aaa", "plain"),
+        ("worker/worker/aaa", Progress.of(0.1, "a1").line()),
+        ("worker/worker/bbb", Progress.of(0.5, "b1").line()),
+        ("worker/worker/aaa", Progress.of(0.2, "a2").line()),
+        ("worker/other/ccc", Progress.of(0.2, "other group? no: same group, other stream").line()),
+    ]:
+        subscriptions.put("/t/worker", stream, 1, line)
+    subscriptions.put("/elsewhere", "worker/worker/ddd", 1, Progress.of(0.3, "another group").line())
+    subscriptions.start()
+    poll(lambda: len(invoked) == 3, what="3 deliveries")
+    subscriptions.stop()
+    # Then one invocation per stream, of its progress lines only, which the relay reads back
+    assert {i["function"] for i in invoked} == {"CompletionRelay"}
+    read = [progress_of(i["event"]) for i in invoked]  # type: ignore[arg-type]
+    assert [TaskProgress("aaa", Progress(0.2, "a2"))] in read
+    assert [TaskProgress("bbb", Progress(0.5, "b1"))] in read
+    assert [] in read  # worker/other/ccc: not a worker container's stream
+
+
+def test_follow_shows_a_progress_line_as_a_fraction_and_its_message():
+    from local.timeline import _worker_line
+
+    assert (
+        _worker_line(Progress.of(0.25, "chunk 1 of 4", at="2026-12-01T18:50:00Z").line())
+        == "progress 25% chunk 1 of 4"
+    )
+    assert _worker_line("processing 'x': 0/2 s") == "processing 'x': 0/2 s"
