@@ -55,7 +55,7 @@ def test_a_worker_that_reports_progress_runs_past_the_liveness_timeout(cloud: Cl
         RelayAction.HEARTBEAT,
         RelayAction.IGNORED,  # the last line may come after the task stopped
     }
-    assert RelayAction.HEARTBEAT in cloud.relay_actions(result.completion.task_arn or "")
+    assert RelayAction.HEARTBEAT in cloud.relay_actions(result.completion.task_arn or "", heartbeats=True)
 
 
 def test_a_hung_worker_is_stopped_at_the_liveness_timeout_and_retried_as_task_hung(cloud: Cloud) -> None:
