@@ -36,6 +36,11 @@ NOT_EXERCISED = {
     "CompletionRelay/AWSXrayWriteOnlyAccess": "no X-Ray daemon or API locally",
     "CompletionRelay/AWSLambdaBasicExecutionRole": "function logs are written by the platform",
 }
+# Statements whose flow needs a cloud of its own, so it runs in another file's cloud (same drop and
+# restore): the hung task's log needs a liveness timeout well under the task timeout used here.
+FLOWS_ELSEWHERE = {
+    "Orchestrator/ReadWorkerLogTail": "tests/flow/test_liveness.py::test_without_read_worker_log_tail_",
+}
 Drop = Callable[[], None]
 
 
@@ -245,7 +250,7 @@ FLOWS: dict[str, Callable[[Cloud, Drop], None]] = {
 def test_every_statement_of_the_functions_and_the_worker_has_a_flow(iam_cloud: Cloud) -> None:
     statements = iam_cloud.control("/iam")["statements"]
     ours = {s for s in statements if s.split("/", 1)[0] in HOLDERS}
-    assert ours == set(FLOWS) | set(NOT_EXERCISED)
+    assert ours == set(FLOWS) | set(NOT_EXERCISED) | set(FLOWS_ELSEWHERE)
 
 
 @pytest.mark.parametrize("statement", list(FLOWS))

@@ -83,3 +83,23 @@ def test_a_hung_worker_is_stopped_at_the_liveness_timeout_and_retried_as_task_hu
     assert first["stopCode"] == "UserInitiated"
     assert first["stoppedReason"] == f"task hung: no progress for {LIVENESS} s"
     assert result.completion.task_arn == second["taskArn"]
+
+
+def test_without_read_worker_log_tail_a_hung_task_s_failure_says_its_log_was_refused(cloud: Cloud) -> None:
+    """tests/flow/test_iam.py's check of the statement (FLOWS_ELSEWHERE): dropped, the hang is still
+    found and the task stopped, but its last progress cannot be read."""
+    statement = "Orchestrator/ReadWorkerLogTail"
+    assert cloud.control("/iam/drop", "POST", {"statements": [statement]}) == {"dropped": [statement]}
+    try:
+        name = execution_name("hang-no-log")
+        cloud.arm("hang", name)
+        arn = cloud.start({"message": "hangs", "processingTime": 3}, name)
+        execution = cloud.wait(arn, timeout=LIVENESS + 90)
+    finally:
+        cloud.control("/iam/restore", "POST", {})
+    assert execution["Status"] == "SUCCEEDED", execution.get("Error")
+    failure = step_result(cloud.history(arn), Operation.STOP_HUNG_TASK.named(1))["failure"]
+    assert failure["ErrorMessage"].startswith(
+        f"task hung: no progress for {LIVENESS} s; "
+        "its log could not be read (AccessDeniedException); it was stopped"
+    )
