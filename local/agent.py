@@ -50,6 +50,10 @@ START_FAILURES = {
     "availability zone",
 }
 SPOT_INTERRUPTED = "Your Spot Task was interrupted."
+# The container's reason when the kernel's OOM killer ends it (SIGKILL: exit code 137), as ECS reports
+# it (AmazonECS/latest/developerguide/stopped-task-error-codes.html, "OutOfMemoryError: Container
+# killed due to memory usage"); the task itself stops as any whose essential container exited.
+OOM_KILLED = "OutOfMemoryError: Container killed due to memory usage"
 # Why a task the agent could not launch stopped (stopCode TaskFailedToStart), in the words Fargate
 # uses in stoppedReason: the awslogs driver could not create the log stream ("ResourceInitializationError:
 # failed to validate logger args: ...", as users report it), or the container could not be started.
@@ -76,6 +80,7 @@ class RunningTask:
     interrupted: bool = False
     started_by: str | None = None
     hung: bool = False  # frozen by the fault "hang" (SIGSTOP)
+    oom_killed: bool = False
 
 
 class TaskAgent:
@@ -214,6 +219,11 @@ class TaskAgent:
         now = _utcnow()
         moto_task = self._moto_task(arn)
         moto_task.created_at = moto_task.pull_started_at = moto_task.pull_stopped_at = now
+        # Task.cpu/.memory: the size the task runs at, the overrides' else its task definition's
+        # (moto leaves both out); what an outcome reports as the size that ran (ecs_contract.usage).
+        overrides = described.get("overrides", {})
+        moto_task.cpu = str(overrides.get("cpu") or self.td.cpu)
+        moto_task.memory = str(overrides.get("memory") or self.td.memory)
         stream = f"{container.log_stream_prefix}/{container.name}/{task_id}"
         if container.log_group:  # the awslogs driver creates the stream before the container starts
             try:
@@ -248,10 +258,17 @@ class TaskAgent:
             process.kill()
             process.wait()
             raise
+        self._fault_while_running(task, moto_task, started_by)
+
+    def _fault_while_running(self, task: RunningTask, moto_task: Any, started_by: str | None) -> None:
+        """The faults that end a task whose worker runs: a Spot interruption, an OOM kill."""
         if self.faults.fire("spot-interruption", started_by):
             task.interrupted = task.stop_requested = True  # Fargate reclaims it: SIGTERM, then SIGKILL
             moto_task.desired_status = "STOPPED"
             threading.Thread(target=self._terminate, args=(task,), daemon=True).start()
+        elif self.faults.fire("oom-kill", started_by):
+            task.oom_killed = True  # the kernel gives no warning: SIGKILL, nothing to catch
+            task.process.kill()
 
     def _leave_provisioning(self, arn: str) -> None:
         """The task never gets its capacity: PROVISIONING until StopTask stops it (stop_task above)."""
@@ -312,6 +329,8 @@ class TaskAgent:
             moto_task.stopped_reason = ESSENTIAL_EXITED
         moto_task.containers[0].exitCode = exit_code
         moto_task.containers[0].last_status = "STOPPED"
+        if task.oom_killed:
+            moto_task.containers[0].reason = OOM_KILLED
         moto_task.last_status = moto_task.desired_status = "STOPPED"
         with self._lock:
             self.running.pop(task.arn, None)

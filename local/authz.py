@@ -95,6 +95,12 @@ def ecs_requests(
         overrides = params.get("overrides") or {}
         passed = [*roles, *(overrides[k] for k in ("taskRoleArn", "executionRoleArn") if overrides.get(k))]
         out = [Request("ecs:RunTask", td_arn, context)]
+        if params.get("tags"):
+            # Tags on creation: "AWS performs additional authorization" of ecs:TagResource, with
+            # ecs:CreateAction (supported-iam-actions-tagging.html), on the task RunTask creates
+            # (its id unknown yet: the cluster's tasks).
+            created = place.ecs("task", f"{cluster_name}/*")
+            out.append(Request("ecs:TagResource", created, {**context, "ecs:CreateAction": "RunTask"}))
         if passes_roles:
             out += [Request("iam:PassRole", r, {"iam:PassedToService": ECS_TASKS_SERVICE}) for r in passed]
         return out

@@ -191,6 +191,29 @@ def check_run_task(request: Mapping[str, Any]) -> None:
     overrides = request.get("overrides")
     if overrides is not None:
         check_overrides(overrides)
+    check_tags(request.get("tags") or [])
+
+
+# RunTaskRequest.tags: "Maximum number of tags per resource - 50", keys up to 128 and values up to
+# 256 Unicode characters, each key once, no aws: prefix on keys or values (the model's words). ECS
+# answers InvalidParameterException; its words for each we have not seen: ours name the rule.
+TAGS_MAX, TAG_KEY_MAX, TAG_VALUE_MAX = 50, 128, 256
+
+
+def check_tags(tags: list[Mapping[str, Any]]) -> None:
+    if len(tags) > TAGS_MAX:
+        raise InvalidParameterException(f"A resource can have at most {TAGS_MAX} tags.")
+    keys = [str(tag.get("key", "")) for tag in tags]
+    if len(set(keys)) != len(keys):
+        raise InvalidParameterException("Each tag key must be unique.")
+    for tag in tags:
+        key, value = str(tag.get("key", "")), str(tag.get("value", ""))
+        if not 1 <= len(key) <= TAG_KEY_MAX or len(value) > TAG_VALUE_MAX:
+            raise InvalidParameterException(
+                f"Tag keys are 1 to {TAG_KEY_MAX} characters and values at most {TAG_VALUE_MAX}."
+            )
+        if key.lower().startswith("aws:") or value.lower().startswith("aws:"):
+            raise InvalidParameterException("Tag keys and values may not begin with aws:.")
 
 
 def check_overrides(overrides: Mapping[str, Any]) -> None:

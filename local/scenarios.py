@@ -39,6 +39,8 @@ SCENARIOS = {
         Scenario(
             "invalid-overrides", ROOT / "events/invoke/invalid-overrides.json", "FAILED", "InvalidInput"
         ),
+        # A job that adds its own tags to its task's (execution, name, attempt).
+        Scenario("tagged", ROOT / "events/invoke/tagged.json", "SUCCEEDED"),
         # The sample durable function built on durable_ecs: prepare, a fan-out, combine.
         Scenario("pipeline", ROOT / "events/invoke/pipeline.json", "SUCCEEDED", function="Pipeline"),
     )

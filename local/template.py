@@ -7,6 +7,7 @@ resolved against the physical names the local cloud gave the resources (``Names`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,8 +256,10 @@ class Template:
         self.resources: dict[str, Any] = self.doc["Resources"]
 
     def check_rules(self) -> None:
-        """Refuse the parameters as CloudFormation does: each rule whose RuleCondition holds must have
-        every Assert true, else the stack is not created and the AssertDescription says why."""
+        """Refuse the parameters as CloudFormation does: each parameter within its constraints, and
+        each rule whose RuleCondition holds must have every Assert true, else the stack is not
+        created and the AssertDescription says why."""
+        self.check_parameters()
         failed = [
             f"{name}: {assertion.get('AssertDescription', 'assertion failed')}"
             for name, rule in self.doc.get("Rules", {}).items()
@@ -266,6 +269,31 @@ class Template:
         ]
         if failed:
             raise TemplateError("template parameters refused by its Rules:\n  " + "\n  ".join(failed))
+
+    def check_parameters(self) -> None:
+        """Each parameter's value within its AllowedValues, AllowedPattern, MinValue and MaxValue (a
+        Number's are numbers), as CloudFormation checks them before it creates anything (AWS
+        CloudFormation User Guide, parameters-section-structure.html); and RetryRules, JSON that
+        CloudFormation cannot read, by the parser the functions refuse it with at the door."""
+        failed = []
+        for name, spec in self.doc.get("Parameters", {}).items():
+            value = self.r.params.get(name)
+            if value is None or spec.get("Type") == "CommaDelimitedList":
+                continue
+            problem = _constraint_broken(spec, str(value))
+            if problem:
+                failed.append(f"{name}={value}: {spec.get('ConstraintDescription') or problem}")
+        if failed:
+            raise TemplateError("template parameters refused:\n  " + "\n  ".join(failed))
+        if "RetryRules" in self.r.params:
+            # Here, not at the top: `python -m local` reads this module before it puts contract/ on
+            # the path (local/__main__.py).
+            from ecs_contract.retry_rules import InvalidRetryRules, RetryRules
+
+            try:
+                RetryRules.parse(str(self.r.params["RetryRules"]))
+            except InvalidRetryRules as e:
+                raise TemplateError(f"template parameter RetryRules refused: {e}") from e
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v.get("Type") == kind}
@@ -364,3 +392,23 @@ class Template:
                 self.r.resolve(props["ExecutionRoleArn"]) if "ExecutionRoleArn" in props else None
             ),
         )
+
+
+def _constraint_broken(spec: Mapping[str, Any], value: str) -> str | None:
+    """What CloudFormation would say is wrong with a parameter's value, or None."""
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(v) for v in allowed]:
+        return f"must be one of {', '.join(str(v) for v in allowed)}"
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and not re.fullmatch(pattern, value):
+        return f"must match pattern {pattern}"
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return "must be a number"
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            return f"must be at least {spec['MinValue']}"
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            return f"must be at most {spec['MaxValue']}"
+    return None

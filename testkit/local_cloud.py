@@ -104,6 +104,14 @@ class Cloud:
             and (heartbeats or r["action"] != RelayAction.HEARTBEAT)
         )
 
+    def relay_trace_ids(self, task_arn: str) -> list[str]:
+        """The trace ids the relay's log lines name for the task."""
+        log = self.state_dir / "logs" / "CompletionRelay.log"
+        records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        return [
+            str(r["trace_id"]) for r in records if "trace_id" in r and task_arn in str(r.get("task_arn", ""))
+        ]
+
     def start(self, payload: dict[str, Any], name: str | None = None) -> str:
         return start(self.target, json.dumps(payload).encode(), name)
 

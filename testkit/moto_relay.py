@@ -163,13 +163,14 @@ class MotoEcsRelay:
         stop_code: str = ESSENTIAL_CONTAINER_EXITED,
         reason: str | None = None,
         result: Any = None,
+        stopped_reason: str = STOPPED_REASON,
     ) -> RelayResult:
         """Play the worker and ECS: store the result, then deliver the STOPPED event to the relay."""
         if result is not None:
             self.store_result(task, result)
         detail = json.loads(json.dumps(task, default=str))
         detail.update(
-            lastStatus="STOPPED", desiredStatus="STOPPED", stopCode=stop_code, stoppedReason=STOPPED_REASON
+            lastStatus="STOPPED", desiredStatus="STOPPED", stopCode=stop_code, stoppedReason=stopped_reason
         )
         container: dict[str, Any] = {"name": WORKER_CONTAINER_NAME, "lastStatus": "STOPPED"}
         if exit_code is not None:
@@ -237,8 +238,8 @@ class World(MotoEcsRelay):
             with DurableFunctionTestRunner(handler=handler_of(aws), poll_interval=0.02) as runner:
                 yield cls.around(aws, runner)
 
-    def start(self, payload: Any) -> str:
-        return self.runner.run_async(input=json.dumps(payload), execution_timeout=60)
+    def start(self, payload: Any, execution_timeout: int = 60) -> str:
+        return self.runner.run_async(input=json.dumps(payload), execution_timeout=execution_timeout)
 
     def started_task(self, number: int = 1) -> dict[str, Any]:
         """The `number`th task RunTask started (in order), once it exists."""
@@ -258,8 +259,15 @@ class World(MotoEcsRelay):
         stop_code: str = ESSENTIAL_CONTAINER_EXITED,
         reason: str | None = None,
         result: Any = None,
+        stopped_reason: str = STOPPED_REASON,
     ) -> RelayResult:
         """The task stops and its STOPPED event reaches the relay, which completes the runner's callback."""
         return self.relay_stopped(
-            task, self.callbacks, exit_code=exit_code, stop_code=stop_code, reason=reason, result=result
+            task,
+            self.callbacks,
+            exit_code=exit_code,
+            stop_code=stop_code,
+            reason=reason,
+            result=result,
+            stopped_reason=stopped_reason,
         )

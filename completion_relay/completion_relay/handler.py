@@ -22,7 +22,7 @@ from aws_adapters.s3 import ResultGateway
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway
 from completion_relay.liveness import is_logs_payload, relay_progress
-from completion_relay.observability import logger, metrics, traced
+from completion_relay.observability import annotate, logger, metrics, traced
 from completion_relay.relay import Gateways, RelayAction, RelayResult, relay_event
 
 _METRIC_BY_ACTION = {
@@ -74,6 +74,8 @@ def record(outcome: RelayResult) -> None:
     # The message is for people; tests, benchmarks and queries read the `action` field.
     log(f"relay: {outcome.action.value}", extra=outcome.as_dict())
     metrics.add_metric(name=_METRIC_BY_ACTION[outcome.action], unit=MetricUnit.Count, value=1)
+    if outcome.trace_id:  # X-Ray: find this relay's trace by the orchestrator's (annotation search)
+        annotate("task_trace_id", outcome.trace_id)
     if outcome.error_type and outcome.action is RelayAction.FAILED:
         metrics.add_metric(name=f"TasksFailed{outcome.error_type}", unit=MetricUnit.Count, value=1)
     if outcome.stopped_at and outcome.action in _COMPLETED:

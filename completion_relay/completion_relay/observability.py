@@ -18,6 +18,20 @@ metrics = Metrics(service=SERVICE, namespace=os.getenv("POWERTOOLS_METRICS_NAMES
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
+def _tracing() -> bool:
+    disabled = os.getenv("POWERTOOLS_TRACE_DISABLED", "false").lower() in ("1", "true", "yes", "on")
+    return not disabled and bool(os.getenv("LAMBDA_TASK_ROOT")) and not os.getenv("AWS_SAM_LOCAL")
+
+
+def annotate(key: str, value: str) -> None:
+    """An X-Ray annotation on the handler's subsegment (searchable: annotation.KEY = "VALUE"),
+    where tracing is on; elsewhere nothing (the X-Ray SDK is not imported, as in `traced`)."""
+    if _tracing():
+        from aws_lambda_powertools import Tracer
+
+        Tracer(service=SERVICE).put_annotation(key=key, value=value)
+
+
 def traced(handler: Handler) -> Handler:
     """An X-Ray subsegment around the handler where tracing is on: in Lambda (Tracing: Active).
 
@@ -25,8 +39,7 @@ def traced(handler: Handler) -> Handler:
     rule) the X-Ray SDK is not even imported: its import builds two botocore X-Ray clients for its
     sampler, ~0.2 s of every cold start (bench/BENCHMARKS.md, measurement 3).
     """
-    disabled = os.getenv("POWERTOOLS_TRACE_DISABLED", "false").lower() in ("1", "true", "yes", "on")
-    if disabled or not os.getenv("LAMBDA_TASK_ROOT") or os.getenv("AWS_SAM_LOCAL"):
+    if not _tracing():
         return handler
     from aws_lambda_powertools import Tracer
 

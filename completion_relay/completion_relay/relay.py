@@ -35,6 +35,7 @@ from ecs_contract.names import (
 )
 from ecs_contract.outcome import Ignored, TaskFailed, encode_callback_result
 from ecs_contract.task import MalformedTask, Task, parse_task
+from ecs_contract.trace import TraceContext
 
 # An execution in one of these states runs no more code: its tasks would run on, unwatched.
 ENDED_STATUSES = frozenset({"STOPPED", "TIMED_OUT", "FAILED"})
@@ -68,6 +69,7 @@ class RelayResult:
     error_type: str | None = None
     callback: str | None = None  # redacted, for logs
     stopped_at: str | None = None
+    trace_id: str | None = None  # the orchestrator's trace the task was given (X-Ray form)
 
     def as_dict(self) -> dict[str, Any]:
         fields = {k: v for k, v in self.__dict__.items() if v not in (None, "")}
@@ -111,7 +113,13 @@ def relay_task(task: Task, config: RelayConfig, gateways: Gateways) -> RelayResu
     if task.last_status != "STOPPED":
         return _tell_started(task, gateways)
     outcome = decide(task)
-    common = {"task_arn": task.task_arn, "callback": redact(callback_id), "stopped_at": task.stopped_at}
+    trace = TraceContext.of_env(task.environment_of())
+    common = {
+        "task_arn": task.task_arn,
+        "callback": redact(callback_id),
+        "stopped_at": task.stopped_at,
+        "trace_id": trace.xray_trace_id if trace else None,
+    }
     if isinstance(outcome, Ignored):
         return RelayResult(RelayAction.IGNORED, outcome.reason, **common)
     if isinstance(outcome, TaskFailed):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from aws_adapters.errors import ErrorAnswer, transient_as_unavailable
 from ecs_contract.limits import LimitExceeded, check_overrides
 from ecs_contract.outcome import ErrorType, TaskFailed
+from ecs_contract.tags import run_task_tags
 from ecs_contract.usage import CapacityProvider
 
 # StopTask's answer for a task ECS no longer knows: stopped tasks stay describable "for at least one
@@ -116,6 +117,19 @@ def _throttling_in_disguise(answer: ErrorAnswer) -> bool:
 _NO_CAPACITY_WORDS = ("capacity is unavailable", "reached the limit on the number of")
 
 
+def _already_started(answer: ErrorAnswer, response: Mapping[str, Any]) -> str | None:
+    """The task a retried RunTask already started, when ECS answers ConflictException: "The
+    provided clientToken is already in use with a different RunTask request. The resourceIds are the
+    existing task ARNs which are already associated with the clientToken" (botocore ECS model,
+    ConflictException). Our token is derived from the attempt's callback id: any task it names is
+    this attempt's, started by an earlier try of the same step whose request differed (another
+    invocation's trace context, or a deploy in between)."""
+    if answer.code != "ConflictException":
+        return None
+    ids = response.get("resourceIds")
+    return str(ids[0]) if isinstance(ids, list) and ids else None
+
+
 def _no_capacity(text: str) -> bool:
     return any(words in text.lower() for words in _NO_CAPACITY_WORDS)
 
@@ -126,7 +140,13 @@ class EcsGateway:
     run_task_pace: Pace = field(default_factory=lambda: Pace(RUN_TASK_PER_SECOND, RUN_TASK_BURST))
 
     def start(
-        self, launch: TaskLaunch, *, started_by: str, client_token: str, overrides: dict[str, Any]
+        self,
+        launch: TaskLaunch,
+        *,
+        started_by: str,
+        client_token: str,
+        overrides: dict[str, Any],
+        tags: Mapping[str, str] | None = None,
     ) -> str | TaskFailed:
         """RunTask for one Fargate task: its ARN, or why it did not start (a typed TaskFailed).
 
@@ -153,9 +173,16 @@ class EcsGateway:
                     clientToken=client_token,
                     networkConfiguration=launch.network_configuration(),
                     overrides=overrides,
+                    # Tagging on creation needs ecs:TagResource (ecs:CreateAction RunTask) besides
+                    # ecs:RunTask (supported-iam-actions-tagging.html); ECS's own tags
+                    # (aws:ecs:clusterName) let split cost allocation group tasks by cluster.
+                    **({"tags": run_task_tags(tags), "enableECSManagedTags": True} if tags else {}),
                 )
         except ClientError as e:  # what is left no retry can change: a bad parameter, access, a conflict
             answer = ErrorAnswer.of(e.response)
+            started = _already_started(answer, e.response)
+            if started is not None:
+                return started
             if _no_capacity(answer.message):  # ... but capacity comes back, and Spot's apart
                 return TaskFailed(
                     ErrorType.CAPACITY_UNAVAILABLE,

@@ -75,6 +75,7 @@ def run_task(
     overrides: TaskOverrides = NO_OVERRIDES,
     task_env: Mapping[str, str] | None = None,
     capacity: CapacityProvider = CapacityProvider.FARGATE,
+    tags: Mapping[str, str] | None = None,
 ) -> StartTaskResult:
     """Start the worker task once per callback id.
 
@@ -100,5 +101,6 @@ def run_task(
             started_by=started_by,
             client_token=client_token(callback_id),
             overrides=run.overrides,
+            tags=tags,
         )
     )

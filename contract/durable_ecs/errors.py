@@ -3,6 +3,11 @@
 A durable function that lets one through fails its execution with the error type
 "<module>.<class>" (the SDK's naming), e.g. "durable_ecs.errors.WorkerFailed"; the shipped
 orchestrator re-raises them as its own `orchestrator.errors` subclasses, the names its callers read.
+
+Each is a DurableOperationError, the one kind of exception whose `data` the SDK records with the
+execution's error (ErrorObject.from_exception, SDK 3.0.0: any other exception's ErrorData is
+dropped): callers read the failure's details as JSON in GetDurableExecution's Error.ErrorData
+(`FailureDetails`), not only inside the message.
 """
 
 from __future__ import annotations
@@ -12,85 +17,89 @@ from aws_durable_execution_sdk_python.exceptions import DurableOperationError
 from ecs_contract.outcome import ErrorType, TaskFailed
 
 
-class TaskError(Exception):
-    error_type: ErrorType = ErrorType.UNKNOWN
+class TaskError(DurableOperationError):
+    """`outcome`: the contract's ErrorType. `error_type` (DurableOperationError's): the class's
+    "<module>.<class>", the execution's error type. `data`: the failure's details, JSON."""
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
+    outcome: ErrorType = ErrorType.UNKNOWN
+
+    def __init__(self, message: str, *, retryable: bool = False, data: str | None = None) -> None:
+        super().__init__(message, data=data)
         self.retryable = retryable
 
 
 class InvalidInput(TaskError):
-    error_type = ErrorType.INVALID_INPUT
+    outcome = ErrorType.INVALID_INPUT
 
 
 class WorkerFailed(TaskError):
-    error_type = ErrorType.WORKER_FAILED
+    outcome = ErrorType.WORKER_FAILED
 
 
 class OutOfMemory(TaskError):
-    error_type = ErrorType.OUT_OF_MEMORY
+    outcome = ErrorType.OUT_OF_MEMORY
 
 
 class TaskFailedToStart(TaskError):
-    error_type = ErrorType.TASK_FAILED_TO_START
+    outcome = ErrorType.TASK_FAILED_TO_START
 
 
 class TaskInterrupted(TaskError):
-    error_type = ErrorType.TASK_INTERRUPTED
+    outcome = ErrorType.TASK_INTERRUPTED
 
 
 class TaskStopped(TaskError):
-    error_type = ErrorType.TASK_STOPPED
+    outcome = ErrorType.TASK_STOPPED
 
 
 class NoExitCode(TaskError):
-    error_type = ErrorType.NO_EXIT_CODE
+    outcome = ErrorType.NO_EXIT_CODE
 
 
 class TaskTimedOut(TaskError):
-    error_type = ErrorType.TASK_TIMED_OUT
+    outcome = ErrorType.TASK_TIMED_OUT
 
 
 class TaskHung(TaskError):
-    error_type = ErrorType.TASK_HUNG
+    outcome = ErrorType.TASK_HUNG
 
 
 class CapacityUnavailable(TaskError):
-    error_type = ErrorType.CAPACITY_UNAVAILABLE
+    outcome = ErrorType.CAPACITY_UNAVAILABLE
 
 
 class TaskStartRejected(TaskError):
-    error_type = ErrorType.TASK_START_REJECTED
+    outcome = ErrorType.TASK_START_REJECTED
 
 
 class EcsUnavailable(TaskError):
-    error_type = ErrorType.ECS_UNAVAILABLE
+    outcome = ErrorType.ECS_UNAVAILABLE
 
 
 class ResultUnreadable(TaskError):
-    error_type = ErrorType.RESULT_UNREADABLE
+    outcome = ErrorType.RESULT_UNREADABLE
 
 
 # This module's classes only: a user's subclasses (e.g. orchestrator.errors') never replace them.
 _BY_TYPE: dict[ErrorType, type[TaskError]] = {
-    cls.error_type: cls for cls in TaskError.__subclasses__() if cls.__module__ == __name__
+    cls.outcome: cls for cls in TaskError.__subclasses__() if cls.__module__ == __name__
 }
 
 
-def error_for(failure: TaskFailed) -> TaskError:
-    """The exception to fail the execution with, for a failure decided by the contract."""
+def error_for(failure: TaskFailed, data: str | None = None) -> TaskError:
+    """The exception to fail the execution with, for a failure decided by the contract; `data`
+    its details (FailureDetails' JSON)."""
     cls = _BY_TYPE.get(failure.error_type, TaskError)
-    return cls(failure.message, retryable=failure.retryable)
+    return cls(failure.message, retryable=failure.retryable, data=data)
 
 
 _BY_NAME: dict[str, type[TaskError]] = {cls.__name__: cls for cls in _BY_TYPE.values()}
 _BY_NAME[TaskError.__name__] = TaskError
 
 
-def error_named(name: str | None, message: str) -> TaskError:
+def error_named(name: str | None, message: str, data: str | None = None) -> TaskError:
     """The typed error of this module named `name` ("WorkerFailed"); TaskError for another name."""
-    return _BY_NAME.get(name or "", TaskError)(message)
+    return _BY_NAME.get(name or "", TaskError)(message, data=data)
 
 
 def task_error_of(error: DurableOperationError) -> TaskError | None:
@@ -103,17 +112,18 @@ def task_error_of(error: DurableOperationError) -> TaskError | None:
     """
     module, _, name = (error.error_type or "").rpartition(".")
     cls = _BY_NAME.get(name) if module == __name__ else None
-    return None if cls is None else cls(error.message or name)
+    return None if cls is None else cls(error.message or name, data=error.data)
 
 
-class FanOutFailed(Exception):
+class FanOutFailed(DurableOperationError):
     """More tasks of a `run_tasks` fan-out failed than it tolerates.
 
     Not a TaskError (no ErrorType of its own: the failures it counts have theirs, in `result`).
     Its message gives the summary and the first failures; `result` is the `FanOutResult` as it
-    stood (items the SDK never ran or never finished are NOT_FINISHED).
+    stood (items the SDK never ran or never finished are NOT_FINISHED); `data`, the execution's
+    ErrorData, the summary and the first failures with their own details, as JSON.
     """
 
-    def __init__(self, message: str, result: object = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, result: object = None, data: str | None = None) -> None:
+        super().__init__(message, data=data)
         self.result = result

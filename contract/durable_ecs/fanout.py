@@ -15,6 +15,7 @@ cancellation rule: every task of an execution carries its startedBy.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -68,6 +69,7 @@ class ItemOutcome:
     result: TaskResult | None = None
     error_type: str | None = None  # the error's class name, e.g. "WorkerFailed"
     message: str | None = None
+    data: str | None = None  # the error's details (JSON: durable_ecs.errors' ErrorData), if any
 
     def to_dict(self) -> dict[str, Any]:
         made: dict[str, Any] = {"index": self.index, "status": self.status.value}
@@ -75,6 +77,8 @@ class ItemOutcome:
             made["result"] = self.result.to_dict()
         if self.error_type is not None:
             made["error"] = {"type": self.error_type, "message": self.message}
+            if self.data is not None:
+                made["error"]["data"] = self.data
         return made
 
 
@@ -175,7 +179,9 @@ def run_tasks(
     result = FanOutResult(tuple(_outcome(batch, index) for index in range(len(requests))))
     if batch.completion_reason is CompletionReason.FAILURE_TOLERANCE_EXCEEDED:
         raise FanOutFailed(
-            _failed_message(name, result, tolerated_failures, tolerated_failure_percentage), result
+            _failed_message(name, result, tolerated_failures, tolerated_failure_percentage),
+            result,
+            data=_failed_data(result),
         )
     return result
 
@@ -190,8 +196,22 @@ def _outcome(batch: BatchResult[Any], index: int) -> ItemOutcome:
     # The SDK names the error that escaped the branch "<module>.<class>": the class is what we show.
     error_type = (error.type if error and error.type else "Error").rpartition(".")[2]
     return ItemOutcome(
-        index, ItemStatus.FAILED, error_type=error_type, message=error.message if error else None
+        index,
+        ItemStatus.FAILED,
+        error_type=error_type,
+        message=error.message if error else None,
+        data=error.data if error else None,
     )
+
+
+# The failures a FanOutFailed's ErrorData lists at most (the summary counts them all): an
+# execution's error travels whole in GetDurableExecution, so it stays small.
+FAILURES_IN_DATA = 100
+
+
+def _failed_data(result: FanOutResult) -> str:
+    failures = [item.to_dict() for item in result.failures[:FAILURES_IN_DATA]]
+    return json.dumps({"summary": result.summary.to_dict(), "failures": failures}, separators=(",", ":"))
 
 
 def _failed_message(name: str, result: FanOutResult, count: int | None, percentage: float | None) -> str:

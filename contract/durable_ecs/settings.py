@@ -9,11 +9,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from ecs_contract.names import validate_marker
 from ecs_contract.overrides import ALLOWED_TASK_DEFINITIONS_ENV, TaskDefinitionAllowList
+from ecs_contract.retry_rules import RETRY_RULES_ENV, InvalidRetryRules, RetryRules
+from ecs_contract.task_size import MAX_MEMORY_MIB, MIN_MEMORY_MIB, MemoryRetry
+
+MEMORY_RETRY_FACTOR_ENV, MEMORY_RETRY_MAX_MIB_ENV = "MEMORY_RETRY_FACTOR", "MEMORY_RETRY_MAX_MIB"
+# A factor above this is a typo more likely than a plan (Fargate's smallest task to its largest is 240x).
+MEMORY_RETRY_MAX_FACTOR = Decimal(8)
 
 
 class ConfigError(ValueError):
@@ -54,6 +61,8 @@ class EcsSettings:
     # The workers' CloudWatch Logs group (template: WorkerLogGroup), where a hung task's last progress
     # line is read.
     worker_log_group: str
+    retry_rules: RetryRules  # the user's RETRY/EXIT rules, before the built-in classification
+    memory_retry: MemoryRetry  # the next attempt's size after an OutOfMemory
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EcsSettings:
@@ -78,6 +87,9 @@ REQUIRED = (
     "START_TIMEOUT_SECONDS",
     "LIVENESS_TIMEOUT_SECONDS",
     "WORKER_LOG_GROUP",
+    RETRY_RULES_ENV,
+    MEMORY_RETRY_FACTOR_ENV,
+    MEMORY_RETRY_MAX_MIB_ENV,
 )
 
 
@@ -99,6 +111,14 @@ def read_settings(env: Mapping[str, str], required: tuple[str, ...]) -> dict[str
     except ValueError as e:
         raise ConfigError(str(e)) from e
     capacity = _choice(env, "CAPACITY", CapacityStrategy)
+    try:
+        retry_rules = RetryRules.parse(env[RETRY_RULES_ENV])
+    except InvalidRetryRules as e:
+        raise ConfigError(str(e)) from e
+    memory_retry = MemoryRetry(
+        _factor(env, MEMORY_RETRY_FACTOR_ENV),
+        _int(env, MEMORY_RETRY_MAX_MIB_ENV, minimum=MIN_MEMORY_MIB, maximum=MAX_MEMORY_MIB),
+    )
     return {
         "cluster_arn": env["CLUSTER_ARN"],
         "task_definition": env["TASK_DEFINITION"],
@@ -116,6 +136,8 @@ def read_settings(env: Mapping[str, str], required: tuple[str, ...]) -> dict[str
         "start_timeout_seconds": _int(env, "START_TIMEOUT_SECONDS", minimum=0),
         "liveness_timeout_seconds": _int(env, "LIVENESS_TIMEOUT_SECONDS", minimum=0),
         "worker_log_group": env["WORKER_LOG_GROUP"],
+        "retry_rules": retry_rules,
+        "memory_retry": memory_retry,
     }
 
 
@@ -134,11 +156,27 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def _int(env: Mapping[str, str], name: str, minimum: int) -> int:
+def _int(env: Mapping[str, str], name: str, minimum: int, maximum: int | None = None) -> int:
     try:
         value = int(env[name])
     except ValueError as e:
         raise ConfigError(f"{name} must be an integer") from e
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}")
+    return value
+
+
+def _factor(env: Mapping[str, str], name: str) -> Decimal:
+    """A decimal from 1 to MEMORY_RETRY_MAX_FACTOR (CloudFormation's Number: "1.5" as well as "2")."""
+    try:
+        value = Decimal(env[name])
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or not 1 <= value <= MEMORY_RETRY_MAX_FACTOR:
+        raise ConfigError(
+            f"{name} must be a number from 1 (an OutOfMemory is final) to {MEMORY_RETRY_MAX_FACTOR}, "
+            f"e.g. 2 (twice the memory); got {env[name]!r}"
+        )
     return value

@@ -57,7 +57,7 @@ from aws_adapters.errors import AWS_UNAVAILABLE_TYPE, AwsThrottled, AwsUnavailab
 from aws_adapters.logs import LogGateway
 from aws_adapters.s3 import ResultGateway
 from durable_ecs import ecs_tasks
-from durable_ecs.attempts import AttemptPlan, TaskSize, first_plan, next_attempt
+from durable_ecs.attempts import AttemptPlan, TaskSize, exit_rule, first_plan, next_attempt
 from durable_ecs.backoff import backoff_seconds
 from durable_ecs.checkpoints import DocumentSerDes
 from durable_ecs.errors import InvalidInput, TaskError, error_for
@@ -86,7 +86,10 @@ from ecs_contract.names import (
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
 from ecs_contract.overrides import InvalidOverrides, TaskOverrides
 from ecs_contract.progress import last_progress
+from ecs_contract.tags import InvalidTags, check_tags, task_tags
 from ecs_contract.task import RUNNING_OR_LATER, parse_task
+from ecs_contract.trace import LONGEST_ENV as TRACE_ENV_AT_MOST
+from ecs_contract.trace import XRAY_ENV, TraceContext
 from ecs_contract.usage import CapacityProvider
 
 # Only transient AWS errors are worth asking again inside a step: the adapters raise them as
@@ -159,6 +162,9 @@ class TaskRequest:
 
     job: Mapping[str, Any]
     overrides: TaskOverrides | None = None
+    # The task's own tags, added to the ones every task gets (ecs_contract.tags: its execution,
+    # name and attempt); checked at the door.
+    tags: Mapping[str, str] | None = None
 
     def job_json(self) -> str:
         return json.dumps(self.job, separators=(",", ":"), sort_keys=True)
@@ -196,7 +202,12 @@ def start_task(
     overrides: TaskOverrides | None = None,
     task_env: dict[str, str] | None = None,
     capacity: CapacityProvider = CapacityProvider.FARGATE,
+    tags: dict[str, str] | None = None,
 ) -> StartTaskResult:
+    # The invocation's trace, read here (a step: the environment is I/O); if a retry of this step
+    # runs in another invocation with another trace, RunTask's ConflictException hands back the
+    # task the first one started (aws_adapters.ecs).
+    trace = TraceContext.of_invocation(os.environ.get(XRAY_ENV), execution_arn, callback_id)
     start = ecs_tasks.run_task(
         tasks,
         config,
@@ -204,8 +215,9 @@ def start_task(
         job_json=job_json,
         started_by=started_by(config.started_by_marker, execution_arn),
         overrides=overrides or ecs_tasks.NO_OVERRIDES,
-        task_env=task_env,
+        task_env={**(task_env or {}), **trace.to_env()},
         capacity=capacity,
+        tags=tags,
     )
     if not isinstance(start.outcome, TaskFailed):
         metrics.add_metric(name="TasksStarted", unit=MetricUnit.Count, value=1)
@@ -213,7 +225,12 @@ def start_task(
             metrics.add_metric(name="TasksStartedOnSpot", unit=MetricUnit.Count, value=1)
         step.logger.info(
             "task started",
-            extra={"task_arn": start.outcome, "callback": redact(callback_id), "capacity": capacity.value},
+            extra={
+                "task_arn": start.outcome,
+                "callback": redact(callback_id),
+                "capacity": capacity.value,
+                "trace_id": trace.xray_trace_id,
+            },
         )
     return start
 
@@ -338,7 +355,7 @@ def run_task(
             return outcome
         retry = next_attempt(outcome, plan, settings)
         if retry is None or attempt == settings.max_attempts:
-            raise _final_error(outcome, attempt, settings.max_attempts)
+            raise _final_error(outcome, attempt, settings.max_attempts, exit_rule(outcome, settings))
         if retry.backoff:
             delay = backoff_seconds(
                 _jitter_key(execution_arn, name),
@@ -357,14 +374,22 @@ def _check_name(name: str) -> None:
 
 
 def _check_overrides(request: TaskRequest, settings: EcsSettings, index: int | None) -> None:
-    """At the door, before any step: a refused override fails the call and starts no task."""
-    if request.overrides is None:
+    """At the door, before any step: a refused override or tag fails the call and starts no task.
+    With the size a later attempt may get after an OutOfMemory, so that one cannot be refused either."""
+    try:
+        check_tags(request.tags or {})
+    except InvalidTags as e:
+        raise InvalidInput(f"invalid tags: {e}") from e
+    grows = settings.memory_retry.enabled and settings.max_attempts > 1
+    overrides = _sized(request.overrides, settings.memory_retry.largest_size() if grows else None)
+    if overrides is None:
         return
     last_attempt = _task_env(settings.max_attempts, index)
     if settings.start_timeout_seconds:  # the longest start callback id the task may be given
         last_attempt[START_CALLBACK_ID_ENV] = "A" * CALLBACK_ID_MAX
+    last_attempt.update(TRACE_ENV_AT_MOST)
     try:
-        ecs_tasks.check_overrides_at_the_door(settings, request.overrides, request.job_json(), last_attempt)
+        ecs_tasks.check_overrides_at_the_door(settings, overrides, request.job_json(), last_attempt)
     except InvalidOverrides as e:
         raise InvalidInput(f"invalid overrides: {e}") from e
 
@@ -437,6 +462,7 @@ class _Task:
                     _sized(request.overrides, plan.size),
                     task_env,
                     plan.capacity,
+                    task_tags(self.execution_arn, self.name, attempt, request.tags or {}),
                 ),
                 name=Operation.START_TASK.named(attempt, self.name),
                 config=START_STEP_CONFIG,
@@ -640,8 +666,12 @@ def _succeeded(
     return ExecutionResult(CallbackSuccess.from_dict(completion, task_arn), completed_by, attempt)
 
 
-def _final_error(failure: TaskFailed, attempt: int, max_attempts: int) -> TaskError:
-    if attempt > 1 or failure.retryable:
-        suffix = f" (attempt {attempt} of {max_attempts})"
-        failure = replace(failure, message=failure.message + suffix)
-    return error_for(failure)
+def _final_error(
+    failure: TaskFailed, attempt: int, max_attempts: int, exit_rule: int | None = None
+) -> TaskError:
+    notes = [f"attempt {attempt} of {max_attempts}"] if attempt > 1 or failure.retryable else []
+    if exit_rule is not None:  # the user's rule, not the outcome table, made it final: say which
+        notes.append(f"retry rule {exit_rule}: EXIT")
+    if notes:
+        failure = replace(failure, message=f"{failure.message} ({'; '.join(notes)})")
+    return error_for(failure, failure.details(attempt, max_attempts))

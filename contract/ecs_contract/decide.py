@@ -38,6 +38,8 @@ def decide(task: Task, container_name: str = WORKER_CONTAINER_NAME) -> Outcome:
             stop_code=task.stop_code,
             reason=reason,
             usage=task.usage,
+            stopped_reason=task.stopped_reason,
+            container_reason=container_reason,
         )
 
     if task.stop_code == "TaskFailedToStart":

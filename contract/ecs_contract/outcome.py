@@ -33,6 +33,35 @@ class ErrorType(StrEnum):
     INVALID_INPUT = "InvalidInput"
     UNKNOWN = "Unknown"  # a callback failure that did not come from our relay
 
+    @property
+    def remedy(self) -> str:
+        """The next step for whoever reads this failure: one line."""
+        return REMEDIES[self]
+
+
+REMEDIES: dict[ErrorType, str] = {
+    ErrorType.WORKER_FAILED: "read the worker's log (its last lines and link are in the error data) and fix "
+    "the job or its input",
+    ErrorType.OUT_OF_MEMORY: "raise the task's memory (the job's cpu/memory overrides, or WorkerMemory)",
+    ErrorType.TASK_FAILED_TO_START: "check that the image exists and can be pulled from the task's subnets, "
+    "and the task's roles; a capacity failure is retried on its own",
+    ErrorType.TASK_INTERRUPTED: "nothing to fix (Fargate Spot took the capacity back): raise MaxAttempts, or "
+    "set Capacity=OnDemand for jobs that must not be interrupted",
+    ErrorType.TASK_STOPPED: "something called StopTask: the stopped reason says who or why",
+    ErrorType.NO_EXIT_CODE: "the container never ran to an exit: read the reason (often it could not start)",
+    ErrorType.TASK_TIMED_OUT: "raise TaskTimeoutSeconds, or make the job faster or split it",
+    ErrorType.TASK_HUNG: "find where the job stalls (the message has its last progress); report progress "
+    "more often, or raise LivenessTimeoutSeconds",
+    ErrorType.CAPACITY_UNAVAILABLE: "run it again later, give the tasks subnets in more Availability Zones, "
+    "or ask for a higher Fargate quota",
+    ErrorType.TASK_START_REJECTED: "fix what RunTask refused: the message names the parameter",
+    ErrorType.ECS_UNAVAILABLE: "ECS kept failing: check the AWS Health Dashboard, then run the job again",
+    ErrorType.RESULT_UNREADABLE: "grant the function s3:GetObject on the results prefix (and kms:Decrypt for "
+    "a KMS-encrypted bucket), then run the job again",
+    ErrorType.INVALID_INPUT: "fix the job input as the message says; no task was started",
+    ErrorType.UNKNOWN: "something other than the relay completed the callback: read the message",
+}
+
 
 @dataclass(frozen=True)
 class TaskSucceeded:
@@ -58,18 +87,30 @@ class TaskFailed:
     stop_code: str | None = None
     reason: str | None = None
     usage: TaskUsage | None = None  # what the task used (None: no task, or not known)
+    # The task's stoppedReason and its worker container's reason apart (`reason` is whichever
+    # explains the outcome): the retry rules match each (ecs_contract.retry_rules).
+    stopped_reason: str | None = None
+    container_reason: str | None = None
 
     def callback_error(self) -> dict[str, str]:
         """The Error object of SendDurableExecutionCallbackFailure."""
         data = asdict(self)
         data["error_type"] = self.error_type.value
         data["reason"] = clip(self.reason)
+        data["stopped_reason"] = clip(self.stopped_reason)
+        data["container_reason"] = clip(self.container_reason)
         data["usage"] = self.usage.to_dict() if self.usage else None
+        data["remedy"] = self.error_type.remedy
         return {
             "ErrorType": self.error_type.value,
             "ErrorMessage": clip(self.message) or "",
             "ErrorData": json.dumps(data, separators=(",", ":")),
         }
+
+    def details(self, attempt: int, max_attempts: int) -> str:
+        """The ErrorData of the execution this failure ends: the callback's, and the attempt."""
+        data = json.loads(self.callback_error()["ErrorData"])
+        return json.dumps({**data, "attempt": attempt, "max_attempts": max_attempts}, separators=(",", ":"))
 
     @classmethod
     def from_callback_error(cls, message: str | None, data: str | None) -> TaskFailed:

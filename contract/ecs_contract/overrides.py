@@ -33,6 +33,7 @@ from ecs_contract.names import (
     TASK_INDEX_ENV,
     WORKER_CONTAINER_NAME,
 )
+from ecs_contract.trace import TRACEPARENT_ENV, XRAY_ENV
 
 
 class InvalidOverrides(ValueError):
@@ -82,6 +83,8 @@ RESERVED_ENV: Mapping[str, str] = {
     JOB_CHOICE_ENV: "it chooses which job the worker runs",
     TASK_ATTEMPT_ENV: "it tells the task its attempt",
     TASK_INDEX_ENV: "it tells a fan-out's task its index",
+    XRAY_ENV: "it carries the orchestrator's X-Ray trace header",
+    TRACEPARENT_ENV: "it carries the orchestrator's W3C trace context",
 }
 # The variables Amazon ECS sets in every task (AmazonECS/latest/developerguide/
 # ecs-environment-variables.html): a job that set one would break the task's credentials, its

@@ -71,6 +71,10 @@ class Task:
     def env(self, key: str, container: str = WORKER_CONTAINER_NAME) -> str | None:
         return (self.environment or {}).get(container, {}).get(key)
 
+    def environment_of(self, container: str = WORKER_CONTAINER_NAME) -> Mapping[str, str]:
+        """The container's environment overrides (what RunTask set on it)."""
+        return (self.environment or {}).get(container, {})
+
     @property
     def callback_id(self) -> str | None:
         return self.env(CALLBACK_ID_ENV)

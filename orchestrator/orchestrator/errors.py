@@ -69,7 +69,7 @@ class ResultUnreadable(lib.ResultUnreadable, TaskError):
 
 
 _BY_TYPE: dict[ErrorType, type[TaskError]] = {
-    cls.error_type: cls for cls in TaskError.__subclasses__() if cls.__module__ == __name__
+    cls.outcome: cls for cls in TaskError.__subclasses__() if cls.__module__ == __name__
 }
 
 
@@ -77,5 +77,5 @@ def as_orchestrator_error(error: lib.TaskError) -> TaskError:
     """The library's error as the orchestrator's class of the same name (same message)."""
     if isinstance(error, TaskError):
         return error
-    cls = _BY_TYPE.get(error.error_type, TaskError)
-    return cls(str(error), retryable=error.retryable)
+    cls = _BY_TYPE.get(error.outcome, TaskError)
+    return cls(str(error), retryable=error.retryable, data=error.data)

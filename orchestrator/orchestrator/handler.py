@@ -35,7 +35,7 @@ def build_handler(gateways: Callable[[], Gateways]) -> Callable[[Any, Any], Any]
             result = run_task(
                 context,
                 DEFAULT_TASK_NAME,
-                TaskRequest(job=job.payload, overrides=job.overrides),
+                TaskRequest(job=job.payload, overrides=job.overrides, tags=job.tags),
                 config,
                 gateways(),
             )

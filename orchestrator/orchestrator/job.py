@@ -16,6 +16,7 @@ from ecs_contract.demo_job import JobChoice
 from ecs_contract.limits import OVERRIDES_MAX_CHARS
 from ecs_contract.names import CALLBACK_ID_MAX
 from ecs_contract.overrides import InvalidOverrides, TaskOverrides
+from ecs_contract.tags import InvalidTags, check_tags
 from orchestrator.errors import InvalidInput
 
 # The job payload's optional key for the task's overrides (ecs_contract.overrides' document). Taken
@@ -24,6 +25,9 @@ from orchestrator.errors import InvalidInput
 # (in JOB_INPUT and as themselves), and a worker would see its own size as input, so the same job
 # run at two sizes would be two different inputs to it.
 OVERRIDES_KEY = "overrides"
+# The job payload's optional key for the task's own tags ({"team": "search"}), added to the ones
+# every task gets (ecs_contract.tags); taken out of the job too: they are for ECS, not the worker.
+TAGS_KEY = "tags"
 
 # Room the job input may take in the 8,192-char overrides once the callback id (up to 1,024
 # chars), the result URI and the JSON framing are in: checked exactly again when the task starts.
@@ -37,6 +41,7 @@ JobRules = Callable[[dict[str, Any], int], None]
 class JobInput:
     payload: dict[str, Any]  # what the worker gets (without OVERRIDES_KEY)
     overrides: TaskOverrides | None = None  # the job's overrides of its task; None: none
+    tags: dict[str, str] | None = None  # the job's tags of its task; None: none
 
     def to_json(self) -> str:
         return json.dumps(self.payload, separators=(",", ":"), sort_keys=True)
@@ -61,15 +66,16 @@ def parse_job(event: object, task_timeout_seconds: int, rules: JobRules = no_rul
     """Any JSON object that fits the overrides is a job, if the job's own rules accept it."""
     if not isinstance(event, dict):
         raise InvalidInput(f"job input must be a JSON object, got {type(event).__name__}")
-    payload = {k: v for k, v in event.items() if k != OVERRIDES_KEY}
+    payload = {k: v for k, v in event.items() if k not in (OVERRIDES_KEY, TAGS_KEY)}
     overrides = _overrides(event)
+    tags = _tags(event)
     try:
         rules(payload, task_timeout_seconds)
     except InvalidInput:
         raise
     except ValueError as e:  # the hook's way to refuse an input, with the reason for the caller
         raise InvalidInput(str(e)) from e
-    job = JobInput(payload=payload, overrides=overrides)
+    job = JobInput(payload=payload, overrides=overrides, tags=tags)
     # Measured as it travels: a JSON string inside the overrides' JSON, where every quote,
     # backslash and \uXXXX escape of the job's own JSON takes one more character.
     size = len(json.dumps(job.to_json()))
@@ -91,3 +97,16 @@ def _overrides(event: dict[str, Any]) -> TaskOverrides | None:
         return TaskOverrides.from_dict(event[OVERRIDES_KEY])
     except InvalidOverrides as e:
         raise InvalidInput(f"invalid overrides: {e}") from e
+
+
+def _tags(event: dict[str, Any]) -> dict[str, str] | None:
+    if TAGS_KEY not in event:
+        return None
+    tags = event[TAGS_KEY]
+    if not isinstance(tags, dict):
+        raise InvalidInput(f"'{TAGS_KEY}' must be an object of tag names to string values")
+    try:
+        check_tags(tags)
+    except InvalidTags as e:
+        raise InvalidInput(f"invalid tags: {e}") from e
+    return dict(tags)

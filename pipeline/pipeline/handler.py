@@ -117,7 +117,7 @@ def _fan_out(
         first = e.result.failures[0] if isinstance(e.result, FanOutResult) and e.result.failures else None
         if first is None:
             raise
-        raise error_named(first.error_type, f"{first.message} ({e})") from e
+        raise error_named(first.error_type, f"{first.message} ({e})", first.data) from e
 
 
 def parse_input(event: Any) -> tuple[str, list[str], int]:

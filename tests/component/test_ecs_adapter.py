@@ -224,6 +224,16 @@ def test_run_task_failures_for_capacity_are_a_retryable_capacity_unavailable(ecs
     assert '"retryable":true' in failure["ErrorData"]
 
 
+def test_a_conflict_on_our_client_token_hands_back_the_task_it_already_started(ecs):
+    # A retry of the start step in another invocation (another trace context in the environment)
+    # asks with the same token and a different request: ECS names the task the token started.
+    client, stub = ecs
+    stub.add_client_error(
+        "run_task", "ConflictException", "in use", 400, modeled_fields={"resourceIds": ["arn:first"]}
+    )
+    assert run(client) == {"taskArn": "arn:first"}
+
+
 def test_stop_task_reason_is_cut_to_the_ecs_limit(ecs):
     client, stub = ecs
     stub.add_response("stop_task", {}, {"cluster": CONFIG.cluster_arn, "task": "arn:t", "reason": "r" * 255})

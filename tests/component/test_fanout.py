@@ -48,7 +48,10 @@ def fan_out(monkeypatch: pytest.MonkeyPatch, ecs_rules: bool | EcsRules) -> Iter
 
         return handler
 
-    with World.serving(monkeypatch.setenv, fan_out_of, ecs_rules=ecs_rules) as world:
+    # The tests play every worker: how long a task may run is not under test here, and a wall-clock
+    # bound of 30 s failed the throttling test on a loaded machine (TaskTimedOut for the first task,
+    # which waits while the others back off).
+    with World.serving(monkeypatch.setenv, fan_out_of, task_timeout=3600, ecs_rules=ecs_rules) as world:
         yield world
 
 
@@ -172,6 +175,13 @@ def test_two_failures_of_five_past_a_tolerance_of_one_fail_the_execution_with_fa
     assert message.startswith("word: 2 of 5 tasks failed (1 tolerated;")
     assert "word 0: WorkerFailed: " in message and "word 1: WorkerFailed: " in message
     assert len(fan_out.run_task_calls) == 3  # the batch started no task after it failed
+    # The caller reads the summary and each failure's own details as JSON (ErrorData)
+    data = json.loads(result.error.data or "")
+    summary = data["summary"]
+    assert (summary["failed"], summary["total"], summary["succeeded"] + summary["notFinished"]) == (2, 5, 3)
+    details = [json.loads(f["error"]["data"]) for f in data["failures"]]
+    assert sorted(d["exit_code"] for d in details) == [1, 1]
+    assert {d["error_type"] for d in details} == {"WorkerFailed"}
 
 
 def test_a_retried_task_reads_its_second_attempt_and_the_same_index(fan_out: World, monkeypatch):
@@ -211,7 +221,7 @@ def test_failures_past_a_tolerated_percentage_fail_the_execution(fan_out: World)
     [EcsRules(EcsRulesConfig(run_task_rate=TokenRate(2, Fraction(1))), clock=Clock(frozen=True))],
 )
 def test_throttled_starts_during_a_fan_out_back_off_and_start_every_task_once(fan_out: World, ecs_rules):
-    arn = fan_out.start({"words": WORDS, "maxConcurrency": 5})
+    arn = fan_out.start({"words": WORDS, "maxConcurrency": 5}, execution_timeout=3600)
     # Two start; the three others are throttled (a real ThrottlingException from behind the local
     # rules) and asked again with backoff, their steps never failing...
     settled(fan_out, arn, 2)

@@ -114,6 +114,24 @@ def test_run_task_refuses_a_capacity_provider_the_cluster_is_not_associated_with
     assert [t["capacityProviderName"] for t in started] == ["FARGATE"]
 
 
+@pytest.mark.parametrize(
+    "tags",
+    [
+        [{"key": f"k{i}", "value": "v"} for i in range(51)],
+        [{"key": "k", "value": "a"}, {"key": "k", "value": "b"}],
+        [{"key": "k" * 129, "value": "v"}],
+        [{"key": "AWS:owner", "value": "v"}],
+        [{"key": "k", "value": "aws:v"}],
+    ],
+)
+def test_run_task_refuses_tags_ecs_does_not_allow(ecs: LocalEcs, tags: list[dict[str, str]]) -> None:
+    # RunTaskRequest.tags: at most 50, keys 1-128 and values up to 256 characters, each key once, no
+    # aws: prefix on keys or values.
+    client = ecs.client("ecs")
+    assert error_of(client.run_task, **ecs.run_task_request(tags=tags))["Error"]["Code"] == INVALID
+    assert client.list_tasks(cluster=ecs.cluster)["taskArns"] == []
+
+
 def test_run_task_refuses_a_launch_type_with_a_capacity_provider_strategy(ecs: LocalEcs) -> None:
     # RunTaskRequest.capacityProviderStrategy: "If a capacityProviderStrategy is specified, the
     # launchType parameter must be omitted." (moto's own check)

@@ -13,6 +13,7 @@ from completion_relay.relay import RelayAction
 from ecs_contract.documents import CallbackSuccess, ExecutionResult, Operation, StartTaskResult
 from ecs_contract.names import client_token
 from ecs_contract.outcome import encode_callback_result
+from ecs_contract.trace import TraceContext
 from testkit.moto_world import BUCKET
 from testkit.paths import load_event
 from testkit.poll import poll
@@ -214,8 +215,14 @@ def test_a_job_s_overrides_reach_run_task_and_leave_the_job_input(world):
         "JOB_INPUT",
         "RESULT_S3_URI",
         "TASK_ATTEMPT",
+        "_X_AMZN_TRACE_ID",
+        "TRACEPARENT",
         "LOG_LEVEL",
     ]
+    # The orchestrator's trace context: without X-Ray (tests), the one derived from the execution
+    assert TraceContext.of_env(world.worker_env(task)) == TraceContext.of_invocation(
+        None, arn, world.worker_env(task)["CALLBACK_ID"]
+    )
     # And the worker's job is the job without its overrides (they are the orchestrator's business)
     assert json.loads(world.worker_env(task)["JOB_INPUT"]) == {
         k: v for k, v in job.items() if k != "overrides"
@@ -225,6 +232,48 @@ def test_a_job_s_overrides_reach_run_task_and_leave_the_job_input(world):
     # And the task runs to its success as any other
     world.stop(task, exit_code=0, result={"ok": True})
     assert world.runner.wait_for_result(arn, timeout=30).status is InvocationStatus.SUCCEEDED
+
+
+def test_every_task_is_tagged_with_its_execution_name_and_attempt_and_the_job_s_tags(world):
+    arn = world.start(
+        {"message": "tagged", "processingTime": 1, "tags": {"team": "search", "cost-centre": "42"}}
+    )
+    task = world.started_task()
+    [call] = world.run_task_calls
+    assert call["tags"] == [
+        {"key": "durable-ecs:execution", "value": arn[-256:]},
+        {"key": "durable-ecs:task", "value": "task"},
+        {"key": "durable-ecs:attempt", "value": "1"},
+        {"key": "team", "value": "search"},
+        {"key": "cost-centre", "value": "42"},
+    ]
+    assert call["enableECSManagedTags"] is True  # aws:ecs:clusterName, for split cost allocation
+    # The tags are ECS's business, not the job's input
+    assert json.loads(world.worker_env(task)["JOB_INPUT"]) == {"message": "tagged", "processingTime": 1}
+    described = world.ecs.describe_tasks(cluster=world.cluster_arn, tasks=[task["taskArn"]], include=["TAGS"])
+    assert {"key": "team", "value": "search"} in described["tasks"][0]["tags"]
+    world.stop(task, exit_code=0, result={"ok": True})
+    assert world.runner.wait_for_result(arn, timeout=30).status is InvocationStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        pytest.param({"aws:owner": "me"}, "the aws: prefix is AWS's own", id="aws-prefix"),
+        pytest.param({"durable-ecs:task": "x"}, "are set by run_task", id="ours"),
+        pytest.param({"k" * 129: "v"}, "a tag key is 1 to 128 characters", id="long-key"),
+        pytest.param({"team": "a&b"}, "ECS's allowed characters", id="character"),
+        pytest.param({f"t{i}": "v" for i in range(48)}, "at most 47 tags a task", id="too-many"),
+        pytest.param(["team"], "'tags' must be an object", id="not-an-object"),
+    ],
+)
+def test_a_refused_tag_fails_at_once_with_invalid_input_and_starts_no_task(world, tags, message):
+    arn = world.start({"message": "tagged", "processingTime": 1, "tags": tags})
+    result = world.runner.wait_for_result(arn, timeout=30)
+    assert result.status is InvocationStatus.FAILED
+    assert result.error.type == "orchestrator.errors.InvalidInput"
+    assert message in result.error.message
+    assert world.run_task_calls == []
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from ecs_contract.completion import ResultAccessDenied
 from ecs_contract.documents import CallbackSuccess
 from ecs_contract.limits import CALLBACK_RESULT_MAX_BYTES
 from ecs_contract.names import redact, started_by
+from ecs_contract.outcome import ErrorType
 from ecs_contract.usage import TaskUsage
 from testkit.lambda_context import FakeLambdaContext
 from testkit.moto_world import moto_worker_cluster
@@ -202,6 +203,10 @@ def test_nonzero_exit_sends_a_typed_failure(aws):
                             "pullStartedAt": "2020-01-23T17:57:52.103Z",
                             "stoppedAt": "2020-01-23T17:59:41.234Z",
                         },
+                        # Apart, for the retry rules' onStatusReason and onReason.
+                        "stopped_reason": "Essential container in task exited",
+                        "container_reason": None,
+                        "remedy": ErrorType.WORKER_FAILED.remedy,
                     },
                     separators=(",", ":"),
                 ),

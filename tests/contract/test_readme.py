@@ -18,6 +18,7 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
+from ecs_contract.outcome import ErrorType
 from local import cli
 from testkit.paths import ROOT
 from testkit.sam import SAM
@@ -155,3 +156,9 @@ def test_the_readme_s_python_examples_compile_and_import_what_exists():
             imported = __import__(module, fromlist=["_"])
             for name in (n.strip() for n in names.split(",")):
                 assert hasattr(imported, name), f"README imports {name} from {module}, which has none"
+
+
+def test_every_error_type_has_its_next_step_in_the_readme_as_in_the_error_data():
+    """The README's table of error types holds each one's remedy exactly as callers read it."""
+    for error_type in ErrorType:
+        assert f"| `{error_type.value}` | {error_type.remedy} |" in README, error_type

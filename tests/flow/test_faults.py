@@ -13,7 +13,7 @@ import pytest
 
 from completion_relay.relay import RelayAction
 from ecs_contract.documents import CompletedBy, ExecutionResult, Operation, StartTaskResult
-from testkit.local_cloud import Cloud, cli, entry, execution_name, kinds
+from testkit.local_cloud import Cloud, cli, entry, execution_name, kinds, started_task
 from testkit.poll import poll
 
 pytestmark = pytest.mark.flow
@@ -160,6 +160,15 @@ def test_a_task_that_never_starts_fails_without_a_retry(cloud: Cloud) -> None:
     _, (task,) = ledger(cloud, arn)
     assert (task["stopCode"], task["containers"][0].get("exitCode")) == ("TaskFailedToStart", None)
     assert cloud.relay_actions(task["taskArn"]) == [RelayAction.FAILED]
+    # The caller reads the failure's facts from GetDurableExecution, not only from the message
+    details = json.loads(execution["Error"]["ErrorData"])
+    assert (details["error_type"], details["task_arn"], details["stop_code"]) == (
+        "TaskFailedToStart",
+        task["taskArn"],
+        "TaskFailedToStart",
+    )
+    assert (details["attempt"], details["max_attempts"], details["retryable"]) == (1, 3, False)
+    assert details["remedy"].startswith("check that the image exists")
 
 
 def capacities(tasks: list[dict[str, Any]]) -> list[str]:
@@ -231,3 +240,44 @@ def test_an_execution_stopped_by_the_user_has_its_task_stopped(cloud: Cloud) -> 
     )
     assert cloud.execution(arn)["Status"] == "STOPPED"
     assert [t["taskArn"] for t in cloud.tasks_of(arn)] == [task_arn]
+
+
+def test_an_out_of_memory_kill_is_retried_at_once_with_twice_the_memory_and_succeeds(cloud: Cloud) -> None:
+    payload, name = job("oom"), execution_name("oom")
+    cloud.arm("oom-kill", name)
+    arn = cloud.start(payload, name)
+    result = result_of(cloud.wait(arn))
+    history, tasks = ledger(cloud, arn)
+    assert result.attempts == 2 and len(tasks) == 2
+
+    # The first task ran at the task definition's size (template: WorkerCpu, WorkerMemory) and was
+    # killed as the kernel's OOM killer kills a container: SIGKILL, and ECS's reason for it.
+    killed = cloud.task(started_task(history, 1))
+    assert (killed["cpu"], killed["memory"]) == ("256", "512") and "cpu" not in killed["overrides"]
+    assert (killed["stopCode"], killed["containers"][0]["exitCode"]) == ("EssentialContainerExited", 137)
+    assert killed["containers"][0]["reason"] == "OutOfMemoryError: Container killed due to memory usage"
+    assert cloud.relay_actions(killed["taskArn"]) == [RelayAction.FAILED]
+
+    # The second asked RunTask for twice the memory (the same CPU holds it), for the task and its
+    # container, ran at that size, and succeeded.
+    second = cloud.task(started_task(history, 2))
+    overrides = second["overrides"]
+    assert (overrides["cpu"], overrides["memory"], overrides["containerOverrides"][0]["memory"]) == (
+        "256",
+        "1024",
+        1024,
+    )
+    assert (second["cpu"], second["memory"]) == ("256", "1024")
+    assert result.completion.task_arn == second["taskArn"]
+    assert result.completion.result["processedMessage"] == payload["message"].upper()
+    # At once: the size that failed is not the one asked next, so there is no backoff.
+    assert kinds(history) == [
+        "ExecutionStarted",
+        entry("CallbackStarted", Operation.TASK_COMPLETION),
+        entry("StepSucceeded", Operation.START_TASK),
+        entry("CallbackFailed", Operation.TASK_COMPLETION),
+        entry("CallbackStarted", Operation.TASK_COMPLETION, 2),
+        entry("StepSucceeded", Operation.START_TASK, 2),
+        entry("CallbackSucceeded", Operation.TASK_COMPLETION, 2),
+        "ExecutionSucceeded",
+    ]

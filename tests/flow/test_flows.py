@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from completion_relay.relay import RelayAction
 from ecs_contract.documents import ExecutionResult, Operation
 from ecs_contract.names import TASK_STATE_CHANGE
+from ecs_contract.trace import TraceContext
 from local.timeline import follow
 from testkit.local_cloud import TASK_TIMEOUT, Cloud, cli, entry, error_type, kinds, started_task
 from testkit.paths import load_event
@@ -48,6 +49,21 @@ def test_success_returns_the_workers_result(cloud: Cloud) -> None:
     assert result.task_arn == task_arn
     task = cloud.task(task_arn)
     assert task["lastStatus"] == "STOPPED" and task["containers"][0]["exitCode"] == 0
+    # The worker logs the orchestrator's trace, and the relay names the same trace
+    trace = TraceContext.of_env(
+        {e["name"]: e["value"] for e in task["overrides"]["containerOverrides"][0]["environment"]}
+    )
+    assert trace is not None
+    logs = cloud.target.logs.get_log_events(
+        logGroupName=cloud.target.worker_logs.group, logStreamName=cloud.target.worker_logs.stream(task_arn)
+    )
+    assert f"worker: trace_id={trace.xray_trace_id} traceparent={trace.traceparent()}" in [
+        e["message"] for e in logs["events"]
+    ]
+    poll(
+        lambda: trace.xray_trace_id in cloud.relay_trace_ids(task_arn),
+        what="the relay's log line of the task",
+    )
 
 
 def test_sample_failure_fails_with_worker_failed_and_the_exit_code(cloud: Cloud) -> None:

@@ -108,6 +108,12 @@ def runs_the_task(cloud: Cloud, drop: Drop) -> None:
     assert execution["Error"]["ErrorType"].endswith("TaskStartRejected")
 
 
+def tags_the_task(cloud: Cloud, drop: Drop) -> None:
+    drop()
+    execution = failed_with(cloud, cloud.start(job("tag")), "ecs:TagResource")
+    assert execution["Error"]["ErrorType"].endswith("TaskStartRejected")
+
+
 def passes_the_roles(cloud: Cloud, drop: Drop) -> None:
     drop()
     execution = failed_with(cloud, cloud.start(job("pass-role")), "iam:PassRole")
@@ -234,6 +240,7 @@ FLOWS: dict[str, Callable[[Cloud, Drop], None]] = {
     "Orchestrator/AWSLambdaBasicDurableExecutionRolePolicy": checkpoints,
     "Orchestrator/RunWorkerTasks": runs_the_task,
     "Orchestrator/PassWorkerRoles": passes_the_roles,
+    "Orchestrator/TagWorkerTasks": tags_the_task,
     "WorkerTaskRole/write-result": writes_the_result,
     "CompletionRelay/CompleteTaskCallbacks": completes_callbacks,
     "CompletionRelay/ReadWorkerResults": reads_results,

@@ -8,6 +8,7 @@ else in the repository reads and writes them through ecs_contract.documents.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -119,3 +120,27 @@ def test_a_failure_reads_back_with_its_usage_and_without_fields_it_does_not_know
     assert json.loads(error["ErrorData"])["usage"] == USAGE_WIRE
     newer = {**json.loads(error["ErrorData"]), "a_field_of_a_newer_relay": [1, 2]}
     assert TaskFailed.from_callback_error(error["ErrorMessage"], json.dumps(newer)) == failure
+
+
+def test_a_failure_carries_the_task_s_and_the_container_s_reasons_apart_and_an_older_one_reads_without():
+    """The retry rules match each (ecs_contract.retry_rules); a failure an older relay sent has neither."""
+    failure = TaskFailed(
+        ErrorType.OUT_OF_MEMORY,
+        "worker ran out of memory",
+        task_arn=ARN,
+        exit_code=137,
+        reason="OutOfMemoryError: Container killed due to memory usage",
+        stopped_reason="Essential container in task exited",
+        container_reason="OutOfMemoryError: Container killed due to memory usage",
+    )
+    error = failure.callback_error()
+    sent = json.loads(error["ErrorData"])
+    assert (sent["stopped_reason"], sent["container_reason"]) == (
+        "Essential container in task exited",
+        "OutOfMemoryError: Container killed due to memory usage",
+    )
+    assert TaskFailed.from_callback_error(error["ErrorMessage"], error["ErrorData"]) == failure
+    older = {k: v for k, v in sent.items() if k not in ("stopped_reason", "container_reason")}
+    assert TaskFailed.from_callback_error(error["ErrorMessage"], json.dumps(older)) == replace(
+        failure, stopped_reason=None, container_reason=None
+    )

@@ -3,10 +3,12 @@ operations, and the orchestrator's errors as subclasses of the library's."""
 
 from __future__ import annotations
 
+import json
 from typing import cast
 
 import pytest
 from aws_durable_execution_sdk_python import ChildContextError, DurableContext
+from aws_durable_execution_sdk_python.lambda_service import ErrorObject
 
 import durable_ecs
 from durable_ecs import EcsSettings, InvalidInput, fanout, run_tasks
@@ -62,12 +64,19 @@ def test_the_job_travels_as_compact_sorted_json():
 
 @pytest.mark.parametrize("error_type", list(ErrorType))
 def test_each_library_error_becomes_the_orchestrator_s_class_of_the_same_name(error_type):
-    library = lib_errors.error_for(TaskFailed(error_type, "boom", retryable=True))
+    failure = TaskFailed(error_type, "boom", retryable=True)
+    library = lib_errors.error_for(failure, failure.details(2, 3))
     mine = orchestrator_errors.as_orchestrator_error(library)
     assert type(mine).__module__ == "orchestrator.errors"  # the execution's error type its callers read
     assert type(mine).__name__ == type(library).__name__
     assert isinstance(mine, type(library)) and isinstance(mine, orchestrator_errors.TaskError)
-    assert (str(mine), mine.retryable, mine.error_type) == ("boom", True, library.error_type)
+    assert (str(mine), mine.retryable, mine.outcome) == ("boom", True, library.outcome)
+    # The details travel with it: the SDK records a DurableOperationError's data as the ErrorData
+    assert mine.error_type == f"orchestrator.errors.{type(library).__name__}"
+    assert ErrorObject.from_exception(mine).data == library.data
+    details = json.loads(library.data or "")
+    assert (details["error_type"], details["attempt"], details["max_attempts"]) == (error_type.value, 2, 3)
+    assert details["remedy"] == error_type.remedy and details["remedy"]
     assert orchestrator_errors.as_orchestrator_error(mine) is mine
 
 

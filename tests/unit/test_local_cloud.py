@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -138,9 +139,28 @@ def test_parameter_combinations_that_cannot_work_are_refused_with_what_to_change
 
 
 @pytest.mark.parametrize(
+    ("parameters", "refused_by"),
+    [
+        ({"MemoryRetryFactor": 0.5}, "MemoryRetryFactor=0.5: must be at least 1"),
+        ({"MemoryRetryMaxMiB": "lots"}, "MemoryRetryMaxMiB=lots: must be a number"),
+        ({"Capacity": "Spot"}, "Capacity=Spot: must be one of SpotWithFallback, OnDemand"),
+        ({"StartedByMarker": "a b"}, "StartedByMarker=a b: must match pattern"),
+        ({"WorkerImageUri": "repo:latest"}, "must be empty or name the image by its digest"),
+        # CloudFormation cannot read JSON: `up` refuses a bad rule with the functions' own message.
+        ({"RetryRules": '[{"onExitCode": "1"}]'}, 'RetryRules refused: RETRY_RULES rule 1 needs "action"'),
+        ({"RetryRules": "retry on 137"}, "RetryRules refused: RETRY_RULES is not JSON"),
+    ],
+)
+def test_a_parameter_outside_its_constraints_is_refused_as_cloudformation_does(parameters, refused_by):
+    with pytest.raises(TemplateError, match=re.escape(refused_by)):
+        Template(replace(NAMES, parameters=parameters)).check_rules()
+
+
+@pytest.mark.parametrize(
     "parameters",
     [
         {},
+        {"RetryRules": '[{"onReason": "OutOfMemoryError*", "action": "EXIT"}]', "MemoryRetryFactor": "1.5"},
         {"SubnetIds": "subnet-1", "SecurityGroupId": "sg-1"},
         {"SubnetIds": "subnet-1", "WorkerVpcId": "vpc-1", "AssignPublicIp": "DISABLED"},
     ],

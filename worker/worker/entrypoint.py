@@ -18,6 +18,7 @@ from typing import Any
 
 from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from ecs_contract.names import JOB_INPUT_ENV, RESULT_URI_ENV
+from ecs_contract.trace import TraceContext
 
 # A job: the input object and a function for progress lines in, a JSON-serialisable result out.
 Job = Callable[[dict[str, Any], Callable[[str], None]], Any]
@@ -87,6 +88,9 @@ def main(env: Mapping[str, str] | None = None) -> int:
     except BadEnvironment as e:
         print(f"worker: {e}", file=sys.stderr, flush=True)
         return EXIT_BAD_ENVIRONMENT
+    trace = TraceContext.of_env(env)
+    if trace is not None:  # the orchestrator's trace: search the worker's log for it
+        print(f"worker: trace_id={trace.xray_trace_id} traceparent={trace.traceparent()}", flush=True)
     try:
         result = load_job(choice)(payload, progress)
         write_result(uri, result)
