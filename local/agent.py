@@ -33,6 +33,7 @@ from moto.ecs.models import ecs_backends
 
 from ecs_contract.demo_job import JOB_CHOICE_ENV, JobChoice
 from ecs_contract.names import TASK_STATE_CHANGE
+from ecs_contract.progress import PROGRESS_INTERVAL_ENV, parse_progress
 from local.ecs_rules import EcsRules, install
 from local.faults import Faults
 from local.journal import Journal, iso
@@ -77,6 +78,8 @@ class RunningTask:
     started: float = field(default_factory=time.monotonic)
     stop_requested: bool = False
     interrupted: bool = False
+    started_by: str | None = None
+    hung: bool = False  # frozen by the fault "hang" (SIGSTOP)
     oom_killed: bool = False
 
 
@@ -96,6 +99,7 @@ class TaskAgent:
         stop_timeout: float = 2.0,
         ecs_rules: EcsRules | None = None,
         emit_patience: float = 300.0,
+        log_lines: Callable[[str, str, int, str], None] | None = None,
     ) -> None:
         self.cluster_arn, self.td = cluster_arn, task_definition
         self.ecs, self.logs = clients("ecs"), clients("logs")
@@ -105,6 +109,8 @@ class TaskAgent:
         self.poll_interval, self.stop_timeout = poll_interval, stop_timeout
         self.ecs_rules = ecs_rules or EcsRules()
         self.emit_patience = emit_patience
+        # Each line the awslogs stand-in writes, to the log group's subscription filters (subscriptions.py).
+        self.log_lines = log_lines
         self.running: dict[str, RunningTask] = {}
         self.seen: set[str] = set()
         self.stuck: set[str] = set()  # tasks left in PROVISIONING by the fault stuck-provisioning
@@ -232,7 +238,7 @@ class TaskAgent:
             env=env,
             cwd=workdir,
         )
-        task = RunningTask(arn, process, container.name, stream)
+        task = RunningTask(arn, process, container.name, stream, started_by=started_by)
         try:
             moto_task.started_at = _utcnow()
             moto_task.last_status = "RUNNING"
@@ -302,6 +308,13 @@ class TaskAgent:
                     )
                 except Exception as e:  # noqa: BLE001 - a lost log line must not stop the watch
                     _log(f"task {task.arn}: a log line was lost: {type(e).__name__}: {e}")
+                    continue
+                if self.log_lines is not None:
+                    self.log_lines(group, task.log_stream, stamp, line)
+            if not task.hung and parse_progress(line) and self.faults.fire("hang", task.started_by):
+                task.hung = True  # alive, silent, never exiting: until StopTask's SIGTERM (+ SIGCONT)
+                task.process.send_signal(signal.SIGSTOP)
+                self._journal(task.arn, "RUNNING", fault="hang")
         code = task.process.wait()
         exit_code = code if code >= 0 else 128 - code  # a signal shows as 128+n, as in a container
         moto_task = self._moto_task(task.arn)
@@ -330,6 +343,8 @@ class TaskAgent:
         """StopTask: SIGTERM, then SIGKILL after the stop timeout, as ECS does."""
         if task.process.poll() is None:
             task.process.send_signal(signal.SIGTERM)
+            if task.hung:  # a frozen process takes its SIGTERM once it runs again
+                task.process.send_signal(signal.SIGCONT)
             try:
                 task.process.wait(self.stop_timeout)
             except subprocess.TimeoutExpired:
@@ -412,4 +427,7 @@ def worker_base_env(moto_url: str, region: str, job: JobChoice = JobChoice.DEMO)
         "AWS_DEFAULT_REGION": region,
         "AWS_ENDPOINT_URL": moto_url,  # every AWS call of the worker stays on this machine
         JOB_CHOICE_ENV: job,
+        # The worker's progress lines at most once a second (worker.progress; deployed: once a minute),
+        # so that `follow` shows them and the liveness tests run in seconds.
+        PROGRESS_INTERVAL_ENV: "1",
     }

@@ -36,6 +36,7 @@ from local.faults import FaultError, Faults
 from local.functions import DEFAULT_CONCURRENCY, Environments, LambdaEndpoint
 from local.iam import LocalIam
 from local.seed import ACCOUNT, CREDENTIALS, REGION, client, seed
+from local.subscriptions import Subscriptions, subscription_filters
 
 STACK = "local"
 
@@ -133,6 +134,15 @@ class LocalCloud:
             # Lambda sends a function's failed events to its destination with the function's role.
             destination_client=lambda f: self.role_client("sqs", self.iam.function_credentials(f.logical_id)),
         )
+        # The template's CloudWatch Logs subscription filters: matching worker lines go to the relay.
+        self.subscriptions = Subscriptions(
+            subscription_filters(template),
+            lambda_client,
+            self.state_dir / "subscriptions.jsonl",
+            ACCOUNT,
+            retry_attempts=lambda function_id: functions[function_id].async_retry_attempts,
+        )
+        self.subscriptions.start()
         (td_id,) = template.of_type("AWS::ECS::TaskDefinition")
         task_role = self.iam.role_of_arn(str(template.task_definition(td_id).task_role_arn))
         self.agent = TaskAgent(
@@ -149,6 +159,7 @@ class LocalCloud:
             region=REGION,
             faults=self.faults,
             ecs_rules=self.ecs_rules,
+            log_lines=self.subscriptions.put,
         )
         self.agent.start()
         self.watcher = ExecutionWatcher(
@@ -215,6 +226,7 @@ class LocalCloud:
                 ("watcher", lambda: self.watcher.stop()),
                 ("agent", lambda: self.agent.stop()),
                 ("bus", lambda: self.bus.stop()),
+                ("subscriptions", lambda: self.subscriptions.stop()),
                 ("runner", lambda: self.runner.stop()),
                 ("endpoint", lambda: self.endpoint.stop()),
                 ("environments", self._stop_environments),

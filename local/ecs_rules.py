@@ -25,6 +25,7 @@ from moto.core.responses import ActionResult
 from moto.ecs.exceptions import EcsClientException, InvalidParameterException, TaskDefinitionNotFoundException
 from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
 
+from aws_adapters.ecs import DESCRIBE_TASKS_MAX
 from local.rates import TokenRate
 
 # -- the rules, as pure checks of one request ---------------------------------------------------
@@ -383,6 +384,10 @@ class EcsRules:
         wanted = request.get("tasks") or []
         if not wanted:
             raise InvalidParameterException("Tasks cannot be empty.")  # moto's and ECS's words
+        # botocore's ECS model, DescribeTasksRequest.tasks: "A list of up to 100 task IDs or full ARN
+        # entries"; moto takes any number. The words of ECS's refusal are ours (not verified).
+        if len(wanted) > DESCRIBE_TASKS_MAX:
+            raise InvalidParameterException(f"Tasks cannot have more than {DESCRIBE_TASKS_MAX} entries.")
         # moto looks in every cluster and matches task ids by substring; ECS looks in the cluster it
         # is given and answers the others in failures[] (DescribeTasksResponse.failures).
         table = backend.tasks.get(cluster.name, {})

@@ -15,7 +15,9 @@ registry at the point where the real service would fail:
   capacity reason (retryable), ``spot-interruption`` interrupts the running worker (SIGTERM,
   stopCode SpotInterruption: retryable), ``stuck-provisioning`` leaves the task in PROVISIONING
   until StopTask (the start timeout's case), ``oom-kill`` kills the running worker as the kernel's
-  OOM killer does (SIGKILL, exit code 137, the container's reason OutOfMemoryError: OutOfMemory);
+  OOM killer does (SIGKILL, exit code 137, the container's reason OutOfMemoryError: OutOfMemory),
+  ``hang`` freezes the worker (SIGSTOP) after its first progress line: it prints nothing more and
+  never exits (the liveness timeout's case);
 - the ECS API rules (``ecs_rules.py``): ``spot-no-capacity`` answers a RunTask on Fargate Spot with
   no task and the capacity failure in failures[] (the orchestrator moves to on-demand Fargate).
 """
@@ -39,6 +41,7 @@ KINDS = {
     "spot-interruption": "the running task is interrupted (SIGTERM, stopCode SpotInterruption)",
     "spot-no-capacity": "RunTask on Fargate Spot starts no task: Spot has no capacity (failures[])",
     "stuck-provisioning": "the task stays in PROVISIONING, never starting, until it is stopped",
+    "hang": "after its first progress line the worker stops printing and never exits (SIGSTOP)",
     "oom-kill": "the running worker is killed for its memory (SIGKILL, exit 137, OutOfMemoryError)",
 }
 DUPLICATES = 3

@@ -73,6 +73,7 @@ def seed(
         "ResultsBucket": bucket,
         "ResultsBucket.Arn": f"arn:aws:s3:::{bucket}",
         "WorkerLogGroup": log_group,
+        "WorkerLogGroup.Arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}:*",
         "WorkerRepository": f"{stack}-worker",
         "DeadLetterQueue": queue_url,
         "DeadLetterQueue.Arn": queue_arn,

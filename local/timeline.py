@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from ecs_contract.documents import Operation, StartTaskResult
 from ecs_contract.names import redact
 from ecs_contract.outcome import TaskFailed
+from ecs_contract.progress import parse_progress
 from local.live_tail import LiveTail, LiveTailUnavailable, LogLine, log_group_arn
 from local.targets import Target
 
@@ -144,6 +145,7 @@ class Follower:
         self.task_status: str | None = None
         self.log_token: str | None = None
         self.journal_offset = 0
+        self.subscriptions_offset = 0
         self.status = "RUNNING"
         self.execution: dict[str, Any] = {}
 
@@ -158,6 +160,7 @@ class Follower:
             entries += self._task()
             entries += self._worker_log()
             entries += self._relay()
+            entries += self._heartbeats()
         return sorted(entries)
 
     def _history(self) -> Iterator[Entry]:
@@ -257,7 +260,7 @@ class Follower:
             read[line.key] += 1
             if read[line.key] > self._shown[line.key]:
                 self._shown[line.key] = read[line.key]
-                out.append(Entry(line.at, "worker", line.message))
+                out.append(Entry(line.at, "worker", _worker_line(line.message)))
         return out
 
     def _poll_log(self) -> list[LogLine]:
@@ -280,6 +283,29 @@ class Follower:
             for e in page.get("events", [])
         ]
 
+    def _heartbeats(self) -> list[Entry]:
+        """The relay's invocations by the worker log group's subscription (progress lines), which
+        the local cloud records beside the event deliveries (local/subscriptions.py)."""
+        journal = self.target.journal
+        path = journal.parent / "subscriptions.jsonl" if journal is not None else None
+        if path is None or not path.exists() or self.task_arn is None:
+            return []
+        with path.open() as f:
+            f.seek(self.subscriptions_offset)
+            lines = f.readlines()
+            self.subscriptions_offset = f.tell()
+        task_id = self.task_arn.rsplit("/", 1)[-1]
+        out = []
+        for line in lines:
+            rec = json.loads(line)
+            if not str(rec.get("logStream", "")).endswith(f"/{task_id}"):
+                continue
+            text = f"progress delivered to the relay: {rec['outcome']}"
+            if rec["outcome"] == "delivered":
+                text = f"relay invoked by the log subscription: {json.loads(rec['response']).get('action')}"
+            out.append(Entry(_parse_time(rec["at"]), "relay", text))
+        return out
+
     def _relay(self) -> list[Entry]:
         journal = self.target.journal
         if journal is None or not journal.exists():
@@ -300,6 +326,12 @@ class Follower:
                 )
             out.append(Entry(_parse_time(rec["at"]), "relay", text))
         return out
+
+
+def _worker_line(message: str) -> str:
+    """A worker's log line; a progress line (ecs_contract.progress) as "progress 42% what it said"."""
+    progress = parse_progress(message)
+    return message if progress is None else f"progress {progress.describe()}"
 
 
 def follow(

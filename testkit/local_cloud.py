@@ -90,14 +90,18 @@ class Cloud:
         records = [json.loads(line) for line in lines]
         return [r for r in records if r.get("taskArn") == task_arn and r.get("lastStatus") == "STOPPED"]
 
-    def relay_actions(self, task_arn: str) -> list[RelayAction]:
-        """What the relay did with this task's events: the `action` field of its log records."""
+    def relay_actions(self, task_arn: str, heartbeats: bool = False) -> list[RelayAction]:
+        """What the relay did with this task's events: the `action` field of its log records. Its
+        heartbeats (the worker log subscription's invocations, one per batch of progress lines) only
+        when asked: their number depends on the worker's timing."""
         log = self.state_dir / "logs" / "CompletionRelay.log"
         records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
         return sorted(
             RelayAction(r["action"])
             for r in records
-            if "action" in r and task_arn in str(r.get("task_arn", ""))
+            if "action" in r
+            and task_arn in str(r.get("task_arn", ""))
+            and (heartbeats or r["action"] != RelayAction.HEARTBEAT)
         )
 
     def relay_trace_ids(self, task_arn: str) -> list[str]:

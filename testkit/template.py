@@ -58,6 +58,8 @@ NAMES = Names(
         "WorkerSecurityGroup": "sg-1",
         "DeadLetterQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:dlq",
         "WorkerLogGroup": "/t/worker",
+        "WorkerLogGroup.Arn": "arn:aws:logs:us-east-1:123456789012:log-group:/t/worker:*",
+        "CompletionRelay.Arn": "arn:aws:lambda:us-east-1:123456789012:function:CompletionRelay",
         "WorkerRepository": "repo",
         "WorkerTaskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/t-worker:1",
         "Orchestrator.Arn": "arn:aws:lambda:us-east-1:123456789012:function:Orchestrator",

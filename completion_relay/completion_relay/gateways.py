@@ -85,6 +85,16 @@ class CallbackGateway:
             Error=error,
         )
 
+    def heartbeat(self, callback_id: str) -> Delivery:
+        """SendDurableExecutionCallbackHeartbeat: the task behind the callback is alive (botocore's
+        Lambda model: POST /2025-12-01/durable-execution-callbacks/{CallbackId}/heartbeat, no body,
+        an empty answer; errors InvalidParameterValueException, ServiceException,
+        TooManyRequestsException, ResourceNotFoundException, CallbackTimeoutException: a closed
+        callback reads as ALREADY_CLOSED, as for a completion)."""
+        return self._send(
+            self.lambda_client.send_durable_execution_callback_heartbeat, CallbackId=callback_id
+        )
+
     @staticmethod
     def _send(call: Any, CallbackId: str, **kwargs: Any) -> Delivery:
         # `from None` below: the original error, chained, would print the callback id whole.

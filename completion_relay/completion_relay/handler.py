@@ -22,6 +22,7 @@ from aws_adapters.logs import LogGateway
 from aws_adapters.s3 import ResultGateway
 from completion_relay.config import RelayConfig
 from completion_relay.gateways import CallbackGateway
+from completion_relay.liveness import is_logs_payload, relay_progress
 from completion_relay.observability import annotate, logger, metrics, traced
 from completion_relay.relay import Gateways, RelayAction, RelayResult, relay_event
 from ecs_contract.cost import TASK_COST_METRIC
@@ -33,6 +34,7 @@ _METRIC_BY_ACTION = {
     RelayAction.REJECTED: "CompletionsRejected",
     RelayAction.CANCELLED: "TasksCancelled",
     RelayAction.STARTED: "TasksStarted",
+    RelayAction.HEARTBEAT: "Heartbeats",
     RelayAction.IGNORED: "IgnoredEvents",
 }
 _COMPLETED = frozenset({RelayAction.SUCCEEDED, RelayAction.FAILED})
@@ -55,7 +57,11 @@ def build_handler(gateways: Callable[[], Gateways]) -> Callable[[Any, Any], Any]
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         config = RelayConfig.from_env()
-        outcome = relay_event(event, config, gateways())
+        # The worker log group's subscription (progress lines), else an EventBridge event.
+        if is_logs_payload(event):
+            outcome = relay_progress(event, config, gateways())
+        else:
+            outcome = relay_event(event, config, gateways())
         record(outcome)
         return outcome.as_dict()
 

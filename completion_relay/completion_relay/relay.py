@@ -61,6 +61,7 @@ class RelayAction(StrEnum):
     REJECTED = "rejected"  # the callback API refused the completion for good (not retried)
     CANCELLED = "cancelled"  # an ended execution's tasks were stopped
     STARTED = "started"  # the task reached RUNNING: its start callback was completed
+    HEARTBEAT = "heartbeat"  # a task's progress lines: its callback was heartbeated (liveness.py)
     IGNORED = "ignored"  # not an event of ours, or nothing to do
 
 

@@ -35,6 +35,8 @@ STOP_REASON_MAX_CHARS = 255
 # Developer Guide, "AWS Fargate throttling quotas"; the ECS API's own bucket for RunTask is 100 at
 # once, then 40 a second). A durable function's branches share one Pace per execution environment.
 RUN_TASK_PER_SECOND, RUN_TASK_BURST = 20.0, 20
+# DescribeTasksRequest.tasks: "A list of up to 100 task IDs or full ARN entries" (botocore's ECS model).
+DESCRIBE_TASKS_MAX = 100
 
 
 @dataclass
@@ -210,6 +212,15 @@ class EcsGateway:
             answer = self.ecs_client.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
         tasks = answer.get("tasks") or []
         return tasks[0] if tasks else None
+
+    def describe_many(self, cluster_arn: str, tasks: list[str]) -> list[dict[str, Any]]:
+        """The tasks ECS still knows among `tasks` (IDs or ARNs), in ONE DescribeTasks call: it takes
+        "up to 100 task IDs or full ARN entries" (botocore's ECS model, DescribeTasksRequest.tasks)."""
+        if not 1 <= len(tasks) <= DESCRIBE_TASKS_MAX:
+            raise ValueError(f"DescribeTasks takes 1 to {DESCRIBE_TASKS_MAX} tasks, got {len(tasks)}")
+        with transient_as_unavailable("DescribeTasks"):
+            answer = self.ecs_client.describe_tasks(cluster=cluster_arn, tasks=tasks)
+        return list(answer.get("tasks") or [])
 
     def running(self, cluster_arn: str, started_by: str) -> list[str]:
         """ARNs of the tasks with exactly this startedBy that ECS has not stopped yet."""

@@ -60,6 +60,10 @@ class TaskTimedOut(TaskError):
     outcome = ErrorType.TASK_TIMED_OUT
 
 
+class TaskHung(TaskError):
+    outcome = ErrorType.TASK_HUNG
+
+
 class CapacityUnavailable(TaskError):
     outcome = ErrorType.CAPACITY_UNAVAILABLE
 

@@ -56,9 +56,14 @@ class EcsSettings:
     capacity: CapacityStrategy
     # A task not RUNNING this long after its start is stopped, a retryable TaskFailedToStart; 0: off.
     start_timeout_seconds: int
+    # A running task whose worker reports no progress this long is stopped, a TaskHung; 0: off. The
+    # task's completion callback gets it as its heartbeat timeout (the relay heartbeats on progress).
+    liveness_timeout_seconds: int
     retry_rules: RetryRules  # the user's RETRY/EXIT rules, before the built-in classification
     memory_retry: MemoryRetry  # the next attempt's size after an OutOfMemory
-    worker_log_group: str  # the workers' CloudWatch Logs group (template: WorkerLogGroup)
+    # The workers' CloudWatch Logs group (template: WorkerLogGroup): a failed task's last lines, and
+    # a hung task's last progress line, are read there.
+    worker_log_group: str
     # A failed task's last log lines the reconcile step reads into its failure; 0: none.
     log_tail_lines: int
 
@@ -83,6 +88,7 @@ REQUIRED = (
     ALLOWED_TASK_DEFINITIONS_ENV,
     "CAPACITY",
     "START_TIMEOUT_SECONDS",
+    "LIVENESS_TIMEOUT_SECONDS",
     RETRY_RULES_ENV,
     MEMORY_RETRY_FACTOR_ENV,
     MEMORY_RETRY_MAX_MIB_ENV,
@@ -133,6 +139,7 @@ def read_settings(env: Mapping[str, str], required: tuple[str, ...]) -> dict[str
         "allowed_task_definitions": TaskDefinitionAllowList.parse(env[ALLOWED_TASK_DEFINITIONS_ENV]),
         "capacity": capacity,
         "start_timeout_seconds": _int(env, "START_TIMEOUT_SECONDS", minimum=0),
+        "liveness_timeout_seconds": _int(env, "LIVENESS_TIMEOUT_SECONDS", minimum=0),
         "retry_rules": retry_rules,
         "memory_retry": memory_retry,
         "worker_log_group": env[WORKER_LOG_GROUP_ENV],

@@ -40,6 +40,7 @@ from aws_durable_execution_sdk_python import (
 from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, JitterStrategy, StepConfig
 from aws_durable_execution_sdk_python.context import Callback
 from aws_durable_execution_sdk_python.exceptions import TimedSuspendExecution
+from aws_durable_execution_sdk_python.lambda_service import CallbackTimeoutType
 from aws_durable_execution_sdk_python.retries import (
     LinearRetryStrategyConfig,
     RetryStrategyConfig,
@@ -74,7 +75,7 @@ from ecs_contract.documents import (
     StartTaskResult,
     TaskState,
 )
-from ecs_contract.logs import NO_LOGS, LogReader, worker_log
+from ecs_contract.logs import NO_LOGS, LogLocation, LogReader, worker_log
 from ecs_contract.names import (
     CALLBACK_ID_MAX,
     START_CALLBACK_ID_ENV,
@@ -85,6 +86,7 @@ from ecs_contract.names import (
 )
 from ecs_contract.outcome import ErrorType, Ignored, TaskFailed
 from ecs_contract.overrides import InvalidOverrides, TaskOverrides
+from ecs_contract.progress import last_progress
 from ecs_contract.tags import InvalidTags, check_tags, task_tags
 from ecs_contract.task import RUNNING_OR_LATER, parse_task
 from ecs_contract.trace import LONGEST_ENV as TRACE_ENV_AT_MOST
@@ -176,7 +178,9 @@ class Gateways:
 
     tasks: EcsGateway
     results: ResultReader
-    logs: LogReader = NO_LOGS  # the worker's log, read once by a reconcile that finds a failure
+    # The worker's log, read once by a reconcile that finds a failure, and when a task hung (its
+    # last progress line).
+    logs: LogReader = NO_LOGS
 
 
 @cache
@@ -275,6 +279,55 @@ def reconcile_task(
         unreadable = TaskFailed(ErrorType.RESULT_UNREADABLE, str(e), task_arn=task_arn, exit_code=0)
         return ReconcileResult.stopped(unreadable)
     return ReconcileResult.stopped(completion.document)
+
+
+# How many of a hung task's last log lines are searched for its last progress line: one
+# GetLogEvents (a page holds up to 10,000 events or 1 MB), never a poll. A job that printed more than
+# this many lines after its last progress line shows as "no progress line in its last N lines".
+HUNG_TAIL_LINES = 1_000
+
+
+@durable_step
+def stop_hung_task(
+    step: StepContext, gateways: Gateways, config: EcsSettings, task_arn: str, region: str
+) -> ReconcileResult:
+    """A task whose worker reported no progress within the liveness timeout: read its log once for
+    the last progress line (what it said, and when), stop the task, and say so in a TaskHung.
+
+    Retryable: a hang is often of the moment (a stuck connection, a lock, a mount), found minutes in
+    rather than at the task timeout, so a new task costs little; a job that hangs every time fails
+    after MaxAttempts short attempts (and the retry rules can say otherwise)."""
+    silent = f"no progress for {config.liveness_timeout_seconds} s"
+    seen = _last_progress_said(step, gateways, config, task_arn, region)
+    stopped = gateways.tasks.stop(config.cluster_arn, task_arn, f"task hung: {silent}")
+    fate = "it was stopped" if stopped else "ECS no longer knows it"
+    metrics.add_metric(name="TasksHung", unit=MetricUnit.Count, value=1)
+    step.logger.warning("task hung", extra={"task_arn": task_arn, "last_progress": seen})
+    hung = TaskFailed(
+        ErrorType.TASK_HUNG,
+        f"task hung: {silent}; {seen}; {fate} ({task_arn})",
+        retryable=True,
+        task_arn=task_arn,
+    )
+    return ReconcileResult.stopped(hung)
+
+
+def _last_progress_said(
+    step: StepContext, gateways: Gateways, config: EcsSettings, task_arn: str, region: str
+) -> str:
+    """ "last progress 42% chunk 42 of 100 at 2026-12-01T18:50:00Z", or why there is none."""
+    if not config.worker_log_group:
+        return "its log was not read"
+    location = LogLocation.of_task(config.worker_log_group, task_arn, region)
+    try:
+        lines = gateways.logs.tail(location, HUNG_TAIL_LINES)
+    except Exception as e:  # noqa: BLE001 - best effort: the task is stopped whatever the log says
+        step.logger.warning("worker log unread", extra={"task_arn": task_arn, "error": type(e).__name__})
+        return f"its log could not be read ({type(e).__name__})"
+    progress = last_progress(lines)
+    if progress is None:
+        return f"no progress line in its last {HUNG_TAIL_LINES} log lines"
+    return f"last progress {progress.describe()}" + (f" at {progress.at}" if progress.at else "")
 
 
 @durable_step
@@ -410,6 +463,9 @@ class _Task:
             # (at most the start timeout: a task not started by then is stopped).
             config=CallbackConfig(
                 timeout=Duration.from_seconds(config.task_timeout_seconds + config.start_timeout_seconds),
+                # Liveness: the relay heartbeats this callback on each progress line of the worker
+                # (completion_relay.liveness); silent this long, it times out (a zero Duration: never).
+                heartbeat_timeout=Duration.from_seconds(config.liveness_timeout_seconds),
                 serdes=JsonSerDes(),
             ),
         )
@@ -461,7 +517,7 @@ class _Task:
         try:
             completion = callback.result()  # suspends here, at no compute cost, until the relay answers
         except CallbackTimeoutError:
-            return self.after_timeout(task_arn, attempt)
+            return self.after_timeout(task_arn, attempt, hung=_timed_out_on_heartbeat(callback))
         except CallbackExternalError as e:
             return TaskFailed.from_callback_error(e.message, e.data)
         return _succeeded(completion, task_arn, CompletedBy.EVENT, attempt)
@@ -539,18 +595,29 @@ class _Task:
             return ExecutionResult(seen.outcome, CompletedBy.RECONCILE, attempt)
         return seen
 
-    def after_timeout(self, task_arn: str, attempt: int) -> TaskResult | TaskFailed:
-        """No completion within the task timeout: take the task's own word if it already stopped."""
+    def after_timeout(self, task_arn: str, attempt: int, hung: bool = False) -> TaskResult | TaskFailed:
+        """No completion within the task timeout, or (`hung`) no heartbeat within the liveness
+        timeout: take the task's own word if it already stopped."""
         ctx, config = self.ctx, self.config
-        message = f"task did not finish within {config.task_timeout_seconds} s"
+        message = (
+            f"task reported no progress for {config.liveness_timeout_seconds} s"
+            if hung
+            else f"task did not finish within {config.task_timeout_seconds} s"
+        )
         seen = self.reconcile(Operation.RECONCILE_TASK, task_arn, attempt, message)
         if not isinstance(seen, ReconcileResult):
             return seen
+        error_type = ErrorType.TASK_HUNG if hung else ErrorType.TASK_TIMED_OUT
         if seen.state is TaskState.UNKNOWN:
             return TaskFailed(
-                ErrorType.TASK_TIMED_OUT, f"{message}; ECS no longer knows it ({task_arn})", task_arn=task_arn
+                error_type,
+                f"{message}; ECS no longer knows it ({task_arn})",
+                retryable=hung,
+                task_arn=task_arn,
             )
-        self.spend(attempt, cost.STEP)
+        self.spend(attempt, cost.STEP)  # the stop step, either one
+        if hung:  # still running before its run timeout, silent: stopped as hung
+            return self.stop_hung(task_arn, attempt, message)
         try:
             stopped = ctx.step(
                 stop_task(self.gateways.tasks, config, task_arn, message),
@@ -561,6 +628,33 @@ class _Task:
             return _aws_kept_failing(e, message, task_arn)
         fate = "it was stopped" if stopped else "ECS no longer knows it"
         return TaskFailed(ErrorType.TASK_TIMED_OUT, f"{message}; {fate} ({task_arn})", task_arn=task_arn)
+
+    def stop_hung(self, task_arn: str, attempt: int, message: str) -> TaskFailed:
+        try:
+            stopped = self.ctx.step(
+                stop_hung_task(self.gateways, self.config, task_arn, _region_of(task_arn)),
+                name=Operation.STOP_HUNG_TASK.named(attempt, self.name),
+                config=RECONCILE_STEP_CONFIG,
+            )
+        except StepError as e:
+            return _aws_kept_failing(e, message, task_arn)
+        assert isinstance(stopped.outcome, TaskFailed)  # the step's only answer
+        return stopped.outcome
+
+
+def _timed_out_on_heartbeat(callback: Callback) -> bool:
+    """Did the callback time out for want of a heartbeat, not at its timeout? The service records
+    which in the callback's error type, "Callback.Heartbeat" or "Callback.Timeout" (the SDK's
+    CallbackTimeoutType; its CallbackTimeoutError keeps only the message). Read from the checkpoint,
+    as Callback.result() reads it: replay-safe."""
+    error = callback.state.get_checkpoint_result(callback.operation_id).error
+    return error is not None and error.type == CallbackTimeoutType.HEARTBEAT.value
+
+
+def _region_of(task_arn: str) -> str:
+    """arn:aws:ecs:REGION:ACCOUNT:task/...: the awslogs driver writes in the task's Region."""
+    parts = task_arn.split(":")
+    return parts[3] if len(parts) > 3 else ""
 
 
 def _sized(overrides: TaskOverrides | None, size: TaskSize | None) -> TaskOverrides | None:

@@ -44,6 +44,8 @@ class Operation(StrEnum):
     TASK_STARTED = "task-started"  # the callback the relay completes when the task reaches RUNNING
     RECONCILE_START = "reconcile-start"  # step: DescribeTasks, after the start callback timed out
     STOP_UNSTARTED_TASK = "stop-unstarted-task"  # step: StopTask, the task never reached RUNNING
+    # Only with a liveness timeout (LivenessTimeoutSeconds > 0):
+    STOP_HUNG_TASK = "stop-hung-task"  # step: its last progress from its log, StopTask: a TaskHung
 
     def named(self, attempt: int, task: str = DEFAULT_TASK_NAME) -> str:
         """ "start-task #1" for the task named DEFAULT_TASK_NAME (the shipped orchestrator's one task,

@@ -36,6 +36,7 @@ class ErrorType(StrEnum):
     TASK_STOPPED = "TaskStopped"
     NO_EXIT_CODE = "NoExitCode"
     TASK_TIMED_OUT = "TaskTimedOut"
+    TASK_HUNG = "TaskHung"  # no progress within LivenessTimeoutSeconds: stopped (durable_ecs.task)
     CAPACITY_UNAVAILABLE = "CapacityUnavailable"  # RunTask answered failures[]
     TASK_START_REJECTED = "TaskStartRejected"  # RunTask raised ClientException / InvalidParameter
     ECS_UNAVAILABLE = "EcsUnavailable"  # an ECS call kept failing with throttling / 5xx / network
@@ -60,6 +61,8 @@ REMEDIES: dict[ErrorType, str] = {
     ErrorType.TASK_STOPPED: "something called StopTask: the stopped reason says who or why",
     ErrorType.NO_EXIT_CODE: "the container never ran to an exit: read the reason (often it could not start)",
     ErrorType.TASK_TIMED_OUT: "raise TaskTimeoutSeconds, or make the job faster or split it",
+    ErrorType.TASK_HUNG: "find where the job stalls (the message has its last progress); report progress "
+    "more often, or raise LivenessTimeoutSeconds",
     ErrorType.CAPACITY_UNAVAILABLE: "run it again later, give the tasks subnets in more Availability Zones, "
     "or ask for a higher Fargate quota",
     ErrorType.TASK_START_REJECTED: "fix what RunTask refused: the message names the parameter",

@@ -48,6 +48,10 @@ class TaskTimedOut(lib.TaskTimedOut, TaskError):
     pass
 
 
+class TaskHung(lib.TaskHung, TaskError):
+    pass
+
+
 class CapacityUnavailable(lib.CapacityUnavailable, TaskError):
     pass
 

@@ -294,3 +294,29 @@ def test_a_task_that_finishes_while_the_invocation_runs_on_frees_its_slot_in_tha
 
     assert result.status is InvocationStatus.SUCCEEDED and result.result is not None
     assert json.loads(result.result)["summary"]["succeeded"] == 3
+
+
+def test_a_fan_out_item_whose_task_hangs_fails_as_task_hung_and_the_others_finish(
+    fan_out: World, monkeypatch
+):
+    # Given a liveness timeout and one attempt per task
+    monkeypatch.setenv("LIVENESS_TIMEOUT_SECONDS", "4")
+    monkeypatch.setenv("MAX_ATTEMPTS", "1")
+    arn = fan_out.start({"words": WORDS[:2], "maxConcurrency": 2, "toleratedFailures": 1})
+    settled(fan_out, arn, 2)
+    first, second = fan_out.started_task(1), fan_out.started_task(2)
+    # When one task finishes and the other goes silent (no progress: no heartbeat)
+    finish(fan_out, first)
+    hung = second
+
+    result = fan_out.runner.wait_for_result(arn, timeout=30)
+
+    # Then the silent one's item, waiting in the map, fails as TaskHung, its task stopped
+    assert result.status is InvocationStatus.SUCCEEDED and result.result is not None
+    body = json.loads(result.result)
+    assert body["summary"] == {"succeeded": 1, "failed": 1, "notFinished": 0, "total": 2}
+    item = body["items"][index_of(fan_out, hung)]
+    assert item["error"]["type"] == "TaskHung"
+    assert item["error"]["message"].startswith("task hung: no progress for 4 s; ")
+    (stopped,) = fan_out.describe([hung["taskArn"]])
+    assert stopped["desiredStatus"] == "STOPPED"

@@ -278,6 +278,7 @@ def test_relay_may_complete_callbacks_only_on_the_durable_functions_qualified_ar
         assert set(actions(statement)) == {
             "lambda:SendDurableExecutionCallbackSuccess",
             "lambda:SendDurableExecutionCallbackFailure",
+            "lambda:SendDurableExecutionCallbackHeartbeat",  # liveness: a worker's progress lines
         }
         assert statement["Resource"] == [{"Fn::Sub": f"${{{name}.Arn}}:*"} for name in DURABLE]
 

@@ -40,6 +40,9 @@ from testkit.template import FUNCTIONS, actions, relay_config, resources, statem
 CALLBACK_ACTIONS = (
     "lambda:SendDurableExecutionCallbackSuccess",
     "lambda:SendDurableExecutionCallbackFailure",
+    # A heartbeat keeps a hung task's callback open: the relay sends it on the worker's progress
+    # lines, the worker never may.
+    "lambda:SendDurableExecutionCallbackHeartbeat",
 )
 WORKER_ROLES = ("WorkerTaskRole", "TaskExecutionRole")
 EXECUTION_ROLE_POLICY = "AmazonECSTaskExecutionRolePolicy"

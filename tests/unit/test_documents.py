@@ -103,6 +103,7 @@ def test_operation_names_are_the_ones_deployed_histories_hold():
         "task-started #2",
         "reconcile-start #2",
         "stop-unstarted-task #2",
+        "stop-hung-task #2",
     ]
     assert Operation.START_TASK.names("start-task #12") and Operation.START_TASK.names("start-task")
     assert not Operation.START_TASK.names("start-task-2") and not Operation.START_TASK.names(None)

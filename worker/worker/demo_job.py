@@ -12,11 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ecs_contract.demo_job import DemoJob
+from worker.progress import report_progress
 
 
 def run(job: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
-    """Process `message` for `processingTime` seconds, with about ten progress lines; then fail, if
-    `fail` says so (a failed task with lines in its log: the log tail in its failure)."""
+    """Process `message` for `processingTime` seconds, with about ten log lines, reporting its
+    progress every second (`report_progress` keeps one line a minute, or PROGRESS_INTERVAL_SECONDS);
+    then fail, if `fail` says so (a failed task with lines in its log: the log tail in its failure)."""
     demo = DemoJob.from_dict(job)
     started = time.monotonic()
     seconds = demo.processing_time
@@ -24,8 +26,10 @@ def run(job: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
     for elapsed in range(seconds):
         if elapsed % every == 0:
             progress(f"processing {demo.message!r}: {elapsed}/{seconds} s")
+        report_progress(elapsed / seconds, f"processing {demo.message!r}: {elapsed}/{seconds} s")
         time.sleep(1)
     if demo.fail:
         raise RuntimeError(f"job asked to fail: {demo.fail}")
     progress(f"processed {demo.message!r} in {seconds} s")
+    report_progress(1, f"processed {demo.message!r}")
     return demo.result(time.monotonic() - started)
