@@ -181,6 +181,8 @@ def test_the_handler_routes_a_logs_payload_and_logs_no_callback_id(stubs, monkey
         "RESULTS_BUCKET": "bucket",
         "DURABLE_FUNCTION_ARNS": "arn:aws:lambda:us-west-2:111122223333:function:o",
         "STARTED_BY_MARKER": MARKER,
+        "WORKER_LOG_GROUP": "/stack/worker",
+        "LOG_TAIL_LINES": "20",
     }.items():
         monkeypatch.setenv(key, value)
     ecs.add_response(

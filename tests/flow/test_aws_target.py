@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from local.cli import start
+from local.scenarios import SCENARIOS
 from testkit.local_cloud import Cloud
 from testkit.paths import ROOT
 
@@ -58,7 +59,7 @@ def test_scenarios_run_on_a_stack_found_by_its_outputs(cloud: Cloud) -> None:
     deploy_stand_in_stack(cloud, "durable-ecs", cloud.state["outputs"])
     done = run(cloud, "scenarios", "--target", "aws", "--stack", "durable-ecs")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "6 scenario(s) on aws:durable-ecs" in done.stdout  # the orchestrator's five and the pipeline
+    assert f"{len(SCENARIOS)} scenario(s) on aws:durable-ecs" in done.stdout  # every payload of events/invoke
     assert "task STOPPED, exit code 1" in done.stdout  # read from DescribeTasks, not the local journal
     assert "worker    processing 'Hello from durable ECS'" in done.stdout  # from CloudWatch Logs
     assert "relay invoked" not in done.stdout  # the local delivery record is not used for AWS
