@@ -54,7 +54,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_adapters.clients import ClientOnFirstUse
 from aws_adapters.ecs import EcsGateway
 from aws_adapters.errors import AWS_UNAVAILABLE_TYPE, AwsThrottled, AwsUnavailable, apart_when_throttled
-from aws_adapters.logs import LogGateway, failure_with_log
+from aws_adapters.logs import LogGateway, failure_with_log, read_tail
 from aws_adapters.s3 import ResultGateway
 from durable_ecs import ecs_tasks
 from durable_ecs.attempts import AttemptPlan, TaskSize, exit_rule, first_plan, next_attempt
@@ -75,7 +75,7 @@ from ecs_contract.documents import (
     StartTaskResult,
     TaskState,
 )
-from ecs_contract.logs import NO_LOGS, LogLocation, LogReader, worker_log
+from ecs_contract.logs import NO_LOGS, LogReader, worker_log
 from ecs_contract.names import (
     CALLBACK_ID_MAX,
     START_CALLBACK_ID_ENV,
@@ -289,7 +289,7 @@ HUNG_TAIL_LINES = 1_000
 
 @durable_step
 def stop_hung_task(
-    step: StepContext, gateways: Gateways, config: EcsSettings, task_arn: str, region: str
+    step: StepContext, gateways: Gateways, config: EcsSettings, task_arn: str
 ) -> ReconcileResult:
     """A task whose worker reported no progress within the liveness timeout: read its log once for
     the last progress line (what it said, and when), stop the task, and say so in a TaskHung.
@@ -298,7 +298,7 @@ def stop_hung_task(
     rather than at the task timeout, so a new task costs little; a job that hangs every time fails
     after MaxAttempts short attempts (and the retry rules can say otherwise)."""
     silent = f"no progress for {config.liveness_timeout_seconds} s"
-    seen = _last_progress_said(step, gateways, config, task_arn, region)
+    seen = _last_progress_said(step, gateways, config, task_arn)
     stopped = gateways.tasks.stop(config.cluster_arn, task_arn, f"task hung: {silent}")
     fate = "it was stopped" if stopped else "ECS no longer knows it"
     metrics.add_metric(name="TasksHung", unit=MetricUnit.Count, value=1)
@@ -312,19 +312,15 @@ def stop_hung_task(
     return ReconcileResult.stopped(hung)
 
 
-def _last_progress_said(
-    step: StepContext, gateways: Gateways, config: EcsSettings, task_arn: str, region: str
-) -> str:
-    """ "last progress 42% chunk 42 of 100 at 2026-12-01T18:50:00Z", or why there is none."""
-    if not config.worker_log_group:
-        return "its log was not read"
-    location = LogLocation.of_task(config.worker_log_group, task_arn, region)
-    try:
-        lines = gateways.logs.tail(location, HUNG_TAIL_LINES)
-    except Exception as e:  # noqa: BLE001 - best effort: the task is stopped whatever the log says
-        step.logger.warning("worker log unread", extra={"task_arn": task_arn, "error": type(e).__name__})
-        return f"its log could not be read ({type(e).__name__})"
-    progress = last_progress(lines)
+def _last_progress_said(step: StepContext, gateways: Gateways, config: EcsSettings, task_arn: str) -> str:
+    """ "last progress 42% chunk 42 of 100 at 2026-12-01T18:50:00Z", or why there is none. Best
+    effort, as every log read (aws_adapters.logs.read_tail): the task is stopped whatever it says."""
+    tail = read_tail(gateways.logs, worker_log(config.worker_log_group, task_arn), HUNG_TAIL_LINES)
+    if tail.unread is not None:
+        error = tail.unread.partition(":")[0]
+        step.logger.warning("worker log unread", extra={"task_arn": task_arn, "error": error})
+        return f"its log could not be read ({error})"
+    progress = last_progress(tail.lines)
     if progress is None:
         return f"no progress line in its last {HUNG_TAIL_LINES} log lines"
     return f"last progress {progress.describe()}" + (f" at {progress.at}" if progress.at else "")
@@ -632,7 +628,7 @@ class _Task:
     def stop_hung(self, task_arn: str, attempt: int, message: str) -> TaskFailed:
         try:
             stopped = self.ctx.step(
-                stop_hung_task(self.gateways, self.config, task_arn, _region_of(task_arn)),
+                stop_hung_task(self.gateways, self.config, task_arn),
                 name=Operation.STOP_HUNG_TASK.named(attempt, self.name),
                 config=RECONCILE_STEP_CONFIG,
             )
@@ -649,12 +645,6 @@ def _timed_out_on_heartbeat(callback: Callback) -> bool:
     as Callback.result() reads it: replay-safe."""
     error = callback.state.get_checkpoint_result(callback.operation_id).error
     return error is not None and error.type == CallbackTimeoutType.HEARTBEAT.value
-
-
-def _region_of(task_arn: str) -> str:
-    """arn:aws:ecs:REGION:ACCOUNT:task/...: the awslogs driver writes in the task's Region."""
-    parts = task_arn.split(":")
-    return parts[3] if len(parts) > 3 else ""
 
 
 def _sized(overrides: TaskOverrides | None, size: TaskSize | None) -> TaskOverrides | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 PROGRESS_KEY = "durableEcsProgress"
@@ -99,7 +100,7 @@ def parse_progress(line: str) -> Progress | None:
         return None
 
 
-def last_progress(lines: list[str]) -> Progress | None:
+def last_progress(lines: Sequence[str]) -> Progress | None:
     """The last progress line among `lines` (oldest first), if any."""
     for line in reversed(lines):
         found = parse_progress(line)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ecs_contract.names import CALLBACK_ID_ENV, START_CALLBACK_ID_ENV, WORKER_CONTAINER_NAME
-from ecs_contract.usage import TaskUsage
+from ecs_contract.usage import TaskUsage, size_value
 
 # A task's lastStatus from RUNNING on (AmazonECS developerguide, task-lifecycle.html: PROVISIONING,
 # PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED): it has started.
@@ -54,8 +54,8 @@ class Task:
     @property
     def usage(self) -> TaskUsage:
         return TaskUsage(
-            cpu=int(self.cpu) if self.cpu and self.cpu.isdigit() else None,
-            memory=int(self.memory) if self.memory and self.memory.isdigit() else None,
+            cpu=size_value(self.cpu),
+            memory=size_value(self.memory),
             capacity_provider=self.capacity_provider,
             pull_started_at=self.pull_started_at,
             stopped_at=self.stopped_at,

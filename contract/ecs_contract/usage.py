@@ -49,15 +49,16 @@ class TaskUsage:
         if not isinstance(data, Mapping):
             return None
         return cls(
-            cpu=_int_or_none(data.get("cpu")),
-            memory=_int_or_none(data.get("memory")),
+            cpu=size_value(data.get("cpu")),
+            memory=size_value(data.get("memory")),
             capacity_provider=_str_or_none(data.get("capacityProvider")),
             pull_started_at=_str_or_none(data.get("pullStartedAt")),
             stopped_at=_str_or_none(data.get("stoppedAt")),
         )
 
 
-def _int_or_none(value: object) -> int | None:
+def size_value(value: object) -> int | None:
+    """A task's cpu or memory as a number: ECS gives strings ("256"); None for anything else."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,11 @@ from ecs_contract.names import (
     WORKER_CONTAINER_NAME,
     EventKind,
 )
+from local.template import Template
 from orchestrator.config import OrchestratorConfig
 from testkit.paths import ROOT, load_event
 from testkit.sam import SAM, sam_translate
-from testkit.template import FUNCTIONS, actions, resources, statements, template
+from testkit.template import FUNCTIONS, NAMES, actions, resources, statements, template
 
 CLUSTER = load_event("ecs/stopped-success")["detail"]["clusterArn"]
 # The durable functions of the stack (DurableConfig): each runs tasks with durable_ecs.run_task, so the
@@ -36,44 +38,23 @@ CLUSTER = load_event("ecs/stopped-success")["detail"]["clusterArn"]
 DURABLE = sorted(name for name, f in FUNCTIONS.items() if "DurableConfig" in f["Properties"])
 
 
-def _if(arg: Any, given: Mapping[str, str]) -> Any:
-    condition, yes, no = arg
-    return resolve(yes if resolve(template()["Conditions"][condition], given) else no, given)
-
-
-def _equals(arg: Any, given: Mapping[str, str]) -> bool:
-    left, right = resolve(arg, given)
-    return bool(left == right)
-
-
-CONDITION_FUNCTIONS = {
-    "Fn::If": _if,
-    "Fn::Equals": _equals,
-    "Fn::Not": lambda arg, given: not resolve(arg[0], given),
-}
-
-
-def resolve(value: Any, given: Mapping[str, str] | None = None) -> Any:
-    """Stand-in values for intrinsics: parameter defaults (or `given` values) for Ref, conditions
-    evaluated from them, the sample cluster, placeholders."""
-    given = given or {}
+def resolve(value: Any) -> Any:
+    """Stand-in values for intrinsics: parameter defaults for Ref, the sample cluster, placeholders."""
     if isinstance(value, Mapping) and len(value) == 1:
         ((key, arg),) = value.items()
         params = template()["Parameters"]
         if key == "Ref" and arg in params:
-            return given.get(arg, str(params[arg].get("Default", "")))
+            return str(params[arg].get("Default", ""))
         if key == "Fn::GetAtt" and arg[0] == "Cluster":
             return CLUSTER
         if key == "Fn::Sub" and isinstance(arg, str):
-            return re.sub(r"\$\{([^}.]+)\}", lambda m: resolve({"Ref": m.group(1)}, given), arg)
-        if key in CONDITION_FUNCTIONS:
-            return CONDITION_FUNCTIONS[key](arg, given)
+            return re.sub(r"\$\{([^}.]+)\}", lambda m: resolve({"Ref": m.group(1)}), arg)
         if key.startswith("Fn::") or key == "Ref":
             return f"resolved-{key}"
     if isinstance(value, Mapping):
-        return {k: resolve(v, given) for k, v in value.items()}
+        return {k: resolve(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve(v, given) for v in value]
+        return [resolve(v) for v in value]
     return value
 
 
@@ -149,9 +130,15 @@ def test_every_object_key_of_the_template_is_the_code_s_results_prefix():
 
 
 def rule_pattern(**given: str) -> EventPattern:
-    rule = FUNCTIONS["CompletionRelay"]["Properties"]["Events"]["TaskStopped"]
-    assert rule["Type"] == "EventBridgeRule"
-    return EventPattern(None, resolve(rule["Properties"]["Pattern"], given))
+    """The TaskStopped rule's pattern, resolved as the local cloud resolves the template (its
+    conditions too), for the sample events' cluster and the `given` parameters."""
+    names = replace(NAMES, refs={**NAMES.refs, "Cluster.Arn": CLUSTER}, parameters=given)
+    (rule,) = [
+        r
+        for r in Template(names).functions()["CompletionRelay"].rules
+        if r.name == "CompletionRelayTaskStopped"
+    ]
+    return EventPattern(None, rule.pattern)
 
 
 def test_the_rule_matches_running_tasks_only_with_a_start_timeout():
